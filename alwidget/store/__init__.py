@@ -1,0 +1,26 @@
+"""The store: the only part of alwidget that talks to SQLite.
+
+See :class:`Store`.
+"""
+
+from .store import (
+    Audio,
+    ClipSources,
+    FeatureSet,
+    IngestError,
+    LabelTable,
+    NewAudio,
+    Store,
+    StoreError,
+)
+
+__all__ = [
+    "Audio",
+    "ClipSources",
+    "FeatureSet",
+    "IngestError",
+    "LabelTable",
+    "NewAudio",
+    "Store",
+    "StoreError",
+]

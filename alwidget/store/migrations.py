@@ -1,0 +1,182 @@
+"""Versioned schema migrations of the alwidget store.
+
+Each entry of :data:`MIGRATIONS` is one SQL script. Migration ``i`` (1-based)
+moves a database from ``PRAGMA user_version = i - 1`` to ``i``; it runs inside
+one transaction together with the version bump, so a database is never left
+between two versions. Never edit a released migration: append a new one.
+
+The schema holds the two databases of the data-centric framework in one file:
+
+* the **Audio DB** (``projects``, ``sources``, ``node_types``, ``nodes``,
+  ``paths``, ``ontology``, ``labelers``, ``audios``, ``chunks``);
+* the **AL DB** (``al_iterations``, the framework's "ALPreprocessing", and
+  ``proposals``, its "WavsProposed");
+* what the learner needs: ``clips``, ``feature_sets``, ``features``, the
+  append-only ``label_events`` and the ``current_labels`` view over them;
+* the ingest log: ``ingest_errors``.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        latitude REAL,
+        longitude REAL,
+        description TEXT
+    );
+    CREATE TABLE node_types (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT
+    );
+    CREATE TABLE nodes (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        source_id INTEGER REFERENCES sources(id),
+        node_type_id INTEGER REFERENCES node_types(id)
+    );
+    CREATE TABLE paths (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        project_id INTEGER REFERENCES projects(id)
+    );
+    CREATE TABLE ontology (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL UNIQUE,
+        parent_id INTEGER REFERENCES ontology(id),
+        suggested INTEGER NOT NULL DEFAULT 0 CHECK (suggested IN (0, 1)),
+        description TEXT
+    );
+    CREATE TABLE labelers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        is_expert INTEGER NOT NULL DEFAULT 1 CHECK (is_expert IN (0, 1))
+    );
+    CREATE TABLE audios (
+        id INTEGER PRIMARY KEY,
+        path_id INTEGER NOT NULL REFERENCES paths(id),
+        file_name TEXT NOT NULL,
+        sample_rate INTEGER NOT NULL CHECK (sample_rate > 0),
+        bits_per_sample INTEGER,
+        duration_s REAL NOT NULL CHECK (duration_s > 0),
+        frames INTEGER NOT NULL CHECK (frames > 0),
+        channels INTEGER NOT NULL CHECK (channels > 0),
+        format TEXT,
+        subtype TEXT,
+        node_id INTEGER REFERENCES nodes(id),
+        recorded_at TEXT,
+        content_hash TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        ingested_at TEXT NOT NULL,
+        UNIQUE (path_id, file_name)
+    );
+    CREATE INDEX audios_content_hash ON audios(content_hash);
+    CREATE INDEX audios_node_recorded ON audios(node_id, recorded_at);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        audio_id INTEGER NOT NULL REFERENCES audios(id),
+        tag_id INTEGER NOT NULL REFERENCES ontology(id),
+        labeler_id INTEGER REFERENCES labelers(id),
+        onset_s REAL,
+        offset_s REAL,
+        created_at TEXT NOT NULL,
+        CHECK (onset_s IS NULL OR onset_s >= 0),
+        CHECK (offset_s IS NULL OR onset_s IS NULL OR offset_s > onset_s)
+    );
+    CREATE INDEX chunks_audio ON chunks(audio_id);
+    CREATE TABLE clips (
+        id INTEGER PRIMARY KEY,
+        audio_id INTEGER NOT NULL REFERENCES audios(id),
+        start_s REAL NOT NULL CHECK (start_s >= 0),
+        duration_s REAL NOT NULL CHECK (duration_s > 0),
+        UNIQUE (audio_id, start_s, duration_s)
+    );
+    CREATE TABLE feature_sets (
+        id INTEGER PRIMARY KEY,
+        extractor TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        config TEXT NOT NULL,
+        dim INTEGER NOT NULL CHECK (dim > 0),
+        created_at TEXT NOT NULL,
+        UNIQUE (extractor, config_hash)
+    );
+    CREATE TABLE features (
+        clip_id INTEGER NOT NULL REFERENCES clips(id),
+        feature_set_id INTEGER NOT NULL REFERENCES feature_sets(id),
+        vector BLOB NOT NULL,
+        PRIMARY KEY (feature_set_id, clip_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE al_iterations (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER REFERENCES projects(id),
+        window_start TEXT,
+        window_end TEXT,
+        n_audios INTEGER,
+        n_folds INTEGER,
+        labeled_share REAL CHECK (labeled_share IS NULL OR labeled_share BETWEEN 0 AND 1),
+        strategy TEXT NOT NULL,
+        params TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE proposals (
+        id INTEGER PRIMARY KEY,
+        iteration_id INTEGER NOT NULL REFERENCES al_iterations(id),
+        clip_id INTEGER NOT NULL REFERENCES clips(id),
+        status TEXT NOT NULL CHECK (status IN ('proposed', 'medoid', 'discarded')),
+        label TEXT,
+        n_labelers INTEGER NOT NULL DEFAULT 0,
+        agreement REAL CHECK (agreement IS NULL OR agreement BETWEEN 0 AND 1),
+        UNIQUE (iteration_id, clip_id)
+    );
+    CREATE TABLE label_events (
+        id INTEGER PRIMARY KEY,
+        clip_id INTEGER NOT NULL REFERENCES clips(id),
+        label TEXT REFERENCES ontology(tag),
+        labeler_id INTEGER REFERENCES labelers(id),
+        created_at TEXT NOT NULL,
+        strategy TEXT,
+        reason TEXT,
+        model_version INTEGER,
+        predicted_proba REAL,
+        undoes INTEGER REFERENCES label_events(id),
+        CHECK ((undoes IS NULL) = (label IS NOT NULL))
+    );
+    CREATE INDEX label_events_clip ON label_events(clip_id);
+    CREATE UNIQUE INDEX label_events_undoes ON label_events(undoes);
+    -- Labels are never updated or deleted: an undo is a new event.
+    CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only: add an undo event instead'); END;
+    CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only: add an undo event instead'); END;
+    -- The current label of a clip per labeler: its newest label event not undone.
+    CREATE VIEW current_labels AS
+    SELECT e.clip_id, e.labeler_id, e.label, e.id AS event_id, e.created_at,
+           e.strategy, e.reason, e.model_version, e.predicted_proba
+    FROM label_events e
+    WHERE e.label IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.undoes = e.id)
+      AND e.id = (
+          SELECT MAX(e2.id) FROM label_events e2
+          WHERE e2.clip_id = e.clip_id
+            AND e2.labeler_id IS e.labeler_id
+            AND e2.label IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM label_events u2 WHERE u2.undoes = e2.id)
+      );
+    CREATE TABLE ingest_errors (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        UNIQUE (path, reason)
+    );
+    """,
+]

@@ -1,0 +1,42 @@
+"""Shared fixtures: a fresh store, audio written on the fly, the real data in ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from alwidget.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    s = Store(tmp_path / "test.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real recordings beside the project; skip when a fresh clone lacks them."""
+    if not (SHARED / "README.md").exists():
+        pytest.skip(f"real recordings not found at {SHARED} (../shared/data beside the project)")
+    return SHARED
+
+
+def write_audio(path: Path, seconds: float = 1.0, sr: int = 16000, channels: int = 1,
+                subtype: str | None = None, freq: float = 440.0, seed: int = 0, **kw) -> Path:
+    """Write a tone plus a little noise; return the path."""
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(seed)
+    y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(n)
+    y = np.repeat(y[:, None], channels, axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, sr, subtype=subtype, **kw)
+    return path

@@ -1,0 +1,252 @@
+"""Ingest: formats, clip rule, names, idempotency, and a corpus of bad input."""
+
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import alwidget.ingestion as ingest_mod
+from alwidget.ingestion import clip_windows, ingest, parse_name
+from alwidget.store import Store
+from conftest import write_audio
+
+
+# -- clip rule ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "duration, clip, hop, min_last, expected",
+    [
+        (3.0, 1.0, None, None, [(0, 1), (1, 1), (2, 1)]),
+        (2.5, 1.0, None, None, [(0, 1), (1, 1), (2, 0.5)]),  # remainder = half a clip: kept
+        (2.4, 1.0, None, None, [(0, 1), (1, 1)]),  # shorter remainder: dropped
+        (2.4, 1.0, None, 0.3, [(0, 1), (1, 1), (2, 0.4)]),
+        (0.3, 1.0, None, None, [(0, 0.3)]),  # a file shorter than a clip gives one clip
+        (2.0, 1.0, 0.5, None, [(0, 1), (0.5, 1), (1, 1)]),
+        (10.0, 10.0, None, None, [(0, 10)]),
+    ],
+)
+def test_clip_rule(duration, clip, hop, min_last, expected):
+    assert clip_windows(duration, clip, hop, min_last) == [(float(a), float(b)) for a, b in expected]
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(clip_seconds=0), "clip_seconds=0 must be > 0"),
+    (dict(clip_seconds=1, hop_seconds=-1), "hop_seconds=-1 must be > 0"),
+    (dict(clip_seconds=1, min_last_seconds=2), "min_last_seconds=2"),
+])
+def test_clip_rule_rejects_bad_arguments(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        clip_windows(5.0, **kw)
+
+
+# -- names ----------------------------------------------------------------------
+def test_node_and_time_from_a_name_pattern():
+    assert parse_name("/x/n07_20240501_123000.wav", "{node}_{time:%Y%m%d_%H%M%S}") == (
+        "n07", "2024-05-01T12:30:00", True)
+    assert parse_name("/x/REC-site_2-2024-05-01T12.30.00.flac",
+                      "REC-{node}-{time:%Y-%m-%dT%H.%M.%S}") == ("site_2", "2024-05-01T12:30:00", True)
+    # a name that does not match: nothing from it
+    assert parse_name("/x/other.wav", "{node}_{time:%Y%m%d_%H%M%S}") == (None, None, False)
+
+
+def test_node_and_time_from_folders_when_the_name_lacks_them(tmp_path):
+    f = tmp_path / "nodeA" / "2024-05-01" / "clip_0001.wav"
+    assert parse_name(f, folder_pattern="{node}/{time:%Y-%m-%d}", root=tmp_path) == (
+        "nodeA", "2024-05-01T00:00:00", False)
+    # the name gives the time, the folder the node
+    g = tmp_path / "nodeB" / "20240501_070000.wav"
+    assert parse_name(g, folder_pattern="{node}", root=tmp_path) == (
+        "nodeB", "2024-05-01T07:00:00", True)
+
+
+def test_default_time_stamps_and_empty_otherwise():
+    assert parse_name("AM01_20240501_235959.WAV")[1] == "2024-05-01T23:59:59"
+    assert parse_name("rec 2024-05-01T23-59-59.flac")[1] == "2024-05-01T23:59:59"
+    assert parse_name("20241399_999999.wav")[1] is None  # not a date
+    assert parse_name("dog_bark.wav") == (None, None, False)
+
+
+def test_bad_pattern_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="names neither"):
+        ingest(tmp_path, tmp_path / "s.db", name_pattern="plain", progress=False, verbose=False)
+    with pytest.raises(ValueError, match="with its format"):
+        parse_name("a.wav", "{time}")
+
+
+# -- formats --------------------------------------------------------------------
+FORMATS = [  # file name, seconds, rate, channels, subtype, expected bits
+    ("pcm8.wav", 1.5, 8000, 1, "PCM_U8", 8),
+    ("pcm16.wav", 2.0, 16000, 1, "PCM_16", 16),
+    ("pcm24_stereo.wav", 1.0, 44100, 2, "PCM_24", 24),
+    ("pcm32.wav", 1.0, 48000, 1, "PCM_32", 32),
+    ("float.wav", 1.0, 96000, 1, "FLOAT", 32),
+    ("six.wav", 1.0, 22050, 6, "PCM_16", 16),
+    ("lossless.flac", 3.0, 32000, 1, "PCM_16", 16),
+    ("vorbis.ogg", 2.0, 44100, 2, "VORBIS", None),
+    ("lossy.mp3", 2.0, 44100, 1, "MPEG_LAYER_III", None),
+]
+
+
+def test_reads_every_format_rate_depth_and_channel_count(tmp_path):
+    for name, secs, sr, ch, subtype, _ in FORMATS:
+        write_audio(tmp_path / "in" / name, secs, sr, ch, subtype)
+    summary = ingest(tmp_path / "in", tmp_path / "s.db", clip_seconds=1.0, progress=False,
+                     verbose=False)
+    assert summary.errors == [] and summary.added == len(FORMATS)
+    got = {os.path.basename(a.path): a for a in Store(tmp_path / "s.db").audios()}
+    for name, secs, sr, ch, subtype, bits in FORMATS:
+        a = got[name]
+        assert (a.sample_rate, a.channels, a.bits_per_sample) == (sr, ch, bits), name
+        # lossy codecs may add encoder padding; lossless ones are exact
+        tol = 0.1 if name.endswith((".mp3", ".ogg")) else 1e-9
+        assert a.duration_s == pytest.approx(secs, abs=tol), name
+    assert summary.clips == sum(len(clip_windows(got[n].duration_s, 1.0)) for n in got)
+
+
+# -- idempotency ------------------------------------------------------------------
+def test_reingest_adds_nothing_and_reports_changed_files(tmp_path):
+    src = tmp_path / "in"
+    write_audio(src / "a.wav", 2.0)
+    write_audio(src / "b.wav", 3.0)
+    db = tmp_path / "s.db"
+    first = ingest(src, db, progress=False, verbose=False)
+    assert (first.added, first.clips) == (2, 5)
+    again = ingest(src, db, progress=False, verbose=False)
+    assert (again.added, again.unchanged, again.clips, again.changed) == (0, 2, 0, [])
+    write_audio(src / "b.wav", 3.0, freq=880.0)  # new content, same name
+    third = ingest(src, db, progress=False, verbose=False)
+    assert third.changed == [str(src / "b.wav")] and third.added == 0
+    assert "changed" in str(third)
+    store = Store(db)
+    assert store.n_audios() == 2 and store.n_clips() == 5
+
+
+def test_a_list_of_files_and_a_project(tmp_path):
+    a = write_audio(tmp_path / "a.wav", 1.0)
+    b = write_audio(tmp_path / "sub" / "b.flac", 1.0)
+    s = ingest([a, b, a], tmp_path / "s.db", project="demo", progress=False, verbose=False)
+    assert s.added == 2
+    store = Store(tmp_path / "s.db")
+    assert store.db["paths"].count == 2 and store.db["projects"].count == 1
+
+
+# -- bad input --------------------------------------------------------------------------
+def _bad_corpus(root):
+    """Write one good file and one file per kind of bad input; return {name: reason part}."""
+    sr = 16000
+    good = write_audio(root / "good.wav", 2.0, sr)
+    data = good.read_bytes()
+    write_audio(root / "deep" / "good.flac", 1.0, sr)
+    write_audio(root / "café 🐦 \u202eodd.wav", 1.0, sr)  # odd but valid Unicode: ingested
+    bad = {}
+    (root / "empty.wav").write_bytes(b"")
+    bad["empty.wav"] = "empty file"
+    (root / "truncated.wav").write_bytes(data[: len(data) // 2])
+    bad["truncated.wav"] = "truncated"
+    (root / "header_only.wav").write_bytes(data[:30])
+    bad["header_only.wav"] = "not a readable audio file"
+    flac = (root / "deep" / "good.flac").read_bytes()
+    (root / "truncated.flac").write_bytes(flac[: len(flac) // 2])
+    bad["truncated.flac"] = "truncated"
+    (root / "text.wav").write_text("this is not audio\n" * 20)
+    bad["text.wav"] = "not a readable audio file"
+    y = np.zeros(sr, np.float32)
+    y[5] = np.nan
+    sf.write(root / "nan.wav", y, sr, subtype="FLOAT")
+    bad["nan.wav"] = "NaN or infinite"
+    y[5] = np.inf
+    sf.write(root / "inf.wav", y, sr, subtype="FLOAT")
+    bad["inf.wav"] = "NaN or infinite"
+    sf.write(root / "zero_length.wav", np.zeros((0, 1), np.float32), sr, subtype="PCM_16")
+    bad["zero_length.wav"] = "zero-length audio"
+    zero_ch = bytearray(data)
+    zero_ch[22:24] = (0).to_bytes(2, "little")  # WAV header: channel count 0
+    (root / "zero_channels.wav").write_bytes(bytes(zero_ch))
+    bad["zero_channels.wav"] = "Channel count is zero"
+    sf.write(root / "ch64.wav", np.zeros((sr // 10, 64), np.float32), sr, subtype="PCM_16")
+    bad["ch64.wav"] = "64 channels is more than max_channels=32"
+    (root / "noperm.wav").write_bytes(data)
+    os.chmod(root / "noperm.wav", 0)
+    bad["noperm.wav"] = "permission denied"
+    (root / "deep" / "loop").symlink_to(root)  # a link back up: a directory loop
+    bad["loop"] = "directory loop"
+    raw = os.fsencode(str(root)) + b"/bad\xffname.wav"
+    with open(raw, "wb") as fh:
+        fh.write(data)
+    bad["bad\\xffname.wav"] = "not valid UTF-8"
+    (root / "notes.txt").write_text("ignored: not an audio ending")
+    return bad
+
+
+def test_bad_input_gives_one_error_row_per_file_and_no_other_damage(tmp_path, monkeypatch):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    bad = _bad_corpus(root)
+    if os.geteuid() == 0:  # root reads any file: make the unreadable one fail as for a user
+        real_open = open
+
+        def fake_open(path, *a, **kw):
+            if str(path).endswith("noperm.wav"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *a, **kw)
+
+        monkeypatch.setattr(ingest_mod, "open", fake_open, raising=False)
+    db = tmp_path / "s.db"
+    summary = ingest(root, db, progress=False, verbose=False)
+    store = Store(db)
+    errors = store.ingest_errors()
+    by_name = {os.path.basename(e.path): e.reason for e in errors}
+    assert len(errors) == len(bad), (set(bad) ^ set(by_name))
+    for name, part in bad.items():
+        assert part in by_name[name], (name, by_name.get(name))
+    # the summary names each bad file and its reason
+    text = str(summary)
+    for name in bad:
+        assert name in text
+    # the good files, and only they, are stored, each with its clips
+    names = sorted(os.path.basename(a.path) for a in store.audios())
+    assert names == sorted(["good.wav", "good.flac", "café 🐦 \u202eodd.wav"])
+    assert store.n_clips() == 2 + 1 + 1
+    con = sqlite3.connect(db)
+    orphans = con.execute("SELECT COUNT(*) FROM clips WHERE audio_id NOT IN (SELECT id FROM audios)")
+    assert orphans.fetchone()[0] == 0
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # running again changes nothing: no duplicate rows
+    again = ingest(root, db, progress=False, verbose=False)
+    assert again.added == 0 and len(store.ingest_errors()) == len(bad)
+    assert store.n_audios() == 3
+
+
+def test_a_fixed_file_is_ingested_and_its_error_cleared(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "later.wav").write_bytes(b"")
+    db = tmp_path / "s.db"
+    ingest(root, db, progress=False, verbose=False)
+    assert len(Store(db).ingest_errors()) == 1
+    write_audio(root / "later.wav", 1.0)
+    s = ingest(root, db, progress=False, verbose=False)
+    assert s.added == 1 and Store(db).ingest_errors() == []
+
+
+def test_missing_path_is_reported(tmp_path):
+    s = ingest(tmp_path / "nowhere", tmp_path / "s.db", progress=False, verbose=False)
+    assert s.errors == [(str(tmp_path / "nowhere"), "no such file or folder")]
+
+
+def test_more_channels_accepted_when_asked(tmp_path):
+    sf.write(tmp_path / "ch64.wav", np.zeros((1600, 64), np.float32), 16000, subtype="PCM_16")
+    s = ingest(tmp_path, tmp_path / "s.db", max_channels=64, progress=False, verbose=False)
+    assert s.added == 1 and Store(tmp_path / "s.db").audios()[0].channels == 64
+
+
+def test_node_and_time_are_stored(tmp_path):
+    write_audio(tmp_path / "in" / "siteA" / "n3_20240501_101010.wav", 1.0)
+    write_audio(tmp_path / "in" / "siteA" / "unnamed.wav", 1.0)
+    s = ingest(tmp_path / "in", tmp_path / "s.db", name_pattern="{node}_{time:%Y%m%d_%H%M%S}",
+               folder_pattern="{node}", progress=False, verbose=False)
+    assert s.unmatched_names == 1
+    got = {os.path.basename(a.path): (a.node, a.recorded_at) for a in Store(tmp_path / "s.db").audios()}
+    assert got == {"n3_20240501_101010.wav": ("n3", "2024-05-01T10:10:10"),
+                   "unnamed.wav": ("siteA", None)}

@@ -1,0 +1,234 @@
+"""The store: schema, foreign keys, migrations, transactions, labels, features."""
+
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import sqlite_utils
+
+from alwidget.store import NewAudio, Store, StoreError
+from alwidget.store.migrations import MIGRATIONS
+
+# table -> {column: referenced table.column} for every foreign key the schema must have
+FOREIGN_KEYS = {
+    "projects": {},
+    "sources": {},
+    "node_types": {},
+    "nodes": {"source_id": "sources.id", "node_type_id": "node_types.id"},
+    "paths": {"project_id": "projects.id"},
+    "ontology": {"parent_id": "ontology.id"},
+    "labelers": {},
+    "audios": {"path_id": "paths.id", "node_id": "nodes.id"},
+    "chunks": {"audio_id": "audios.id", "tag_id": "ontology.id", "labeler_id": "labelers.id"},
+    "al_iterations": {"project_id": "projects.id"},
+    "proposals": {"iteration_id": "al_iterations.id", "clip_id": "clips.id"},
+    "clips": {"audio_id": "audios.id"},
+    "feature_sets": {},
+    "features": {"clip_id": "clips.id", "feature_set_id": "feature_sets.id"},
+    "label_events": {"clip_id": "clips.id", "labeler_id": "labelers.id",
+                     "undoes": "label_events.id", "label": "ontology.tag"},
+    "ingest_errors": {},
+}
+COLUMNS = {
+    "audios": {"file_name", "sample_rate", "bits_per_sample", "duration_s", "channels",
+               "path_id", "node_id", "recorded_at", "content_hash"},
+    "chunks": {"audio_id", "tag_id", "labeler_id", "onset_s", "offset_s", "created_at"},
+    "ontology": {"tag", "parent_id", "suggested"},
+    "al_iterations": {"window_start", "window_end", "n_audios", "n_folds", "created_at",
+                      "labeled_share", "strategy", "params"},
+    "proposals": {"iteration_id", "clip_id", "status", "label", "n_labelers", "agreement"},
+    "clips": {"audio_id", "start_s", "duration_s"},
+    "label_events": {"clip_id", "label", "labeler_id", "created_at", "strategy", "reason",
+                     "model_version", "predicted_proba", "undoes"},
+    "ingest_errors": {"path", "reason"},
+}
+
+
+def new_audio(name="a.wav", frames=16000, **kw) -> NewAudio:
+    fields = dict(folder="/rec", file_name=name, sample_rate=16000, bits_per_sample=16,
+                  frames=frames, channels=1, format="WAV", subtype="PCM_16",
+                  content_hash="h-" + name, size_bytes=44 + 2 * frames)
+    fields.update(kw)
+    return NewAudio(**fields)
+
+
+def test_schema_has_every_table_column_and_foreign_key(tmp_path):
+    path = tmp_path / "s.db"
+    Store(path).close()
+    con = sqlite3.connect(path)
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert set(FOREIGN_KEYS) <= tables
+    for table, fks in FOREIGN_KEYS.items():
+        found = {r[3]: f"{r[2]}.{r[4]}" for r in con.execute(f"PRAGMA foreign_key_list({table})")}
+        assert found == fks, table
+    for table, cols in COLUMNS.items():
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        assert cols <= have, (table, cols - have)
+    views = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='view'")}
+    assert "current_labels" in views
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_database_opens_in_sqlite_utils_unchanged(tmp_path, store):
+    store.add_audio(new_audio(), [(0, 1.0)])
+    db = sqlite_utils.Database(store.path)
+    assert "audios" in db.table_names() and "current_labels" in db.view_names()
+    assert db["clips"].count == 1
+    cli = subprocess.run([sys.executable, "-m", "sqlite_utils", "tables", store.path, "--counts"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert "audios" in cli.stdout and "label_events" in cli.stdout
+
+
+def test_foreign_keys_are_enforced(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db["clips"].insert({"audio_id": 999, "start_s": 0, "duration_s": 1})
+
+
+def test_reopening_migrates_nothing_and_keeps_data(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as s:
+        s.add_audio(new_audio(), [(0, 1.0)])
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS) and s.n_audios() == 1
+
+
+def test_newer_schema_is_refused_with_a_clear_error(tmp_path):
+    path = tmp_path / "s.db"
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    con.close()
+    with pytest.raises(StoreError, match="upgrade alwidget"):
+        Store(path)
+
+
+def test_add_audio_is_all_or_nothing(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_audio(new_audio(), [(0, 1.0), (1.0, 0.0)])  # a zero-length clip violates CHECK
+    assert store.n_audios() == 0 and store.n_clips() == 0
+    assert store.db["paths"].count == 0
+
+
+def test_audio_round_trip(store):
+    aid = store.add_audio(new_audio("n1_x.wav", node="n1", recorded_at="2024-05-01T12:00:00"),
+                          [(0, 1.0)], project="p")
+    (a,) = store.audios()
+    assert a.id == aid and a.path == "/rec/n1_x.wav" and a.node == "n1"
+    assert a.duration_s == 1.0 and a.recorded_at == "2024-05-01T12:00:00"
+    assert store.find_audio("/rec/n1_x.wav") == a and store.find_audio("/rec/other.wav") is None
+
+
+def _labeled_store(store):
+    store.add_audio(new_audio(), [(0, 1.0), (1, 1.0)])
+    store.add_tag("target")
+    store.add_tag("background")
+    return store
+
+
+def test_labels_are_append_only_and_undo_restores_the_previous_label(store):
+    _labeled_store(store)
+    e1 = store.add_label(1, "background", strategy="lc", reason="least confident",
+                         model_version=3, predicted_proba=0.51)
+    e2 = store.add_label(1, "target")
+    cur = store.current_labels()
+    assert cur.clip_id.tolist() == [1] and cur.label.tolist() == ["target"]
+    store.undo_label(e2)
+    cur = store.current_labels()
+    assert cur.label.tolist() == ["background"] and cur.event_id.tolist() == [e1]
+    store.undo_label(e1)
+    assert len(store.current_labels()) == 0
+    with pytest.raises(StoreError, match="already undone"):
+        store.undo_label(e1)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.db.execute("UPDATE label_events SET label = 'target'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.db.execute("DELETE FROM label_events")
+    assert store.db["label_events"].count == 4
+
+
+def test_labels_per_labeler(store):
+    _labeled_store(store)
+    store.add_label(1, "target", labeler="ann")
+    store.add_label(1, "background", labeler="bob")
+    assert store.current_labels("ann").label.tolist() == ["target"]
+    assert sorted(store.current_labels().label.tolist()) == ["background", "target"]
+
+
+def test_label_must_be_in_the_ontology_and_clip_must_exist(store):
+    _labeled_store(store)
+    with pytest.raises(StoreError, match=r"label='dgo' is not in the ontology"):
+        store.add_label(1, "dgo")
+    with pytest.raises(StoreError, match="clip_id=99"):
+        store.add_label(99, "target")
+    assert store.db["label_events"].count == 0
+
+
+def test_ontology_parents(store):
+    store.add_tag("animal")
+    store.add_tag("dog", parent="animal")
+    with pytest.raises(StoreError, match="parent='plant'"):
+        store.add_tag("rose", parent="plant")
+    assert store.tags() == ["animal", "dog"]
+
+
+def test_features_round_trip_and_missing(store):
+    store.add_audio(new_audio(), [(0, 1.0), (1, 1.0), (2, 1.0)])
+    fs = store.feature_set("toy", {"a": 1}, 4)
+    assert store.feature_set("toy", {"a": 1}, 4) == fs
+    assert store.feature_set("toy", {"a": 2}, 4).id != fs.id
+    X = np.arange(8, dtype=np.float32).reshape(2, 4)
+    store.put_features(fs, [3, 1], X)
+    assert store.clips_without_features(fs).tolist() == [2]
+    ids, got = store.get_features(fs)
+    assert ids.tolist() == [1, 3] and got.dtype == np.float32
+    np.testing.assert_array_equal(got, X[::-1])
+    ids, got = store.get_features(fs, [3, 1])
+    np.testing.assert_array_equal(got, X)
+    with pytest.raises(StoreError, match=r"clips \[2\] have no toy features"):
+        store.get_features(fs, [1, 2])
+    with pytest.raises(StoreError, match="dim=4"):
+        store.feature_set("toy", {"a": 1}, 5)
+
+
+def test_non_finite_features_are_refused_and_nothing_is_stored(store):
+    store.add_audio(new_audio(), [(0, 1.0), (1, 1.0)])
+    fs = store.feature_set("toy", {}, 2)
+    with pytest.raises(StoreError, match=r"clips \[2\] contain NaN"):
+        store.put_features(fs, [1, 2], np.array([[0, 1], [np.nan, 1]], np.float32))
+    assert len(store.clips_without_features(fs)) == 2
+
+
+def test_store_is_usable_from_several_threads(store):
+    store.add_audio(new_audio(), [(i, 1.0) for i in range(50)])
+    store.add_tag("target")
+    errors = []
+
+    def label(clips):
+        try:
+            for c in clips:
+                store.add_label(c, "target")
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=label, args=(range(k, 51, 4),)) for k in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(store.current_labels()) == 50
+
+
+def test_two_connections_to_one_file(tmp_path):
+    a, b = Store(tmp_path / "s.db"), Store(tmp_path / "s.db")
+    a.add_audio(new_audio(), [(0, 1.0)])
+    assert b.n_clips() == 1
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "nope" / "s.db")
