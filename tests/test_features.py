@@ -17,7 +17,7 @@ def tone(freq, seconds=1.0, sr=16000):
 
 
 def test_dimension_and_blocks():
-    assert LogMel().dim == 4 * 64
+    assert LogMel().dim == 4 * 64 + 40
     assert LogMel(stats=("mean", "mfcc")).dim == 64 + 40
     assert isinstance(LogMel(), Extractor)
 
@@ -49,7 +49,7 @@ def test_each_window_sees_only_its_own_audio():
     ex = LogMel()
     y = np.concatenate([tone(300), np.zeros(16000, np.float32) + 1e-4, tone(300)])
     X = ex.extract(y, 16000, np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 1.0]))
-    np.testing.assert_allclose(X[0], X[2], atol=1e-3)  # same content, same vector
+    np.testing.assert_allclose(X[0], X[2], atol=1e-2)  # same content, same vector
     assert X[1, :64].mean() < X[0, :64].mean() - 20  # the quiet second is quieter
 
 

@@ -16,6 +16,6 @@ def test_quickstart_runs_headless(tmp_path, monkeypatch):
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.get("outputs", []))
     assert "200 added (2000 clips" in text
-    assert "2000 clips x 256 features" in text
+    assert "2000 clips x 296 features" in text
     assert "60 of 2000 clips contain the target" in text
     assert (tmp_path / "demo" / "alwidget.db").exists()

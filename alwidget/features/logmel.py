@@ -55,7 +55,7 @@ class LogMel:
     True
     """
 
-    stats: tuple[str, ...] = ("mean", "std", "max", "dstd")
+    stats: tuple[str, ...] = ("mean", "std", "max", "dstd", "mfcc")
     sample_rate: int = 16000
     n_mels: int = 64
     n_fft: int = 512
@@ -141,6 +141,9 @@ class LogMel:
             )
         S = self.logmel(y)
         n_frames = len(S)
+        # per-file work once: time differences and MFCCs; windows pool slices of them
+        D = np.diff(S, axis=0) if "dmean" in self.stats or "dstd" in self.stats else None
+        M = dct(S, type=2, axis=1, norm="ortho")[:, :N_MFCC] if "mfcc" in self.stats else None
         hop_s = self.hop_length / self.sample_rate
         out = np.empty((len(starts), self.dim), dtype=np.float32)
         for i, (start, dur) in enumerate(zip(starts, durations)):
@@ -148,12 +151,12 @@ class LogMel:
             b = int(round((start + dur - self.n_fft / self.sample_rate) / hop_s)) + 1
             a = min(a, n_frames - 1)
             b = min(max(b, a + 1), n_frames)
-            out[i] = self._pool(S[a:b])
+            d = D[a : b - 1] if D is not None and b - a > 1 else np.zeros((1, self.n_mels), np.float32)
+            out[i] = self._pool(S[a:b], d, None if M is None else M[a:b])
         return out
 
-    def _pool(self, S: np.ndarray) -> np.ndarray:
+    def _pool(self, S: np.ndarray, d: np.ndarray, m: np.ndarray | None) -> np.ndarray:
         parts = []
-        d = np.diff(S, axis=0) if len(S) > 1 else np.zeros_like(S)
         for stat in self.stats:
             if stat == "mean":
                 parts.append(S.mean(axis=0))
@@ -170,7 +173,6 @@ class LogMel:
             elif stat == "dstd":
                 parts.append(d.std(axis=0))
             elif stat == "mfcc":
-                m = dct(S, type=2, axis=1, norm="ortho")[:, :N_MFCC]
                 parts.append(m.mean(axis=0))
                 parts.append(m.std(axis=0))
         return np.concatenate(parts).astype(np.float32, copy=False)
