@@ -1,4 +1,4 @@
-"""The ``alwidget`` command line: ``alwidget ingest``, ``alwidget features``, ``alwidget demo``.
+"""The ``alwidget`` command line: ``ingest``, ``features``, ``demo``, ``simulate``.
 
 Run ``alwidget COMMAND --help`` for the options of each.
 """
@@ -54,6 +54,44 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from . import datasets
+    from .experiment import run_rare_target, save_to_store
+    from .store import Store
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.features is not None:
+        if args.labels is None:
+            raise ValueError("--features needs --labels (a CSV with one row per feature row)")
+        data = datasets.from_matrix(args.features, args.labels, label_column=args.label_column,
+                                    fold_column=args.fold_column)
+        store = Store(args.db) if args.db else None
+    elif args.manifest is not None:
+        store = Store(args.db or out / "features.db")
+        data = datasets.from_manifest(
+            args.manifest, store, audio_root=args.audio_root, path_column=args.path_column,
+            label_column=args.label_column, fold_column=args.fold_column,
+            extractor=args.extractor, n_jobs=args.jobs, progress=not args.quiet)
+    else:
+        raise ValueError("give --manifest (audio) or --features and --labels (a matrix)")
+    classes = sorted(set(data.labels.tolist()))
+    targets = classes if args.target == "all" else args.target.split(",")
+    result = run_rare_target(
+        data.X, data.labels, data.folds, targets,
+        strategies=args.strategies.split(","), iterations=args.iterations,
+        seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
+        positive_share=args.positive_share, n_jobs=args.jobs, progress=not args.quiet)
+    paths = result.to_csv(out)
+    result.save_figure(out / "learning_curves.html")
+    if store is not None:
+        save_to_store(result, store, name=f"simulate {','.join(targets)}")
+    print(result.summary_markdown())
+    print(f"\nrecords: {paths['records']}\nsummary: {paths['summary']}\n"
+          f"figure: {out / 'learning_curves.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``alwidget`` command."""
     parser = argparse.ArgumentParser(
@@ -104,13 +142,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_demo)
+    p = sub.add_parser(
+        "simulate",
+        help="compare query strategies with a simulated oracle (rare-target protocol)",
+        description="For each target (one vs rest) and fold k: test = fold k, validation = "
+        "the next fold, pool = the rest; start from 1 positive + 1 negative, one query per "
+        "iteration, test F1 at the threshold tuned on validation.",
+    )
+    src = p.add_argument_group("data: an audio manifest, or a feature matrix")
+    src.add_argument("--manifest", type=Path, help="CSV with path, label and fold columns")
+    src.add_argument("--audio-root", type=Path, help="folder the paths are relative to "
+                     "(default: the manifest's folder)")
+    src.add_argument("--path-column", default="path")
+    src.add_argument("--features", type=Path, help=".npy matrix, one row per clip")
+    src.add_argument("--labels", type=Path, help="CSV with the label and fold of each row")
+    src.add_argument("--label-column", default="label")
+    src.add_argument("--fold-column", default="fold")
+    src.add_argument("--extractor", default="logmel")
+    src.add_argument("--db", type=Path, help="store for features and results "
+                     "(default with --manifest: OUT/features.db)")
+    p.add_argument("--target", default="all", help="target class(es), comma-separated, or all")
+    p.add_argument("--strategies", default="random,lc,lc-tuned,ssal-0.95,ssal-0.98,ac-5,ac-10",
+                   help="comma-separated names (default: the rare-sound study's seven)")
+    p.add_argument("--iterations", type=int, default=100)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds")
+    p.add_argument("--positive-share", type=float,
+                   help="subsample the pool's positives to this share (a rarer target)")
+    p.add_argument("--oracle-error", type=float, default=0.0,
+                   help="error rate of a noisy oracle (default 0: ground truth)")
+    p.add_argument("--jobs", type=int, default=-1, help="parallel runs (default: all cores)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_simulate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "db", None) is not None and args.command != "ingest" and not args.db.exists():
+    if getattr(args, "db", None) is not None and args.command == "features" and not args.db.exists():
         print(f"alwidget: error: database {str(args.db)!r} does not exist; "
               "create it with 'alwidget ingest'", file=sys.stderr)
         return 2

@@ -93,7 +93,7 @@ class IngestSummary:
 # -- clip windows -----------------------------------------------------------
 def clip_windows(
     duration_s: float,
-    clip_seconds: float,
+    clip_seconds: float | None,
     hop_seconds: float | None = None,
     min_last_seconds: float | None = None,
 ) -> list[tuple[float, float]]:
@@ -109,7 +109,11 @@ def clip_windows(
     [(0.0, 0.3)]
     >>> clip_windows(2.0, 1.0, hop_seconds=0.5)
     [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0)]
+    >>> clip_windows(7.25, None)  # one clip per file
+    [(0.0, 7.25)]
     """
+    if clip_seconds is None:
+        return [(0.0, round(float(duration_s), 6))]
     if not clip_seconds > 0:
         raise ValueError(f"clip_seconds={clip_seconds!r} must be > 0")
     hop = clip_seconds if hop_seconds is None else hop_seconds
@@ -432,7 +436,7 @@ def ingest(
     paths: str | Path | Iterable[str | Path],
     db: Store | str | Path,
     *,
-    clip_seconds: float = 1.0,
+    clip_seconds: float | None = 1.0,
     hop_seconds: float | None = None,
     min_last_seconds: float | None = None,
     name_pattern: str | None = None,
@@ -458,8 +462,8 @@ def ingest(
         :data:`AUDIO_EXTENSIONS` are ignored.
     db : Store or path
         The store, or the path of its database file (created if absent).
-    clip_seconds : float, default 1.0
-        Length of a clip.
+    clip_seconds : float or None, default 1.0
+        Length of a clip; None makes one clip of each whole file.
     hop_seconds : float, optional
         Step between clip starts; defaults to ``clip_seconds``.
     min_last_seconds : float, optional

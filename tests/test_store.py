@@ -31,6 +31,9 @@ FOREIGN_KEYS = {
     "label_events": {"clip_id": "clips.id", "labeler_id": "labelers.id",
                      "undoes": "label_events.id", "label": "ontology.tag"},
     "ingest_errors": {},
+    "pseudo_labels": {"clip_id": "clips.id", "label": "ontology.tag"},
+    "experiments": {},
+    "experiment_records": {"experiment_id": "experiments.id"},
 }
 COLUMNS = {
     "audios": {"file_name", "sample_rate", "bits_per_sample", "duration_s", "channels",

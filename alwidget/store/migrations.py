@@ -179,4 +179,38 @@ MIGRATIONS: list[str] = [
         UNIQUE (path, reason)
     );
     """,
+    # 2: pseudo-labels (kept apart from human labels) and simulated experiments
+    """
+    CREATE TABLE pseudo_labels (
+        id INTEGER PRIMARY KEY,
+        clip_id INTEGER NOT NULL REFERENCES clips(id),
+        label TEXT NOT NULL REFERENCES ontology(tag),
+        strategy TEXT NOT NULL,
+        model_version INTEGER,
+        probability REAL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX pseudo_labels_clip ON pseudo_labels(clip_id);
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        params TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE experiment_records (
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        target TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        fold TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        iteration INTEGER NOT NULL,
+        n_labels INTEGER NOT NULL,
+        f1 REAL NOT NULL,
+        threshold REAL NOT NULL,
+        query_positive INTEGER,
+        n_pseudo INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (experiment_id, target, strategy, fold, seed, iteration)
+    ) WITHOUT ROWID;
+    """,
 ]
+

@@ -539,6 +539,19 @@ class Store:
             )
         return want, X[pos]
 
+    # -- experiments ------------------------------------------------------
+    def add_experiment(self, name: str, params: dict, records: list[dict]) -> int:
+        """Store one simulated experiment and its per-iteration records; return its id."""
+        with self.transaction():
+            exp_id = self.db["experiments"].insert(
+                {"name": name, "params": json.dumps(params, sort_keys=True, default=str),
+                 "created_at": utc_now()}
+            ).last_pk
+            self.db["experiment_records"].insert_all(
+                {"experiment_id": exp_id, **r} for r in records
+            )
+        return exp_id
+
     # -- labels -----------------------------------------------------------
     def add_label(
         self,

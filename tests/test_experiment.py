@@ -1,0 +1,123 @@
+"""Simulated-oracle experiments: protocol, records, summary, outputs, CLI."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from alwidget.cli import main
+from alwidget.experiment import NoisyOracle, run_rare_target, split, summarise
+from alwidget.store import Store
+
+
+def rare_data(n=240, d=6, share=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < share
+    X = rng.normal(size=(n, d)) + y[:, None] * 2.5
+    labels = np.where(y, "bird", "noise")
+    folds = np.arange(n) % 4 + 1
+    return X, labels, folds
+
+
+def test_split_uses_the_next_fold_for_validation_and_the_rest_as_pool():
+    folds = np.array([1, 2, 3, 4, 1, 2, 3, 4])
+    test, val, pool = split(folds, 4)
+    assert test.tolist() == [3, 7] and val.tolist() == [0, 4] and pool.tolist() == [1, 2, 5, 6]
+    with pytest.raises(ValueError, match="at least 3 folds"):
+        split(np.array([1, 2, 1, 2]), 1)
+
+
+def test_records_follow_the_protocol_and_are_deterministic():
+    X, labels, folds = rare_data()
+    kw = dict(strategies=["random", "lc", "ssal-0.95", "ac-5"], iterations=12, seeds=[0, 1],
+              n_jobs=1, progress=False)
+    res = run_rare_target(X, labels, folds, ["bird"], **kw)
+    assert len(res.records) == 4 * 4 * 2 * 12  # strategies x folds x seeds x iterations
+    assert len(res.references) == 4 * 2
+    for r in res.records:
+        assert r["n_labels"] == 2 + r["iteration"]  # starts from 1 positive + 1 negative
+        assert 0 <= r["f1"] <= 1 and 0 <= r["threshold"] <= 1
+    ssal = [r for r in res.records if r["strategy"] == "ssal-0.95"]
+    assert max(r["n_pseudo"] for r in ssal) > 0  # pseudo-labels used, never counted as labels
+    again = run_rare_target(X, labels, folds, ["bird"], **{**kw, "n_jobs": 2})
+    key = lambda r: (r["strategy"], r["fold"], r["seed"], r["iteration"])  # noqa: E731
+    assert sorted(res.records, key=key) == sorted(again.records, key=key)
+    assert np.mean([r["f1"] for r in res.references]) > 0.8  # an easy target
+
+
+def test_uncertainty_sampling_asks_more_positives_than_random_on_a_rare_target():
+    X, labels, folds = rare_data(n=400, share=0.05, seed=3)
+    res = run_rare_target(X, labels, folds, ["bird"], strategies=["random", "lc"],
+                          iterations=30, seeds=[0, 1, 2], n_jobs=2, progress=False)
+    share = {r["strategy"]: r["positive_query_share"] for r in res.summary()}
+    assert share["lc"] > 2 * share["random"]
+
+
+def test_summary_values_are_means_of_the_records():
+    records = [dict(strategy="s", n_labels=n, f1=f, query_positive=q)
+               for n, f, q in [(10, 0.2, True), (10, 0.4, False), (11, 0.9, None)]]
+    (row,) = summarise(records, [dict(f1=0.5)])
+    assert row["f1_at_10"] == pytest.approx(0.3) and row["max_f1"] == 0.9
+    assert row["max_f1_labels"] == 11 and row["mean_f1"] == pytest.approx(0.6)
+    assert row["positive_query_share"] == 0.5 and row["f1_at_25"] is None
+
+
+def test_rarer_pool_and_bad_arguments():
+    X, labels, folds = rare_data()
+    res = run_rare_target(X, labels, folds, ["bird"], strategies=["random"], iterations=2,
+                          positive_share=0.02, n_jobs=1, progress=False)
+    assert len(res.records) == 8
+    with pytest.raises(ValueError, match=r"targets \['cat'\] are not among the labels"):
+        run_rare_target(X, labels, folds, ["cat"], progress=False)
+    with pytest.raises(ValueError, match="strategy 'best' is unknown"):
+        run_rare_target(X, labels, folds, ["bird"], strategies=["best"], progress=False)
+
+
+def test_noisy_oracle_flips_about_its_error_rate():
+    truth = np.zeros(10000, bool)
+    answers = NoisyOracle(0.2, random_state=0)(truth, 0)
+    assert 0.18 < answers.mean() < 0.22
+    multi = NoisyOracle(1.0, classes=["a", "b", "c"], confusion={"a": {"c": 1.0}}, random_state=0)
+    assert set(multi(np.array(["a"] * 50, dtype=object), 0).tolist()) == {"c"}
+
+
+def test_cli_from_a_feature_matrix(tmp_path, capsys):
+    X, labels, folds = rare_data()
+    np.save(tmp_path / "X.npy", X)
+    with open(tmp_path / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "fold"])
+        w.writerows(zip(labels, folds))
+    out = tmp_path / "out"
+    rc = main(["simulate", "--features", str(tmp_path / "X.npy"), "--labels",
+               str(tmp_path / "labels.csv"), "--target", "bird", "--strategies", "random,lc",
+               "--iterations", "5", "--out", str(out), "--db", str(tmp_path / "r.db"),
+               "--jobs", "1", "--quiet"])
+    assert rc == 0
+    assert "| lc |" in capsys.readouterr().out
+    with open(out / "records.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 2 * 4 * 5
+    assert (out / "learning_curves.html").stat().st_size > 1_000_000  # plotly.js inline: offline
+    assert "cdn.plot.ly" not in (out / "learning_curves.html").read_text()[:5000]
+    assert Store(tmp_path / "r.db").db["experiment_records"].count == 40
+
+
+def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
+    from conftest import write_audio
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        target = i % 4 == 1  # positives in every fold
+        write_audio(tmp_path / "a" / f"{i}.wav", 0.5, freq=3000 if target else 300 + 10 * i,
+                    seed=int(rng.integers(1000)))
+        rows.append((f"a/{i}.wav", "beep" if target else "hum", i % 3))
+    with open(tmp_path / "m.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "fold"])
+        w.writerows(rows)
+    rc = main(["simulate", "--manifest", str(tmp_path / "m.csv"), "--target", "beep",
+               "--strategies", "lc", "--iterations", "3", "--out", str(tmp_path / "o"),
+               "--jobs", "1", "--quiet"])
+    assert rc == 0 and (tmp_path / "o" / "features.db").exists()
+    assert Store(tmp_path / "o" / "features.db").n_clips() == 24

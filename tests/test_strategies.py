@@ -1,0 +1,163 @@
+"""Each strategy's pick on small hand-worked pools, and determinism per seed."""
+
+import numpy as np
+import pytest
+
+from alwidget.strategies import (STRATEGY_NAMES, AlternatingConfidence, Entropy,
+                                 LeastConfidence, Margin, MedoidSampling, MismatchFirst,
+                                 QueryContext, RandomSampling, SemiSupervised, farthest_first,
+                                 make_strategy)
+
+
+def binary(p, **kw):
+    p = np.asarray(p, float)
+    return QueryContext(n_pool=len(p), proba=np.c_[1 - p, p], classes=np.array(["rest", "target"]),
+                        **kw)
+
+
+def test_least_confidence_fixed_threshold_picks_the_clip_nearest_0_5():
+    q = LeastConfidence().query(binary([0.1, 0.45, 0.7, 0.9]))
+    assert q.indices.tolist() == [1]
+    assert q.utilities[0] == pytest.approx(-0.05)
+    assert "P(target) = 0.45" in q.reasons[0] and "fixed threshold 0.50" in q.reasons[0]
+
+
+def test_least_confidence_tuned_threshold_follows_the_context():
+    q = LeastConfidence("tuned").query(binary([0.1, 0.45, 0.7, 0.9], threshold=0.75))
+    assert q.indices.tolist() == [2] and "tuned threshold 0.75" in q.reasons[0]
+    q = LeastConfidence("tuned").query(binary([0.1, 0.45, 0.7, 0.9], threshold=0.2), batch_size=2)
+    assert q.indices.tolist() == [0, 1]
+
+
+def test_ties_are_broken_at_random_but_reproducibly():
+    ctx = binary([0.4, 0.6, 0.9])
+    picks = {LeastConfidence(random_state=s).query(ctx).indices[0] for s in range(20)}
+    assert picks == {0, 1}
+    assert all(LeastConfidence(random_state=3).query(ctx).indices[0]
+               == LeastConfidence(random_state=3).query(ctx).indices[0] for _ in range(3))
+
+
+def test_alternating_confidence_asks_a_confident_clip_every_kth_iteration():
+    p = [0.5, 0.86, 0.97, 0.2, 0.9]
+    ac = AlternatingConfidence(every=5)
+    picks = [ac.query(binary(p, iteration=i)).indices[0] for i in range(10)]
+    assert picks == [0, 0, 0, 0, 2, 0, 0, 0, 0, 2]
+    q = ac.query(binary(p, iteration=4))
+    assert q.reasons[0] == "high-confidence check every 5: P(target) = 0.97"
+    # ac-10: the 10th query is the check
+    assert AlternatingConfidence(every=10).query(binary(p, iteration=9)).indices[0] == 2
+    assert AlternatingConfidence(every=10).query(binary(p, iteration=4)).indices[0] == 0
+
+
+def test_alternating_confidence_falls_back_when_nothing_is_confident():
+    q = AlternatingConfidence(every=2).query(binary([0.3, 0.55, 0.8], iteration=1))
+    assert q.indices.tolist() == [1] and "no other P >= 0.85" in q.reasons[0]
+
+
+def test_semi_supervised_pseudo_labels_are_balanced_and_most_confident_first():
+    p = [0.5, 0.99, 0.96, 0.97, 0.01, 0.04, 0.3, 0.6]
+    q = SemiSupervised(0.95).query(binary(p))
+    assert q.indices.tolist() == [0]
+    # 3 confident positives (1, 3, 2 by confidence) but only 2 negatives (4, 5): 2 each
+    assert q.pseudo_indices.tolist() == [1, 3, 4, 5]
+    assert q.pseudo_labels.tolist() == [1, 1, 0, 0]
+    strict = SemiSupervised(0.98).query(binary(p))
+    assert strict.pseudo_indices.tolist() == [1, 4]
+
+
+def test_semi_supervised_never_pseudo_labels_the_queried_clip():
+    # the least-confident clip under a tuned threshold of 0.96 is itself confident
+    q = SemiSupervised(0.95, threshold="tuned").query(binary([0.96, 0.99, 0.01, 0.02], threshold=0.96))
+    assert q.indices.tolist() == [0]
+    assert 0 not in q.pseudo_indices.tolist()
+    assert q.pseudo_indices.tolist() == [1, 2]
+
+
+def test_random_is_seeded_and_without_repeats():
+    ctx = QueryContext(n_pool=100, iteration=3)
+    a = RandomSampling(7).query(ctx, 10).indices
+    assert a.tolist() == RandomSampling(7).query(ctx, 10).indices.tolist()
+    assert len(set(a.tolist())) == 10
+    assert a.tolist() != RandomSampling(8).query(ctx, 10).indices.tolist()
+    # another iteration, another draw
+    assert a.tolist() != RandomSampling(7).query(QueryContext(n_pool=100, iteration=4), 10).indices.tolist()
+
+
+def test_entropy_and_margin_batches():
+    P = np.array([[0.98, 0.01, 0.01], [0.34, 0.33, 0.33], [0.5, 0.5, 0.0], [0.7, 0.2, 0.1]])
+    ctx = QueryContext(n_pool=4, proba=P)
+    assert Entropy().query(ctx, 2).indices.tolist() == [1, 3]  # 1.10, then 0.80 > ln 2
+    assert Margin().query(ctx, 2).indices.tolist() == [2, 1]
+
+
+def blobs(n_per=60, centers=((0, 0), (20, 0), (0, 20)), seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(c, 1.0, (n_per, 2)) for c in centers])
+    return X, np.repeat(np.arange(len(centers)), n_per)
+
+
+def test_medoid_sampling_picks_one_medoid_per_cluster():
+    X, cluster = blobs()
+    q = MedoidSampling(random_state=0).query(QueryContext(n_pool=len(X), X_pool=X), 3)
+    assert sorted(cluster[q.indices].tolist()) == [0, 1, 2]
+    assert all(r == "medoid of a cluster of 60 clips" for r in q.reasons)
+    # each medoid lies near its cluster's centre
+    for i in q.indices:
+        assert np.linalg.norm(X[i] - X[cluster == cluster[i]].mean(axis=0)) < 1.0
+
+
+def test_medoid_sampling_on_a_large_pool_clusters_a_subsample():
+    X, cluster = blobs(n_per=2000)
+    q = MedoidSampling(max_exact=300, random_state=1).query(QueryContext(n_pool=len(X), X_pool=X), 3)
+    assert sorted(cluster[q.indices].tolist()) == [0, 1, 2]
+    assert sorted(int(r.split()[5]) for r in q.reasons) == [2000, 2000, 2000]
+
+
+def test_farthest_first_order():
+    X = np.array([[0.0], [1.0], [2.0], [6.0], [10.0]])
+    picks, d = farthest_first(X, np.arange(5), np.array([[0.0]]), 4, np.random.default_rng(0))
+    assert picks.tolist() == [4, 3, 2, 1] and d.tolist() == [10.0, 4.0, 2.0, 1.0]
+
+
+def test_mismatch_first_takes_disagreements_in_farthest_first_order():
+    X = np.array([[0.0], [1.0], [5.0], [9.0], [9.5], [3.0]])
+    votes = np.array([["a", "b", "b", "a", "a", "a"],
+                      ["a", "a", "a", "b", "b", "a"]], dtype=object)
+    ctx = QueryContext(n_pool=6, X_pool=X, X_labeled=np.array([[0.0]]), committee=votes,
+                       member_names=("propagation", "logistic regression"))
+    q = MismatchFirst().query(ctx, 3)
+    assert q.indices.tolist() == [4, 2, 1]  # 9.5 first, then 5 (4.5 away), then 1
+    assert q.reasons[0].startswith("mismatch: propagation says a, logistic regression says b")
+
+
+def test_mismatch_first_fills_with_the_most_uncertain():
+    X = np.arange(5, dtype=float)[:, None]
+    votes = np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 0]])
+    P = np.array([[0.9, 0.1], [0.55, 0.45], [0.5, 0.5], [0.8, 0.2], [0.7, 0.3]])
+    ctx = QueryContext(n_pool=5, X_pool=X, X_labeled=X[:1], committee=votes, proba=P)
+    q = MismatchFirst().query(ctx, 3)
+    assert q.indices.tolist() == [2, 1, 4]
+    assert q.reasons[1] == "uncertain (fewer mismatches than the batch): max P = 0.55"
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_every_strategy_is_deterministic_per_seed(name):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    p = rng.random(80)
+    votes = np.stack([rng.integers(0, 2, 80), rng.integers(0, 2, 80)])
+    ctx = QueryContext(n_pool=80, proba=np.c_[1 - p, p], X_pool=X, X_labeled=X[:2],
+                       committee=votes, iteration=4, threshold=0.4)
+    a = make_strategy(name, random_state=5).query(ctx, 4)
+    b = make_strategy(name, random_state=5).query(ctx, 4)
+    assert a.indices.tolist() == b.indices.tolist() and a.reasons == b.reasons
+    assert len(set(a.indices.tolist())) == 4 and len(a.reasons) == 4
+
+
+def test_unknown_strategy_and_bad_batch():
+    with pytest.raises(ValueError, match="strategy 'lcc' is unknown"):
+        make_strategy("lcc")
+    with pytest.raises(ValueError, match="batch_size=0"):
+        RandomSampling().query(QueryContext(n_pool=3), 0)
+    with pytest.raises(ValueError, match="needs the model's probabilities"):
+        LeastConfidence().query(QueryContext(n_pool=3))
