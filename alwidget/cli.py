@@ -11,6 +11,8 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+RARE_STRATEGIES = "random,lc,lc-tuned,ssal-0.95,ssal-0.98,ac-5,ac-10"
+
 
 def _ingest(args: argparse.Namespace) -> int:
     from .ingestion import ingest
@@ -75,11 +77,30 @@ def _simulate(args: argparse.Namespace) -> int:
             extractor=args.extractor, n_jobs=args.jobs, progress=not args.quiet)
     else:
         raise ValueError("give --manifest (audio) or --features and --labels (a matrix)")
+    if args.protocol == "batches":
+        from .batch_experiment import run_batches
+
+        strategies = args.strategies or "random,entropy,margin,mal-mf"
+        result = run_batches(
+            data.X, data.labels, data.folds, strategies=strategies.split(","),
+            batch_size=args.batch_size, iterations=args.iterations,
+            seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
+            n_jobs=args.jobs, progress=not args.quiet)
+        import csv
+
+        with open(out / "records.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(result.records[0]))
+            w.writeheader()
+            w.writerows(result.records)
+        (out / "summary.md").write_text(result.summary_markdown() + "\n")
+        print(result.summary_markdown())
+        print(f"\nrecords: {out / 'records.csv'}")
+        return 0
     classes = sorted(set(data.labels.tolist()))
     targets = classes if args.target == "all" else args.target.split(",")
     result = run_rare_target(
         data.X, data.labels, data.folds, targets,
-        strategies=args.strategies.split(","), iterations=args.iterations,
+        strategies=(args.strategies or RARE_STRATEGIES).split(","), iterations=args.iterations,
         seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
         positive_share=args.positive_share, n_jobs=args.jobs, progress=not args.quiet)
     paths = result.to_csv(out)
@@ -161,10 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--extractor", default="logmel")
     src.add_argument("--db", type=Path, help="store for features and results "
                      "(default with --manifest: OUT/features.db)")
+    p.add_argument("--protocol", choices=("rare-target", "batches"), default="rare-target",
+                   help="rare-target: one class vs rest, one query per iteration (default); "
+                   "batches: multi-class, a batch per iteration, committee model")
     p.add_argument("--target", default="all", help="target class(es), comma-separated, or all")
-    p.add_argument("--strategies", default="random,lc,lc-tuned,ssal-0.95,ssal-0.98,ac-5,ac-10",
-                   help="comma-separated names (default: the rare-sound study's seven)")
-    p.add_argument("--iterations", type=int, default=100)
+    p.add_argument("--strategies", help="comma-separated names (default: the rare-sound study's "
+                   f"seven, {RARE_STRATEGIES}; with --protocol batches: random,entropy,margin,mal-mf)")
+    p.add_argument("--batch-size", type=int, default=20, help="with --protocol batches")
+    p.add_argument("--iterations", type=int, default=100, help="model fits per run")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--positive-share", type=float,
                    help="subsample the pool's positives to this share (a rarer target)")

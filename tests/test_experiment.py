@@ -121,3 +121,35 @@ def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
                "--jobs", "1", "--quiet"])
     assert rc == 0 and (tmp_path / "o" / "features.db").exists()
     assert Store(tmp_path / "o" / "features.db").n_clips() == 24
+
+
+def test_batches_start_from_the_same_medoids_and_grow_by_the_batch(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    from alwidget.batch_experiment import run_batches
+
+    X, c = make_blobs(240, centers=4, cluster_std=3.0, random_state=0)
+    folds = np.arange(240) % 3
+    kw = dict(strategies=["random", "entropy", "margin", "mal-mf"], batch_size=6, iterations=4,
+              n_jobs=1, progress=False)
+    res = run_batches(X, c.astype(str), folds, **kw)
+    assert len(res.records) == 4 * 3 * 4
+    assert sorted({r["n_labels"] for r in res.records}) == [6, 12, 18, 24]
+    first = {(r["fold"], r["accuracy"]) for r in res.records if r["iteration"] == 0}
+    assert len(first) == 3  # one first batch per fold, shared by every strategy
+    assert res.records == run_batches(X, c.astype(str), folds, **kw).records
+    assert "accuracy / macro-F1" in res.summary_markdown()
+
+
+def test_cli_batches_protocol(tmp_path, capsys):
+    X, labels, folds = rare_data()
+    labels = np.array(["a", "b", "c"])[np.arange(len(labels)) % 3]
+    np.save(tmp_path / "X.npy", X)
+    with open(tmp_path / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "fold"])
+        w.writerows(zip(labels, folds))
+    rc = main(["simulate", "--protocol", "batches", "--features", str(tmp_path / "X.npy"),
+               "--labels", str(tmp_path / "labels.csv"), "--batch-size", "5", "--iterations", "2",
+               "--out", str(tmp_path / "o"), "--jobs", "1", "--quiet"])
+    assert rc == 0 and "| mal-mf |" in capsys.readouterr().out

@@ -217,8 +217,7 @@ class MismatchFirst(Strategy):
         picks, dists = farthest_first(context.X_pool, mismatch, context.X_labeled, k, rng)
         names = context.member_names or tuple(f"member {m}" for m in range(len(votes)))
         reasons = [
-            "mismatch: " + ", ".join(f"{n} says {context.label_name(v) if context.classes is not None else v}"
-                                     for n, v in zip(names, votes[:, i]))
+            "mismatch: " + ", ".join(f"{n} says {v}" for n, v in zip(names, votes[:, i]))
             + (f"; farthest from labeled ({d:.2f})" if np.isfinite(d) else "")
             for i, d in zip(picks, dists)
         ]
