@@ -149,7 +149,7 @@ class Store:
     >>> from alwidget.store import Store
     >>> store = Store(":memory:")
     >>> store.schema_version
-    1
+    2
     >>> store.n_audios()
     0
     """
