@@ -221,15 +221,20 @@ def split(folds: np.ndarray, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _one_run(X, y, test, val, pool, strategy_name, seed, iterations, model, oracle_error,
-             target, fold):
+             target, fold, initial=None):
     """One strategy on one fold and seed: the per-iteration records."""
     rng = np.random.default_rng([seed, zlib.crc32(str(fold).encode())])
     pos = pool[y[pool]]
     neg = pool[~y[pool]]
-    if len(pos) == 0 or len(neg) == 0:
+    if initial is not None:
+        labeled = [int(i) for i in np.intersect1d(initial, pool)]
+        if not labeled:
+            raise ValueError(f"fold {fold!r}: none of the initial clips is in the pool")
+    elif len(pos) == 0 or len(neg) == 0:
         raise ValueError(f"target {target!r}, fold {fold!r}: the pool needs a positive and a "
                          "negative to start from")
-    labeled = [int(rng.choice(pos)), int(rng.choice(neg))]
+    else:
+        labeled = [int(rng.choice(pos)), int(rng.choice(neg))]
     answers = {i: bool(y[i]) for i in labeled}
     oracle = (NoisyOracle(oracle_error, random_state=seed) if oracle_error
               else GroundTruthOracle())
@@ -326,6 +331,7 @@ def run_rare_target(
     model=None,
     oracle_error: float = 0.0,
     positive_share: float | None = None,
+    initial: Sequence[int] | None = None,
     n_jobs: int = -1,
     progress: bool = True,
 ) -> ExperimentResult:
@@ -353,6 +359,9 @@ def run_rare_target(
         Error rate of a noisy oracle (0 = ground truth).
     positive_share : float, optional
         Subsample the pool's positives to this share (a rarer target).
+    initial : sequence of int, optional
+        A chosen seed set (row indices of X): the runs start from those of
+        them in the pool instead of 1 random positive + 1 random negative.
     n_jobs : int, default -1
         Runs in parallel (processes; -1 = all cores).
     progress : bool, default True
@@ -397,7 +406,7 @@ def run_rare_target(
                 refs.append(delayed(_reference)(X, y, test, val, pool_k, model, seed, target, k))
                 for s in strategies:
                     jobs.append(delayed(_one_run)(X, y, test, val, pool_k, s, seed, iterations,
-                                                  model, oracle_error, target, k))
+                                                  model, oracle_error, target, k, initial))
     bar = tqdm(total=len(jobs) + len(refs), desc="simulate", unit="run", disable=not progress)
     records, references = [], []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
@@ -411,6 +420,7 @@ def run_rare_target(
     params = dict(protocol="rare-target", targets=list(map(str, targets)),
                   strategies=list(strategies), iterations=iterations, seeds=list(seeds),
                   model=repr(model), oracle_error=oracle_error, positive_share=positive_share,
+                  initial=None if initial is None else [int(i) for i in initial],
                   folds=[str(f) for f in _folds(folds)])
     return ExperimentResult(records, references, params)
 

@@ -153,3 +153,14 @@ def test_cli_batches_protocol(tmp_path, capsys):
                "--labels", str(tmp_path / "labels.csv"), "--batch-size", "5", "--iterations", "2",
                "--out", str(tmp_path / "o"), "--jobs", "1", "--quiet"])
     assert rc == 0 and "| mal-mf |" in capsys.readouterr().out
+
+
+def test_a_chosen_seed_set_replaces_the_random_pair():
+    X, labels, folds = rare_data()
+    start = np.flatnonzero(labels == "bird")[:6].tolist() + [0, 1, 2, 3, 4, 5]
+    res = run_rare_target(X, labels, folds, ["bird"], strategies=["lc"], iterations=2,
+                          initial=start, n_jobs=1, progress=False)
+    first = {r["fold"]: r["n_labels"] for r in res.records if r["iteration"] == 0}
+    for k, n in first.items():
+        _, _, pool = split(folds, int(k))
+        assert n == len(np.intersect1d(start, pool))

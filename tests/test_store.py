@@ -235,3 +235,27 @@ def test_two_connections_to_one_file(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "nope" / "s.db")
+
+
+def test_pseudo_labels_are_kept_apart_from_human_labels(store):
+    _labeled_store(store)
+    store.add_label(1, "target")
+    store.add_pseudo_labels([2], ["background"], strategy="ssal-0.95", model_version=4,
+                            probabilities=[0.03])
+    assert store.current_labels().clip_id.tolist() == [1]  # pseudo-labels never count
+    pl = store.pseudo_labels(model_version=4)
+    assert pl.clip_id.tolist() == [2] and pl.label.tolist() == ["background"]
+    with pytest.raises(StoreError, match=r"\['dog'\] are not in the ontology"):
+        store.add_pseudo_labels([2], ["dog"], strategy="ssal-0.95")
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript(f"BEGIN; {MIGRATIONS[0]} PRAGMA user_version = 1; COMMIT;")
+    con.execute("INSERT INTO paths (path) VALUES ('/old')")
+    con.commit()
+    con.close()
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        assert s.db["paths"].count == 1 and "pseudo_labels" in s.db.table_names()

@@ -539,6 +539,50 @@ class Store:
             )
         return want, X[pos]
 
+    # -- pseudo-labels ----------------------------------------------------
+    def add_pseudo_labels(
+        self,
+        clip_ids: Sequence[int] | np.ndarray,
+        labels: Sequence[str],
+        *,
+        strategy: str,
+        model_version: int | None = None,
+        probabilities: Sequence[float] | None = None,
+    ) -> None:
+        """Record labels the model gave itself (semi-supervised AL), apart from human labels.
+
+        They live in their own table: never in ``label_events`` or
+        ``current_labels``, never counted as human labels or used for evaluation.
+        """
+        labels = list(labels)
+        probs = [None] * len(labels) if probabilities is None else [float(p) for p in probabilities]
+        if not len(clip_ids) == len(labels) == len(probs):
+            raise StoreError("clip_ids, labels and probabilities need one entry per clip")
+        unknown = set(labels) - set(self.tags())
+        if unknown:
+            raise StoreError(f"pseudo-labels {sorted(unknown)} are not in the ontology")
+        now = utc_now()
+        with self.transaction():
+            self.db["pseudo_labels"].insert_all(
+                {"clip_id": int(c), "label": lab, "strategy": strategy,
+                 "model_version": model_version, "probability": p, "created_at": now}
+                for c, lab, p in zip(clip_ids, labels, probs)
+            )
+
+    def pseudo_labels(self, model_version: int | None = None) -> LabelTable:
+        """Pseudo-labels (all, or of one model version), by clip id."""
+        sql = "SELECT clip_id, label, id FROM pseudo_labels"
+        params: tuple = ()
+        if model_version is not None:
+            sql += " WHERE model_version = ?"
+            params = (model_version,)
+        rows = self._query(sql + " ORDER BY clip_id, id", params)
+        return LabelTable(
+            clip_id=np.array([r[0] for r in rows], dtype=np.int64),
+            label=np.array([r[1] for r in rows], dtype=object),
+            event_id=np.array([r[2] for r in rows], dtype=np.int64),
+        )
+
     # -- experiments ------------------------------------------------------
     def add_experiment(self, name: str, params: dict, records: list[dict]) -> int:
         """Store one simulated experiment and its per-iteration records; return its id."""
