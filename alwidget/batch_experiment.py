@@ -20,7 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
-from .experiment import GroundTruthOracle, NoisyOracle, _folds
+from .experiment import GroundTruthOracle, NoisyOracle, _folds, write_tables
 from .learn import Committee
 from .strategies import MedoidSampling, QueryContext, make_strategy
 
@@ -57,6 +57,11 @@ class BatchResult:
                 f"{cells[n]['accuracy']:.3f} / {cells[n]['macro_f1']:.3f}" if n in cells else ""
                 for n in counts) + " |")
         return "accuracy / macro-F1\n\n" + "\n".join(lines)
+
+    def to_csv(self, folder) -> dict:
+        """Write ``records.csv``, ``summary.csv`` and ``summary.md``; return their paths."""
+        return write_tables(folder, {"records": self.records, "summary": self.summary()},
+                            self.summary_markdown())
 
 
 def _run(X, labels, classes, test, pool, strategy_name, seed, iterations, batch_size, model,

@@ -86,15 +86,9 @@ def _simulate(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, iterations=args.iterations,
             seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
             n_jobs=args.jobs, progress=not args.quiet)
-        import csv
-
-        with open(out / "records.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(result.records[0]))
-            w.writeheader()
-            w.writerows(result.records)
-        (out / "summary.md").write_text(result.summary_markdown() + "\n")
+        paths = result.to_csv(out)
         print(result.summary_markdown())
-        print(f"\nrecords: {out / 'records.csv'}")
+        print(f"\nrecords: {paths['records']}\nsummary: {paths['summary']}")
         return 0
     classes = sorted(set(data.labels.tolist()))
     targets = classes if args.target == "all" else args.target.split(",")

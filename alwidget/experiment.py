@@ -127,23 +127,8 @@ class ExperimentResult:
 
     def to_csv(self, folder: str | Path) -> dict[str, Path]:
         """Write ``records.csv``, ``summary.csv`` and ``summary.md``; return their paths."""
-        import csv
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for name, rows in (("records", self.records), ("summary", self.summary()),
-                           ("references", self.references)):
-            path = folder / f"{name}.csv"
-            with open(path, "w", newline="") as fh:
-                if rows:
-                    w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                    w.writeheader()
-                    w.writerows(rows)
-            paths[name] = path
-        paths["summary_md"] = folder / "summary.md"
-        paths["summary_md"].write_text(self.summary_markdown() + "\n")
-        return paths
+        return write_tables(folder, {"records": self.records, "summary": self.summary(),
+                                     "references": self.references}, self.summary_markdown())
 
     def figure(self):
         """Plotly learning curves: mean F1 ± std per strategy against labels used."""
@@ -170,6 +155,25 @@ class ExperimentResult:
         path = Path(path)
         self.figure().write_html(path, include_plotlyjs=True)
         return path
+
+
+def write_tables(folder: str | Path, tables: dict[str, list[dict]], summary_md: str) -> dict[str, Path]:
+    """Write each table as ``NAME.csv`` and the summary as ``summary.md``; return the paths."""
+    import csv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, rows in tables.items():
+        paths[name] = folder / f"{name}.csv"
+        with open(paths[name], "w", newline="") as fh:
+            if rows:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+    paths["summary_md"] = folder / "summary.md"
+    paths["summary_md"].write_text(summary_md + "\n")
+    return paths
 
 
 def _curves(records: list[dict]):

@@ -129,6 +129,15 @@ class LabelTable:
         return len(self.clip_id)
 
 
+def _label_table(rows: list[tuple]) -> LabelTable:
+    """LabelTable from (clip_id, label, id) rows."""
+    return LabelTable(
+        clip_id=np.array([r[0] for r in rows], dtype=np.int64),
+        label=np.array([r[1] for r in rows], dtype=object),
+        event_id=np.array([r[2] for r in rows], dtype=np.int64),
+    )
+
+
 class Store:
     """An alwidget project database (SQLite, WAL, foreign keys on).
 
@@ -576,12 +585,7 @@ class Store:
         if model_version is not None:
             sql += " WHERE model_version = ?"
             params = (model_version,)
-        rows = self._query(sql + " ORDER BY clip_id, id", params)
-        return LabelTable(
-            clip_id=np.array([r[0] for r in rows], dtype=np.int64),
-            label=np.array([r[1] for r in rows], dtype=object),
-            event_id=np.array([r[2] for r in rows], dtype=np.int64),
-        )
+        return _label_table(self._query(sql + " ORDER BY clip_id, id", params))
 
     # -- experiments ------------------------------------------------------
     def add_experiment(self, name: str, params: dict, records: list[dict]) -> int:
@@ -674,9 +678,4 @@ class Store:
         if labeler is not None:
             sql += " JOIN labelers l ON l.id = v.labeler_id WHERE l.name = ?"
             params = (labeler,)
-        rows = self._query(sql + " ORDER BY v.clip_id, v.event_id", params)
-        return LabelTable(
-            clip_id=np.array([r[0] for r in rows], dtype=np.int64),
-            label=np.array([r[1] for r in rows], dtype=object),
-            event_id=np.array([r[2] for r in rows], dtype=np.int64),
-        )
+        return _label_table(self._query(sql + " ORDER BY v.clip_id, v.event_id", params))
