@@ -60,8 +60,8 @@ cmd_lab() {
     local token args=()
     token=${ALWIDGET_TOKEN:-$("$PY" -c 'import secrets; print(secrets.token_hex(24))')}
     as_root && args+=(--allow-root)
-    echo "dev.sh: JupyterLab on http://127.0.0.1:${PORT:-8888}/lab?token=$token"
-    exec "$VENV/bin/jupyter" lab notebooks/01_quickstart.ipynb \
+    echo "dev.sh: open http://127.0.0.1:${PORT:-8888}/lab/tree/notebooks/01_quickstart.ipynb?token=$token"
+    exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" \
         --ip=127.0.0.1 --port="${PORT:-8888}" --no-browser \
         --IdentityProvider.token="$token" "${args[@]}"
 }
