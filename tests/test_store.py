@@ -140,18 +140,32 @@ def test_labels_are_append_only_and_undo_restores_the_previous_label(store):
     e2 = store.add_label(1, "target")
     cur = store.current_labels()
     assert cur.clip_id.tolist() == [1] and cur.label.tolist() == ["target"]
-    store.undo_label(e2)
+    store.undo_event(e2)
     cur = store.current_labels()
     assert cur.label.tolist() == ["background"] and cur.event_id.tolist() == [e1]
-    store.undo_label(e1)
+    store.undo_event(e1)
     assert len(store.current_labels()) == 0
     with pytest.raises(StoreError, match="already undone"):
-        store.undo_label(e1)
+        store.undo_event(e1)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.db.execute("UPDATE label_events SET label = 'target'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.db.execute("DELETE FROM label_events")
     assert store.db["label_events"].count == 4
+
+
+def test_skips_and_strong_labels(store):
+    _labeled_store(store)
+    skip = store.add_skip(2, reason="least confident")
+    e = store.add_label(1, "target", events=[("target", 0.2, 0.6)])
+    assert [(d.kind, d.clip_id) for d in store.active_events("expert")] == [("skip", 2), ("label", 1)]
+    (chunk,) = store.chunks()
+    assert (chunk["tag"], chunk["onset_s"], chunk["offset_s"]) == ("target", 0.2, 0.6)
+    store.undo_event(skip)
+    assert [d.id for d in store.active_events()] == [e]
+    with pytest.raises(StoreError, match="onset < offset"):
+        store.add_label(2, "target", events=[("target", 0.5, 0.4)])
+    assert store.db["label_events"].count == 3 and len(store.chunks()) == 1  # nothing half-written
 
 
 def test_labels_per_labeler(store):

@@ -6,6 +6,7 @@ See :class:`Store`.
 from .store import (
     Audio,
     ClipSources,
+    Decision,
     FeatureSet,
     IngestError,
     LabelTable,
@@ -17,6 +18,7 @@ from .store import (
 __all__ = [
     "Audio",
     "ClipSources",
+    "Decision",
     "FeatureSet",
     "IngestError",
     "LabelTable",

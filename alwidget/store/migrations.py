@@ -12,7 +12,8 @@ The schema holds the two databases of the data-centric framework in one file:
 * the **AL DB** (``al_iterations``, the framework's "ALPreprocessing", and
   ``proposals``, its "WavsProposed");
 * what the learner needs: ``clips``, ``feature_sets``, ``features``, the
-  append-only ``label_events`` and the ``current_labels`` view over them;
+  append-only ``label_events`` (labels, skips, undos) and the
+  ``active_events`` and ``current_labels`` views over them;
 * the ingest log: ``ingest_errors``.
 """
 
@@ -139,6 +140,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE label_events (
         id INTEGER PRIMARY KEY,
         clip_id INTEGER NOT NULL REFERENCES clips(id),
+        kind TEXT NOT NULL DEFAULT 'label' CHECK (kind IN ('label', 'skip', 'undo')),
         label TEXT REFERENCES ontology(tag),
         labeler_id INTEGER REFERENCES labelers(id),
         created_at TEXT NOT NULL,
@@ -147,29 +149,30 @@ MIGRATIONS: list[str] = [
         model_version INTEGER,
         predicted_proba REAL,
         undoes INTEGER REFERENCES label_events(id),
-        CHECK ((undoes IS NULL) = (label IS NOT NULL))
+        CHECK ((kind = 'label') = (label IS NOT NULL)),
+        CHECK ((kind = 'undo') = (undoes IS NOT NULL))
     );
     CREATE INDEX label_events_clip ON label_events(clip_id);
     CREATE UNIQUE INDEX label_events_undoes ON label_events(undoes);
-    -- Labels are never updated or deleted: an undo is a new event.
+    -- Decisions are never updated or deleted: an undo is a new event.
     CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only: add an undo event instead'); END;
     CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only: add an undo event instead'); END;
-    -- The current label of a clip per labeler: its newest label event not undone.
+    -- Decisions (labels and skips) still in force: not undone, not undo events themselves.
+    CREATE VIEW active_events AS
+    SELECT e.* FROM label_events e
+    WHERE e.kind != 'undo'
+      AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.undoes = e.id);
+    -- The current label of a clip per labeler: its newest label event in force.
     CREATE VIEW current_labels AS
     SELECT e.clip_id, e.labeler_id, e.label, e.id AS event_id, e.created_at,
            e.strategy, e.reason, e.model_version, e.predicted_proba
-    FROM label_events e
-    WHERE e.label IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.undoes = e.id)
-      AND e.id = (
-          SELECT MAX(e2.id) FROM label_events e2
-          WHERE e2.clip_id = e.clip_id
-            AND e2.labeler_id IS e.labeler_id
-            AND e2.label IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM label_events u2 WHERE u2.undoes = e2.id)
-      );
+    FROM active_events e
+    WHERE e.kind = 'label'
+      AND e.id = (SELECT MAX(e2.id) FROM active_events e2
+                  WHERE e2.clip_id = e.clip_id AND e2.labeler_id IS e.labeler_id
+                    AND e2.kind = 'label');
     CREATE TABLE ingest_errors (
         id INTEGER PRIMARY KEY,
         path TEXT NOT NULL,

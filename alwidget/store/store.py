@@ -22,6 +22,7 @@ from .migrations import MIGRATIONS
 
 __all__ = [
     "Audio",
+    "Decision",
     "ClipSources",
     "FeatureSet",
     "IngestError",
@@ -115,6 +116,19 @@ class ClipSources:
 
     def __len__(self) -> int:
         return len(self.clip_id)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One label or skip event in force."""
+
+    id: int
+    clip_id: int
+    kind: str
+    label: str | None
+    strategy: str | None
+    reason: str | None
+    model_version: int | None
 
 
 @dataclass(frozen=True)
@@ -601,6 +615,16 @@ class Store:
         return exp_id
 
     # -- labels -----------------------------------------------------------
+    def _decision(self, clip_id: int, kind: str, label: str | None, labeler: str,
+                  fields: dict) -> int:
+        if self._scalar("SELECT 1 FROM clips WHERE id = ?", (int(clip_id),)) is None:
+            raise StoreError(f"clip_id={clip_id!r} is not a stored clip")
+        with self.transaction():
+            return self.db["label_events"].insert(
+                {"clip_id": int(clip_id), "kind": kind, "label": label,
+                 "labeler_id": self.ensure_labeler(labeler), "created_at": utc_now(), **fields}
+            ).last_pk
+
     def add_label(
         self,
         clip_id: int,
@@ -611,11 +635,14 @@ class Store:
         reason: str | None = None,
         model_version: int | None = None,
         predicted_proba: float | None = None,
+        events: Sequence[tuple[str, float, float]] | None = None,
     ) -> int:
         """Append a label event for one clip; return the event id.
 
-        The label must be an ontology tag (see :meth:`add_tag`). The event is
-        committed before this returns.
+        The label must be an ontology tag (see :meth:`add_tag`). With
+        ``events`` (strong labels: ``(tag, onset_s, offset_s)`` relative to
+        the clip's start), one ``chunks`` row per event is written in the same
+        transaction. Everything is committed before this returns.
 
         Examples
         --------
@@ -626,46 +653,78 @@ class Store:
         ...
         alwidget.store.store.StoreError: clip_id=1 is not a stored clip
         """
-        if self._scalar("SELECT 1 FROM ontology WHERE tag = ?", (label,)) is None:
-            raise StoreError(
-                f"label={label!r} is not in the ontology; add it with store.add_tag({label!r})"
-            )
-        if self._scalar("SELECT 1 FROM clips WHERE id = ?", (int(clip_id),)) is None:
-            raise StoreError(f"clip_id={clip_id!r} is not a stored clip")
+        tags = set(self.tags())
+        for tag in [label] + [e[0] for e in events or []]:
+            if tag not in tags:
+                raise StoreError(
+                    f"label={tag!r} is not in the ontology; add it with store.add_tag({tag!r})"
+                )
+        fields = dict(strategy=strategy, reason=reason, model_version=model_version,
+                      predicted_proba=None if predicted_proba is None else float(predicted_proba))
         with self.transaction():
-            labeler_id = self.ensure_labeler(labeler)
-            return self.db["label_events"].insert(
-                {
-                    "clip_id": int(clip_id),
-                    "label": label,
-                    "labeler_id": labeler_id,
-                    "created_at": utc_now(),
-                    "strategy": strategy,
-                    "reason": reason,
-                    "model_version": model_version,
-                    "predicted_proba": predicted_proba,
-                }
-            ).last_pk
+            event_id = self._decision(clip_id, "label", label, labeler, fields)
+            if events:
+                self._add_chunks(int(clip_id), events, labeler)
+        return event_id
 
-    def undo_label(self, event_id: int) -> int:
-        """Append an event that undoes label event ``event_id``; return its id."""
+    def _add_chunks(self, clip_id: int, events, labeler: str) -> None:
+        audio_id, start, duration = self._query(
+            "SELECT audio_id, start_s, duration_s FROM clips WHERE id = ?", (clip_id,))[0]
+        rows = []
+        for tag, onset, offset in events:
+            if not 0 <= onset < offset <= duration + 1e-6:
+                raise StoreError(f"event ({tag!r}, {onset!r}, {offset!r}) must satisfy "
+                                 f"0 <= onset < offset <= clip duration {duration}")
+            tag_id = self._scalar("SELECT id FROM ontology WHERE tag = ?", (tag,))
+            rows.append({"audio_id": audio_id, "tag_id": tag_id,
+                         "labeler_id": self.ensure_labeler(labeler),
+                         "onset_s": start + onset, "offset_s": start + offset,
+                         "created_at": utc_now()})
+        self.db["chunks"].insert_all(rows)
+
+    def add_skip(self, clip_id: int, *, labeler: str = "expert", strategy: str | None = None,
+                 reason: str | None = None, model_version: int | None = None) -> int:
+        """Append a skip of one clip (not labeled, not to be asked again); return the event id."""
+        return self._decision(clip_id, "skip", None, labeler, dict(
+            strategy=strategy, reason=reason, model_version=model_version))
+
+    def undo_event(self, event_id: int) -> int:
+        """Append an event that undoes a label or skip event; return its id."""
         row = self._query(
-            "SELECT clip_id, labeler_id, label FROM label_events WHERE id = ?", (int(event_id),)
+            "SELECT clip_id, labeler_id, kind FROM label_events WHERE id = ?", (int(event_id),)
         )
-        if not row or row[0][2] is None:
-            raise StoreError(f"event_id={event_id!r} is not a label event")
+        if not row or row[0][2] == "undo":
+            raise StoreError(f"event_id={event_id!r} is not a label or skip event")
         if self._scalar("SELECT 1 FROM label_events WHERE undoes = ?", (int(event_id),)):
-            raise StoreError(f"label event {event_id} is already undone")
+            raise StoreError(f"event {event_id} is already undone")
         clip_id, labeler_id, _ = row[0]
         with self.transaction():
             return self.db["label_events"].insert(
-                {
-                    "clip_id": clip_id,
-                    "labeler_id": labeler_id,
-                    "created_at": utc_now(),
-                    "undoes": int(event_id),
-                }
+                {"clip_id": clip_id, "kind": "undo", "labeler_id": labeler_id,
+                 "created_at": utc_now(), "undoes": int(event_id)}
             ).last_pk
+
+    def active_events(self, labeler: str | None = None) -> list[Decision]:
+        """Label and skip events in force (not undone), oldest first."""
+        sql = ("SELECT e.id, e.clip_id, e.kind, e.label, e.strategy, e.reason, e.model_version "
+               "FROM active_events e")
+        params: tuple = ()
+        if labeler is not None:
+            sql += " JOIN labelers l ON l.id = e.labeler_id WHERE l.name = ?"
+            params = (labeler,)
+        return [Decision(*r) for r in self._query(sql + " ORDER BY e.id", params)]
+
+    def chunks(self, audio_id: int | None = None) -> list[dict]:
+        """Strong-label events (tag, onset and offset in seconds of the audio file)."""
+        sql = ("SELECT c.id, c.audio_id, o.tag, l.name, c.onset_s, c.offset_s, c.created_at "
+               "FROM chunks c JOIN ontology o ON o.id = c.tag_id "
+               "LEFT JOIN labelers l ON l.id = c.labeler_id")
+        params: tuple = ()
+        if audio_id is not None:
+            sql += " WHERE c.audio_id = ?"
+            params = (int(audio_id),)
+        keys = ("id", "audio_id", "tag", "labeler", "onset_s", "offset_s", "created_at")
+        return [dict(zip(keys, r)) for r in self._query(sql + " ORDER BY c.id", params)]
 
     def current_labels(self, labeler: str | None = None) -> LabelTable:
         """The current label of every labeled clip, by clip id.

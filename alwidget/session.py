@@ -1,0 +1,388 @@
+"""The labeling loop: the one stateful object between the store and the widgets.
+
+A :class:`Session` holds the current clip, takes the expert's decisions
+(:meth:`~Session.submit`, :meth:`~Session.skip`, :meth:`~Session.doubt`,
+:meth:`~Session.undo`), commits each to the store before anything else, and
+chooses the next clip with a learner and a query strategy.
+
+It never makes the expert wait for the model: while a clip is shown, a
+background thread already plans the next clip for every possible answer
+(both answers of a binary task; the two most likely classes otherwise) and
+for a skip. Each plan is a full refit on exactly the labels the store will
+hold after that answer, so the precomputed pick is the pick a fresh refit
+would make. Plans carry the state they were made from; a stale one is
+dropped. Everything is seeded by (random_state, number of decisions), so a
+new session on the same database resumes with the same next clip.
+
+No ipywidgets here: the widgets only call this class.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone
+
+from .learn import Learner, RandomForest, f1_at
+from .store import FeatureSet, Store
+from .strategies import QueryContext, Strategy, make_strategy
+from .strategies.base import rng_for
+
+__all__ = ["DOUBT", "Proposal", "Session"]
+
+#: The framework's Doubt class: clips the expert could not decide, kept for a
+#: later doubt-resolution round; never used for training.
+DOUBT = "Doubt"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The clip to label next, and why.
+
+    Attributes
+    ----------
+    clip_id : int
+    path : str
+        Audio file of the clip.
+    start_s, duration_s : float
+        Where the clip lies in the file.
+    reason : str
+        Why the strategy picked it ("least confident: ...", "random: ...").
+    strategy : str
+    model_version : int
+        Number of decisions the model was trained after (0 = no model yet).
+    predicted : str or None
+        The model's predicted class (None before a model exists).
+    confidence : float or None
+        P(predicted class) (binary: P(target) is ``p_target``).
+    p_target : float or None
+        P(target class) for a binary task.
+    """
+
+    clip_id: int
+    path: str
+    start_s: float
+    duration_s: float
+    reason: str
+    strategy: str
+    model_version: int
+    predicted: str | None = None
+    confidence: float | None = None
+    p_target: float | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    labels: tuple[tuple[int, str], ...]  # (clip_id, label), sorted by clip
+    skipped: frozenset[int]
+    n_decisions: int
+
+    def with_label(self, clip_id: int, label: str) -> "_State":
+        d = dict(self.labels)
+        d[clip_id] = label
+        return _State(tuple(sorted(d.items())), self.skipped, self.n_decisions + 1)
+
+    def with_skip(self, clip_id: int) -> "_State":
+        return _State(self.labels, self.skipped | {clip_id}, self.n_decisions + 1)
+
+
+@dataclass
+class _Plan:
+    state: _State
+    proposal: Proposal | None
+    seconds: float
+    val_f1: float | None = None
+
+
+@dataclass
+class Status:
+    """What the status bar shows."""
+
+    n_labels: int
+    n_positive: int | None
+    model_version: int
+    last_retrain_s: float | None
+    learning_curve: list[tuple[int, float]] = field(default_factory=list)
+    done: bool = False
+
+
+class Session:
+    """Active-learning loop over a store, a learner and a strategy.
+
+    Parameters
+    ----------
+    store : Store or path
+    feature_set : FeatureSet, optional
+        Which features to learn from; the store's only (or first) set by default.
+    classes : sequence of str
+        The fixed class list (added to the ontology if absent). Two classes make
+        a binary task whose target is ``target``.
+    target : str, optional
+        The positive class of a binary task; default ``classes[-1]``.
+    strategy : str or Strategy, default "lc"
+        A name from :data:`alwidget.strategies.STRATEGY_NAMES` or an instance.
+    model : classifier, optional
+        Default: :class:`alwidget.learn.RandomForest` with 100 trees. Cloned.
+    labeler : str, default "expert"
+    budget : int, optional
+        Stop after this many labels.
+    validation : (clip_ids, labels), optional
+        Labeled clips kept out of the pool, to report F1 (binary) after each fit.
+    target_f1 : float, optional
+        Stop once validation F1 reaches it.
+    random_state : int, default 0
+    precompute : bool, default True
+        Plan the next clip for every answer in the background.
+
+    Examples
+    --------
+    >>> session = Session("project.db", classes=["background", "target"])  # doctest: +SKIP
+    >>> session.current.reason  # doctest: +SKIP
+    'random: no labels yet'
+    >>> nxt = session.submit("target")  # doctest: +SKIP
+    """
+
+    def __init__(self, store, feature_set: FeatureSet | None = None, *, classes,
+                 target: str | None = None, strategy: str | Strategy = "lc", model=None,
+                 labeler: str = "expert", budget: int | None = None, validation=None,
+                 target_f1: float | None = None, random_state: int = 0,
+                 precompute: bool = True):
+        self.store = store if isinstance(store, Store) else Store(store)
+        classes = [str(c) for c in classes]
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise ValueError(f"classes={classes!r} must list at least two distinct classes")
+        if DOUBT in classes:
+            raise ValueError(f"{DOUBT!r} is the doubt class; do not list it in classes")
+        self.classes = classes
+        self.target = target if target is not None else classes[-1]
+        if self.target not in classes:
+            raise ValueError(f"target={target!r} is not one of classes={classes!r}")
+        for tag in classes + [DOUBT]:
+            self.store.add_tag(tag)
+        sets = self.store.feature_sets()
+        if feature_set is None:
+            if not sets:
+                raise ValueError("the store has no features yet; run alwidget.extract_features")
+            feature_set = sets[0]
+        self.feature_set = feature_set
+        self.strategy = make_strategy(strategy, random_state) if isinstance(strategy, str) else strategy
+        self.model = model if model is not None else RandomForest(n_estimators=100)
+        self.labeler = labeler
+        if budget is not None and budget < 1:
+            raise ValueError(f"budget={budget!r} must be >= 1")
+        self.budget = budget
+        self.target_f1 = target_f1
+        self.random_state = random_state
+        self.precompute = precompute
+        ids, X = self.store.get_features(feature_set)
+        if len(ids) == 0:
+            raise ValueError(f"no clip has {feature_set.extractor} features yet")
+        self._ids, self._X = ids, X
+        self._row = {int(c): i for i, c in enumerate(ids)}
+        self._sources = self.store.clip_sources(ids)
+        self._src_row = {int(c): i for i, c in enumerate(self._sources.clip_id)}
+        self._val_rows = self._val_y = None
+        if validation is not None:
+            v_ids, v_labels = validation
+            self._val_rows = np.array([self._row[int(c)] for c in v_ids])
+            self._val_y = np.asarray(v_labels, dtype=str) == self.target
+        self._val_ids = set() if validation is None else {int(c) for c in validation[0]}
+        self._lock = threading.RLock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alwidget-plan")
+        self._futures: dict[tuple, Future] = {}
+        self._history: list[int] = []
+        #: plans computed while the caller waited (0 when precompute kept up)
+        self.n_sync_plans = 0
+        self.curve: list[tuple[int, float]] = []
+        self.last_retrain_s: float | None = None
+        self._state = self._load_state()
+        self._plan = self._make_plan(self._state)
+        self._precompute()
+
+    # -- state ------------------------------------------------------------
+    def _load_state(self) -> _State:
+        labels, skipped, self._history = {}, set(), []
+        for d in self.store.active_events(self.labeler):
+            self._history.append(d.id)
+            if d.kind == "label":
+                labels[d.clip_id] = d.label
+            else:
+                skipped.add(d.clip_id)
+        return _State(tuple(sorted(labels.items())), frozenset(skipped), len(self._history))
+
+    @property
+    def current(self) -> Proposal | None:
+        """The clip to label now (None when the pool is empty or a stop criterion is met)."""
+        return None if self.done else self._plan.proposal
+
+    @property
+    def n_labels(self) -> int:
+        """Human labels so far (Doubt excluded)."""
+        return sum(1 for _, lab in self._state.labels if lab != DOUBT)
+
+    @property
+    def done(self) -> bool:
+        """True once the budget or the target F1 is reached, or nothing is left."""
+        if self.budget is not None and self.n_labels >= self.budget:
+            return True
+        if self.target_f1 is not None and self.curve and self.curve[-1][1] >= self.target_f1:
+            return True
+        return self._plan.proposal is None
+
+    def status(self) -> Status:
+        """Counts, model version, retrain time and learning curve, for display."""
+        labels = [lab for _, lab in self._state.labels if lab != DOUBT]
+        n_pos = sum(lab == self.target for lab in labels) if len(self.classes) == 2 else None
+        return Status(len(labels), n_pos, self._plan.proposal.model_version if self._plan.proposal
+                      else self._state.n_decisions, self.last_retrain_s, list(self.curve), self.done)
+
+    # -- decisions ----------------------------------------------------------
+    def submit(self, label: str, events=None) -> Proposal | None:
+        """Label the current clip (optionally with strong-label events); return the next clip.
+
+        ``events`` is a list of ``(class, onset_s, offset_s)`` relative to the
+        clip's start. The label is committed to the store before anything else.
+        """
+        label = str(label)
+        if label != DOUBT and label not in self.classes:
+            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        with self._lock:
+            p = self._require_current()
+            event = self.store.add_label(
+                p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
+                model_version=p.model_version, predicted_proba=p.p_target, events=events)
+            self._history.append(event)
+            return self._advance(self._state.with_label(p.clip_id, label))
+
+    def doubt(self) -> Proposal | None:
+        """Put the current clip in the Doubt class (kept for a doubt-resolution round)."""
+        return self.submit(DOUBT)
+
+    def skip(self) -> Proposal | None:
+        """Skip the current clip (committed; it is not asked again); return the next clip."""
+        with self._lock:
+            p = self._require_current()
+            event = self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
+                                        reason=p.reason, model_version=p.model_version)
+            self._history.append(event)
+            return self._advance(self._state.with_skip(p.clip_id))
+
+    def undo(self) -> Proposal | None:
+        """Take back the last decision; its clip becomes the current one again."""
+        with self._lock:
+            if not self._history:
+                raise ValueError("nothing to undo")
+            self.store.undo_event(self._history[-1])
+            self._cancel_precompute()
+            self._state = self._load_state()
+            self._plan = self._make_plan(self._state)
+            self._precompute()
+            return self.current
+
+    def _require_current(self) -> Proposal:
+        if self.done or self._plan.proposal is None:
+            raise ValueError("the session is done: no clip to decide on")
+        return self._plan.proposal
+
+    def _advance(self, state: _State) -> Proposal | None:
+        key = self._key(state)
+        future = self._futures.get(key)
+        plan = future.result() if future is not None else None
+        if plan is None or plan.state != state:  # not precomputed, or stale
+            plan = self._make_plan(state)
+            self.n_sync_plans += 1
+        self._cancel_precompute()
+        self._state, self._plan = state, plan
+        if plan.val_f1 is not None:
+            self.curve.append((self.n_labels, plan.val_f1))
+        self._precompute()
+        return self.current
+
+    # -- planning (pure: reads only the in-memory features) -------------------
+    @staticmethod
+    def _key(state: _State) -> tuple:
+        return (state.labels, state.skipped)
+
+    def _make_plan(self, state: _State) -> _Plan:
+        t0 = time.perf_counter()
+        labels = dict(state.labels)
+        excluded = set(labels) | state.skipped | self._val_ids
+        pool = np.array([i for i, c in enumerate(self._ids) if int(c) not in excluded], dtype=np.int64)
+        if len(pool) == 0:
+            return _Plan(state, None, time.perf_counter() - t0)
+        train = [(c, lab) for c, lab in labels.items() if lab != DOUBT]
+        present = sorted({lab for _, lab in train})
+        rng = rng_for(self.random_state, state.n_decisions)
+        if len(present) < 2:
+            pick = int(pool[rng.integers(len(pool))])
+            why = "no labels yet" if not present else f"only {present[0]!r} labeled so far"
+            prop = self._proposal(pick, f"random: {why}", "random", state.n_decisions)
+            return _Plan(state, prop, time.perf_counter() - t0)
+        model = clone(self.model)
+        if "random_state" in model.get_params():
+            model.set_params(random_state=self.random_state * 100_003 + state.n_decisions)
+        learner = Learner(model, self.classes).fit(
+            self._X[[self._row[c] for c, _ in train]], [lab for _, lab in train])
+        P = learner.predict_proba(self._X[pool])
+        t_col = self.classes.index(self.target)
+        ctx = QueryContext(n_pool=len(pool), proba=P, classes=np.array(self.classes, dtype=object),
+                           positive=t_col, iteration=state.n_decisions, X_pool=self._X[pool],
+                           X_labeled=self._X[[self._row[c] for c, _ in train]])
+        val_f1 = None
+        if self._val_rows is not None and len(self.classes) == 2:
+            val_f1 = f1_at(self._val_y, learner.predict_proba(self._X[self._val_rows])[:, t_col], 0.5)
+        q = self.strategy.query(ctx, 1)
+        j = int(q.indices[0])
+        best = int(P[j].argmax())
+        prop = self._proposal(int(pool[j]), q.reasons[0], self.strategy.name, state.n_decisions,
+                              predicted=self.classes[best], confidence=float(P[j, best]),
+                              p_target=float(P[j, t_col]))
+        return _Plan(state, prop, time.perf_counter() - t0, val_f1)
+
+    def _proposal(self, row: int, reason: str, strategy: str, version: int, **kw) -> Proposal:
+        clip_id = int(self._ids[row])
+        s = self._src_row[clip_id]
+        return Proposal(clip_id, self._sources.path[s], float(self._sources.start_s[s]),
+                        float(self._sources.duration_s[s]), reason, strategy, version, **kw)
+
+    # -- background precompute -------------------------------------------------
+    def _outcomes(self) -> list[str]:
+        p = self._plan.proposal
+        if len(self.classes) <= 2 or p is None or p.predicted is None:
+            return list(self.classes)
+        second = [c for c in self.classes if c != p.predicted][0]
+        return [p.predicted, second]
+
+    def _precompute(self) -> None:
+        if not self.precompute or self._plan.proposal is None or self.done:
+            return
+        clip = self._plan.proposal.clip_id
+        states = [self._state.with_label(clip, lab) for lab in self._outcomes()]
+        states.append(self._state.with_skip(clip))
+        for st in states:
+            self._futures[self._key(st)] = self._pool.submit(self._timed_plan, st)
+
+    def _timed_plan(self, state: _State) -> _Plan:
+        plan = self._make_plan(state)
+        self.last_retrain_s = plan.seconds
+        return plan
+
+    def _cancel_precompute(self) -> None:
+        for f in self._futures.values():
+            f.cancel()
+        self._futures = {}
+
+    def close(self) -> None:
+        """Stop the background thread (the store stays open)."""
+        self._cancel_precompute()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,153 @@
+"""The labeling session: commits before moving on, precomputes exactly, undo, resume, SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from alwidget.session import DOUBT, Session
+from alwidget.store import NewAudio, Store
+
+
+def make_project(path, n_files=20, clips_per_file=10, seed=0):
+    """A store with synthetic features: 5 % of clips are 'target', shifted in feature space."""
+    rng = np.random.default_rng(seed)
+    store = Store(path)
+    for i in range(n_files):
+        store.add_audio(NewAudio("/rec", f"n1_{i:03d}.wav", 16000, 16, 16000 * clips_per_file, 1,
+                                 "WAV", "PCM_16", f"h{i}", 0),
+                        [(float(k), 1.0) for k in range(clips_per_file)])
+    ids = store.clip_ids()
+    truth = rng.random(len(ids)) < 0.05
+    truth[:2] = [True, False]
+    X = rng.normal(size=(len(ids), 8)).astype(np.float32) + truth[:, None] * 2.0
+    fs = store.feature_set("toy", {}, 8)
+    store.put_features(fs, ids, X)
+    return store, dict(zip(ids.tolist(), np.where(truth, "target", "background")))
+
+
+CLASSES = ["background", "target"]
+
+
+def test_cold_start_then_model_queries(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=1) as s:
+        assert s.current.reason == "random: no labels yet" and s.current.model_version == 0
+        first = s.current.clip_id
+        nxt = s.submit(truth[first])
+        assert store.current_labels().clip_id.tolist() == [first]  # committed before returning
+        assert nxt.reason.startswith("random: only")
+        # label the positives and negatives until both classes are present
+        for _ in range(200):
+            if s.status().n_positive and s.n_labels > s.status().n_positive:
+                break
+            s.submit(truth[s.current.clip_id])
+        p = s.current
+        assert p.reason.startswith("least confident") and p.p_target is not None
+        assert p.path.startswith("/rec/n1_") and p.duration_s == 1.0
+
+
+def test_precomputed_next_clip_is_exactly_a_fresh_refit(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    s = Session(store, classes=CLASSES, random_state=3)
+    for _ in range(25):
+        s.current  # noqa: B018 - the expert listens while plans are computed
+        for f in list(s._futures.values()):
+            f.result()  # let the background finish, as 2 s of listening would
+        s.submit(truth[s.current.clip_id])
+        fresh = Session(Store(tmp_path / "p.db"), classes=CLASSES, random_state=3, precompute=False)
+        assert (fresh.current.clip_id, fresh.current.reason) == (s.current.clip_id, s.current.reason)
+        fresh.close()
+    assert s.n_sync_plans == 0  # every answer found its plan ready
+    s.close()
+
+
+def test_skip_doubt_and_budget(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, budget=5, random_state=0) as s:
+        skipped = s.current.clip_id
+        s.skip()
+        doubted = s.current.clip_id
+        s.doubt()
+        seen = {skipped, doubted}
+        while not s.done:
+            assert s.current.clip_id not in seen
+            seen.add(s.current.clip_id)
+            s.submit(truth[s.current.clip_id])
+        assert s.n_labels == 5 and s.current is None
+        with pytest.raises(ValueError, match="session is done"):
+            s.submit("target")
+    kinds = [(d.kind, d.label) for d in store.active_events()]
+    assert kinds[:2] == [("skip", None), ("label", DOUBT)]
+
+
+def test_undo_any_number_of_steps(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=2) as s:
+        shown = []
+        for _ in range(6):
+            shown.append(s.current.clip_id)
+            s.submit(truth[s.current.clip_id])
+        skipped = s.current.clip_id
+        s.skip()
+        assert s.undo().clip_id == skipped  # the skip is undone first
+        for clip in reversed(shown[-3:]):
+            assert s.undo().clip_id == clip
+        assert s.n_labels == 3
+        assert store.current_labels().clip_id.tolist() == sorted(shown[:3])
+        with pytest.raises(ValueError, match="label='cat'"):
+            s.submit("cat")
+
+
+def test_a_new_session_resumes_with_the_same_next_clip(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=4) as s:
+        for _ in range(15):
+            s.submit(truth[s.current.clip_id])
+        expected = s.current.clip_id
+    with Session(Store(tmp_path / "p.db"), classes=CLASSES, random_state=4) as again:
+        assert again.current.clip_id == expected and again.n_labels == 15
+
+
+
+
+def test_sigkill_loses_no_committed_label_and_resume_works(tmp_path):
+    path = tmp_path / "p.db"
+    store, truth = make_project(path)
+    store.close()
+    child = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_session import CLASSES, make_project
+        from alwidget.session import Session
+        from alwidget.store import Store
+        _, truth = make_project({str(tmp_path / "truth.db")!r})
+        s = Session(Store({str(path)!r}), classes=CLASSES, random_state=5)
+        while True:
+            clip = s.current.clip_id
+            nxt = s.submit(truth[clip])
+            print("committed", clip, nxt.clip_id, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    reported = []
+    for line in proc.stdout:
+        reported.append(line.split())
+        if len(reported) == 30:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    store = Store(path)
+    labeled = set(store.current_labels().clip_id.tolist())
+    committed = {int(r[1]) for r in reported}
+    assert committed <= labeled  # every label reported as committed is in the database
+    assert len(labeled) <= len(committed) + 1  # at most one more got in before the kill
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Session(store, classes=CLASSES, random_state=5) as again:
+        assert again.n_labels == len(labeled)
+        if len(labeled) == len(committed):
+            assert again.current.clip_id == int(reported[-1][2])  # the clip the expert was on
