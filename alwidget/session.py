@@ -258,6 +258,23 @@ class Session:
             self._history.append(event)
             return self._advance(self._state.with_label(p.clip_id, label))
 
+    def label(self, clip_id: int, label: str, events=None) -> Proposal | None:
+        """Label a clip of the expert's choosing (a known example, a clip found on a map).
+
+        Committed like any label; the next clip is then planned from the new labels.
+        """
+        label = str(label)
+        if label != DOUBT and label not in self.classes:
+            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        clip_id = int(clip_id)
+        if clip_id not in self._row:
+            raise ValueError(f"clip_id={clip_id!r} has no {self.feature_set.extractor} features")
+        with self._lock:
+            event = self.store.add_label(clip_id, label, labeler=self.labeler, strategy="expert",
+                                         reason="chosen by the expert", events=events)
+            self._history.append(event)
+            return self._advance(self._state.with_label(clip_id, label))
+
     def doubt(self) -> Proposal | None:
         """Put the current clip in the Doubt class (kept for a doubt-resolution round)."""
         return self.submit(DOUBT)

@@ -4,6 +4,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from alwidget.store import Store
 from conftest import ROOT
 
 
@@ -17,13 +18,20 @@ def run_notebook(name: str) -> tuple[list, str]:
 
 
 @pytest.mark.slow
-def test_quickstart_runs_headless(tmp_path, monkeypatch):
+def test_quickstart_runs_headless_with_a_simulated_annotator(tmp_path, monkeypatch):
     monkeypatch.setenv("ALWIDGET_DEMO_DIR", str(tmp_path / "demo"))
-    _, text = run_notebook("01_quickstart.ipynb")
+    monkeypatch.setenv("ALWIDGET_SIMULATED_ANNOTATOR", "40")
+    outputs, text = run_notebook("01_quickstart.ipynb")
     assert "200 added (2000 clips" in text
     assert "2000 clips x 296 features" in text
-    assert "60 of 2000 clips contain the target" in text
-    assert (tmp_path / "demo" / "alwidget.db").exists()
+    widgets = [o for o in outputs if o["output_type"] == "execute_result"
+               and "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) == 1  # the labeling widget was displayed (progress bars are not results)
+    assert "41 labels" in text  # the known example + 40 simulated answers
+    f1 = float(text.split("validation F1 after 41 labels: ")[1].split()[0])
+    assert f1 > 0.5  # the model learned the rare target
+    store = Store(tmp_path / "demo" / "alwidget.db")
+    assert len(store.current_labels()) == 41
 
 
 @pytest.mark.slow

@@ -151,3 +151,16 @@ def test_sigkill_loses_no_committed_label_and_resume_works(tmp_path):
         assert again.n_labels == len(labeled)
         if len(labeled) == len(committed):
             assert again.current.clip_id == int(reported[-1][2])  # the clip the expert was on
+
+
+def test_labeling_a_chosen_example_starts_the_model(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    with Session(store, classes=CLASSES, random_state=0) as s:
+        negative = next(c for c, lab in truth.items() if lab == "background")
+        assert s.label(positive, "target").reason == "random: only 'target' labeled so far"
+        assert s.label(negative, "background").reason.startswith("least confident")
+        assert s.n_labels == 2 and s.status().n_positive == 1
+        with pytest.raises(ValueError, match="clip_id=99999"):
+            s.label(99999, "target")
+    assert store.active_events()[0].reason == "chosen by the expert"

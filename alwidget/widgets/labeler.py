@@ -1,0 +1,153 @@
+"""The labeling widget: a view of a :class:`~alwidget.session.Session`.
+
+It shows the current clip (spectrogram with context, audio player, event
+region), a button per class with its hotkey, and the session's status; the
+expert's decisions go to the session, which commits them before anything
+else. The widget talks to nothing but the session.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import anywidget
+import traitlets as t
+
+from ..session import DOUBT, Session
+from .payload import clip_payload
+
+__all__ = ["LabelingWidget"]
+
+_HERE = Path(__file__).parent
+
+
+class LabelingWidget(anywidget.AnyWidget):
+    """Label the session's clips with buttons or keys.
+
+    Keys (while the widget has focus): 1–9 label with a class, Enter accepts
+    the model's prediction, Space play/pause, S skip, D doubt, Z or Backspace
+    undo, Esc clears the event region. Drag on the spectrogram to mark an
+    event's onset and offset; click to seek. Audio reaches the browser as
+    binary WAV bytes and never autoplays or loops unless ``autoplay=True``.
+
+    Parameters
+    ----------
+    session : Session
+    context_s : float, default 1.0
+        Audio shown and playable before and after the clip.
+    autoplay : bool, default False
+
+    Examples
+    --------
+    >>> from alwidget.session import Session  # doctest: +SKIP
+    >>> LabelingWidget(Session("project.db", classes=["background", "target"]))  # doctest: +SKIP
+    """
+
+    _esm = _HERE / "labeler.js"
+    _css = _HERE / "labeler.css"
+
+    audio = t.Bytes(b"").tag(sync=True)
+    sample_rate = t.Int(0).tag(sync=True)
+    spec = t.Bytes(b"").tag(sync=True)
+    spec_shape = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
+    db_span = t.Float(80.0).tag(sync=True)
+    fmin = t.Float(20.0).tag(sync=True)
+    fmax = t.Float(8000.0).tag(sync=True)
+    window_s = t.Float(1.0).tag(sync=True)
+    clip_offset_s = t.Float(0.0).tag(sync=True)
+    clip_duration_s = t.Float(1.0).tag(sync=True)
+    region = t.List(t.Float(), default_value=[]).tag(sync=True)
+    classes = t.List(t.Unicode()).tag(sync=True)
+    status = t.Dict().tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    busy = t.Bool(False).tag(sync=True)
+    colormap = t.Unicode("viridis").tag(sync=True)
+    range_db = t.Float(80.0).tag(sync=True)
+    autoplay = t.Bool(False).tag(sync=True)
+
+    def __init__(self, session: Session, *, context_s: float = 1.0, autoplay: bool = False,
+                 **kwargs):
+        super().__init__(classes=list(session.classes), autoplay=autoplay, **kwargs)
+        self.session = session
+        self.context_s = context_s
+        self.on_msg(self._on_message)
+        self._show()
+
+    # -- browser -> session ----------------------------------------------------
+    def _on_message(self, widget, content, buffers) -> None:
+        if not isinstance(content, dict) or content.get("type") != "decide":
+            return
+        self.decide(content.get("action"), content.get("label"))
+
+    def decide(self, action: str, label: str | None = None) -> None:
+        """Apply a decision ("label", "accept", "skip", "doubt", "undo") as the buttons do.
+
+        Errors are shown inside the widget (and kept in ``error``), never swallowed.
+        """
+        self.busy = True
+        try:
+            s = self.session
+            if action == "label":
+                s.submit(label, events=self._events(label))
+            elif action == "accept":
+                p = s.current
+                if p is None or p.predicted is None:
+                    raise ValueError("no prediction to accept yet: press a class key (1-9)")
+                s.submit(p.predicted, events=self._events(p.predicted))
+            elif action == "skip":
+                s.skip()
+            elif action == "doubt":
+                s.doubt()
+            elif action == "undo":
+                s.undo()
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            self.error = ""
+        except Exception as exc:  # shown in the widget, with the traceback for the log
+            self.error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        finally:
+            self._show()
+            self.busy = False
+
+    def _events(self, label: str | None):
+        if len(self.region) != 2 or label in (None, DOUBT):
+            return None
+        return [(label, float(self.region[0]), float(self.region[1]))]
+
+    # -- session -> browser ------------------------------------------------------
+    def _show(self) -> None:
+        s = self.session
+        p = s.current
+        st = s.status()
+        status = {
+            "n_labels": st.n_labels,
+            "positive_share": (st.n_positive / st.n_labels) if st.n_positive is not None
+            and st.n_labels else None,
+            "model_version": st.model_version,
+            "last_retrain_ms": None if st.last_retrain_s is None else 1000 * st.last_retrain_s,
+            "val_f1": st.learning_curve[-1][1] if st.learning_curve else None,
+            "curve": st.learning_curve,
+            "done": st.done,
+        }
+        if p is None:
+            self.status = status
+            self.audio, self.spec, self.region = b"", b"", []
+            return
+        status.update(reason=p.reason, predicted=p.predicted, confidence=p.confidence,
+                      clip_id=p.clip_id, path=p.path, start_s=p.start_s)
+        if status.get("clip_id") != self.status.get("clip_id"):
+            pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=self.context_s)
+            with self.hold_sync():
+                self.audio = pay.wav
+                self.sample_rate = pay.sample_rate
+                self.spec = pay.spec
+                self.spec_shape = list(pay.spec_shape)
+                self.db_span = pay.db_span
+                self.fmin, self.fmax = pay.fmin, pay.fmax
+                self.window_s = pay.window_s
+                self.clip_offset_s = pay.clip_offset_s
+                self.clip_duration_s = pay.clip_duration_s
+                self.region = []
+        self.status = status

@@ -1,0 +1,68 @@
+"""What the labeling widget sends to the browser for one clip: WAV bytes and a spectrogram."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+from ..audio import load_mono
+
+__all__ = ["ClipPayload", "clip_payload"]
+
+
+@dataclass(frozen=True)
+class ClipPayload:
+    """Audio and spectrogram of a clip with context, ready for the widget's traits."""
+
+    wav: bytes  # 16-bit PCM WAV of the whole window (context included)
+    sample_rate: int
+    spec: bytes  # uint8 image, rows = mel bands (low first), columns = frames
+    spec_shape: tuple[int, int]
+    db_max: float
+    db_span: float
+    fmin: float
+    fmax: float
+    window_s: float  # length of the window
+    clip_offset_s: float  # where the clip starts in the window
+    clip_duration_s: float
+
+
+def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: float = 1.0,
+                 max_rate: int = 32000, n_mels: int = 128, db_span: float = 80.0,
+                 max_frames: int = 1200) -> ClipPayload:
+    """Read ``[start - context, start + duration + context]`` (clipped to the file).
+
+    Audio is mono at the file's rate, down to ``max_rate``; the spectrogram is
+    log-mel in dB, quantised to 0..255 over ``[db_max - db_span, db_max]``.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> sf.write(path, np.random.default_rng(0).normal(size=48000) * 0.1, 16000)
+    >>> p = clip_payload(path, 1.0, 1.0)
+    >>> p.sample_rate, p.clip_offset_s, p.window_s, p.spec_shape[0]
+    (16000, 1.0, 3.0, 128)
+    """
+    import librosa
+
+    info = sf.info(path)
+    rate = min(info.samplerate, max_rate)
+    a = max(0.0, start_s - context_s)
+    b = min(info.duration, start_s + duration_s + context_s)
+    y, sr = load_mono(path, rate, start_s=a, duration_s=b - a)
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
+    hop = max(64, int(np.ceil(len(y) / max_frames / 64)) * 64)
+    n_fft = max(512, 2 * hop)
+    fmin, fmax = 20.0, sr / 2
+    S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
+                                       fmin=fmin, fmax=fmax)
+    D = 10 * np.log10(np.maximum(S, 1e-12))
+    db_max = float(D.max()) if D.size else 0.0
+    img = np.clip((D - (db_max - db_span)) / db_span * 255, 0, 255).astype(np.uint8)
+    return ClipPayload(buf.getvalue(), sr, img.tobytes(), img.shape, db_max, db_span, fmin, fmax,
+                       len(y) / sr, start_s - a, duration_s)
