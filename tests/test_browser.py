@@ -1,0 +1,184 @@
+"""Real JupyterLab, real Chromium: run the quickstart and label with the mouse and the keys.
+
+Starts JupyterLab on 127.0.0.1 over a copy of the notebooks, opens the
+quickstart in Debian's chromium through Playwright, runs it, labels clips with
+a click and with hotkeys, undoes one, drags an event region, then checks the
+rows in the database. Fails on any failed network request, any request that
+leaves the machine, and any console error; saves a screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import pytest
+
+from alwidget.store import Store
+from conftest import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        "--autoplay-policy=no-user-gesture-required"]
+TOKEN = "alwidget-browser-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab serving a copy of notebooks/ with the demo data in tmp_path."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium not installed (./dev.sh test installs it when run as root)")
+    pytest.importorskip("playwright")
+    root = tmp_path / "lab"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    port = free_port()
+    env = dict(os.environ, ALWIDGET_DEMO_DIR=str(tmp_path / "demo"))
+    env.pop("ALWIDGET_SIMULATED_ANNOTATOR", None)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+           "--ip=127.0.0.1", f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={TOKEN}",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(tmp_path / "jupyter.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"JupyterLab did not start: see {tmp_path / 'jupyter.log'}")
+        yield url, tmp_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def labels_shown(page) -> int:
+    text = page.locator(".alw-status").inner_text()
+    return int(text.split(" labels")[0])
+
+
+def wait_labels(page, n: int) -> None:
+    page.wait_for_function(
+        "n => { const s = document.querySelector('.alw-status');"
+        " return s && parseInt(s.textContent) === n; }", arg=n, timeout=30_000)
+
+
+def test_label_in_jupyterlab_with_mouse_and_keys(lab):
+    from playwright.sync_api import sync_playwright
+
+    url, tmp = lab
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        def on_request(req):
+            host = urlparse(req.url).hostname
+            if req.url.startswith(("http", "ws")) and host not in ("127.0.0.1", "localhost"):
+                problems.append(f"request leaving the machine: {req.url}")
+
+        page.on("request", on_request)
+        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+        try:
+            _drive(page, url, tmp)
+        except Exception:
+            page.screenshot(path=str(tmp / "failure.png"), full_page=True)
+            print(f"failure screenshot: {tmp / 'failure.png'}; server log: {tmp / 'jupyter.log'}")
+            raise
+        browser.close()
+
+    assert not problems, "\n".join(problems)
+    store = Store(tmp / "demo" / "alwidget.db")
+    labels = store.current_labels()
+    assert len(labels) == 4
+    kinds = [d.kind for d in store.active_events()]
+    assert kinds == ["label"] * 4
+    assert store.db["label_events"].count == 6  # 5 labels + 1 undo, none deleted
+    (chunk,) = store.chunks()
+    assert chunk["tag"] == "target" and 0 <= chunk["onset_s"] < chunk["offset_s"]
+    print(f"screenshot: {tmp / 'labeling.png'}")
+
+
+def _drive(page, url, tmp):
+    """Open the quickstart, run it, and label: mouse, keys, undo, region."""
+    page.goto(f"{url}/lab/tree/notebooks/01_quickstart.ipynb?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    try:  # JupyterLab sometimes asks which kernel to start: the notebook's own
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=5_000)
+    except Exception:  # no dialog: the kernel started by itself
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=60_000)
+    n_cells = page.locator(".jp-Notebook .jp-Cell").count()
+    n_markdown = page.locator(".jp-Notebook .jp-MarkdownCell").count()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_selector(".alw-root .alw-class", state="attached", timeout=180_000)
+    root = page.locator(".alw-root")
+    root.scroll_into_view_if_needed()
+    wait_labels(page, 1)  # the known example of the target
+
+    # a label with the mouse
+    root.locator(".alw-class", has_text="background").click()
+    wait_labels(page, 2)
+    # labels with the keys (the widget has focus after the click)
+    root.click(position={"x": 5, "y": 5})
+    page.keyboard.press("1")
+    wait_labels(page, 3)
+    page.keyboard.press("2")
+    wait_labels(page, 4)
+    # undo the last one
+    page.keyboard.press("z")
+    wait_labels(page, 3)
+    # play/pause with Space
+    page.keyboard.press(" ")
+    page.wait_for_function(
+        "() => document.querySelector('.alw-play').textContent.includes('Pause')",
+        timeout=10_000)
+    page.keyboard.press(" ")
+    # drag an onset/offset region on the spectrogram, then label the clip as target
+    box = root.locator("canvas.alw-spec").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.42, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.58, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.querySelector('.alw-region').textContent.startsWith('event')",
+        timeout=10_000)
+    page.keyboard.press("2")
+    wait_labels(page, 4)
+    page.screenshot(path=str(tmp / "labeling.png"), full_page=True)
+
+    # keys never reached JupyterLab: no cell added, removed or turned into markdown
+    assert page.locator(".jp-Notebook .jp-Cell").count() == n_cells
+    assert page.locator(".jp-Notebook .jp-MarkdownCell").count() == n_markdown
+    assert root.locator(".alw-error").inner_text() == ""
