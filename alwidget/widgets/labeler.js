@@ -72,8 +72,13 @@ function render({ model, el: root }) {
     mk("Undo (Z)", "take back the last decision", { action: "undo" }),
   );
   const status = el("div", "alw-status");
+  const curve = el("canvas", "alw-curve");
+  curve.width = 160; curve.height = 36;
+  curve.title = "validation F1 against labels";
   const error = el("pre", "alw-error");
-  root.append(head, canvas, controls, bar, actions, status, error);
+  const foot = el("div", "alw-foot");
+  foot.append(status, curve);
+  root.append(head, canvas, controls, bar, actions, foot, error);
 
   const audio = new Audio();
   audio.preload = "auto";
@@ -283,8 +288,24 @@ function render({ model, el: root }) {
     if (s.last_retrain_ms !== undefined && s.last_retrain_ms !== null) parts.push(`last retrain ${s.last_retrain_ms.toFixed(0)} ms`);
     if (s.val_f1 !== undefined && s.val_f1 !== null) parts.push(`validation F1 ${s.val_f1.toFixed(2)}`);
     status.textContent = parts.join(" · ");
+    drawCurve(s.curve || []);
     error.textContent = model.get("error") || "";
     root.classList.toggle("alw-busy", !!model.get("busy"));
+  }
+
+  function drawCurve(points) {
+    const ctx = curve.getContext("2d");
+    ctx.clearRect(0, 0, curve.width, curve.height);
+    curve.style.display = points.length > 1 ? "" : "none";
+    if (points.length < 2) return;
+    const n0 = points[0][0], n1 = points[points.length - 1][0];
+    ctx.strokeStyle = "#1976d2"; ctx.lineWidth = 1.5; ctx.beginPath();
+    points.forEach(([n, f], i) => {
+      const x = 2 + ((n - n0) / Math.max(n1 - n0, 1)) * (curve.width - 4);
+      const y = curve.height - 2 - f * (curve.height - 4);
+      if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+    });
+    ctx.stroke();
   }
 
   model.on("change:audio", loadAudio);

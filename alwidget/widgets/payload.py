@@ -46,6 +46,9 @@ def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: flo
     >>> p = clip_payload(path, 1.0, 1.0)
     >>> p.sample_rate, p.clip_offset_s, p.window_s, p.spec_shape[0]
     (16000, 1.0, 3.0, 128)
+    >>> sf.write(path, np.zeros(16000), 8000)
+    >>> clip_payload(path, 0.0, 1.0).spec_shape[0]  # fewer bands at low rates
+    64
     """
     import librosa
 
@@ -57,8 +60,9 @@ def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: flo
     buf = io.BytesIO()
     sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
     hop = max(64, int(np.ceil(len(y) / max_frames / 64)) * 64)
-    n_fft = max(512, 2 * hop)
-    fmin, fmax = 20.0, sr / 2
+    n_fft = max(2048, 2 * hop)
+    fmin, fmax = 50.0, sr / 2
+    n_mels = min(n_mels, 64 if sr < 16000 else n_mels)  # no empty mel bands at low rates
     S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
                                        fmin=fmin, fmax=fmax)
     D = 10 * np.log10(np.maximum(S, 1e-12))
