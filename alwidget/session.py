@@ -32,7 +32,7 @@ from .store import FeatureSet, Store
 from .strategies import QueryContext, Strategy, make_strategy
 from .strategies.base import rng_for
 
-__all__ = ["DOUBT", "Proposal", "Session"]
+__all__ = ["DOUBT", "STATUS_NAMES", "PoolView", "Proposal", "Session"]
 
 #: The framework's Doubt class: clips the expert could not decide, kept for a
 #: later doubt-resolution round; never used for training.
@@ -75,19 +75,60 @@ class Proposal:
     p_target: float | None = None
 
 
+#: Names of :attr:`PoolView.status` codes, in code order. "labeled" is the
+#: framework's "medoid" (a clip with a human label), "skipped" its "discarded".
+STATUS_NAMES = ("unlabeled", "proposed", "labeled", "skipped", "doubt", "validation")
+_UNLABELED, _PROPOSED, _LABELED, _SKIPPED, _DOUBT, _VALIDATION = range(len(STATUS_NAMES))
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """Every clip of the session with its status, label and prediction (for maps).
+
+    Attributes
+    ----------
+    clip_ids : ndarray of int64
+        The session's clips, ascending.
+    status : ndarray of uint8
+        Codes into :data:`STATUS_NAMES`.
+    label : ndarray of int16
+        Human label as an index into ``classes``; ``len(classes)`` is Doubt; -1 none.
+    predicted : ndarray of int16
+        The current model's class (index into ``classes``); -1 before a model exists.
+    p_target : ndarray of float32
+        P(target) of a binary task (P(predicted class) otherwise); NaN without a model.
+    classes : list of str
+    n_labels, model_version : int
+    """
+
+    clip_ids: np.ndarray
+    status: np.ndarray
+    label: np.ndarray
+    predicted: np.ndarray
+    p_target: np.ndarray
+    classes: list
+    n_labels: int
+    model_version: int
+
+
 @dataclass(frozen=True)
 class _State:
     labels: tuple[tuple[int, str], ...]  # (clip_id, label), sorted by clip
     skipped: frozenset[int]
     n_decisions: int
+    queued: tuple[int, ...] = ()  # clips the expert asked to see next, in order
 
     def with_label(self, clip_id: int, label: str) -> "_State":
+        return self.with_labels([clip_id], label)
+
+    def with_labels(self, clip_ids, label: str) -> "_State":
         d = dict(self.labels)
-        d[clip_id] = label
-        return _State(tuple(sorted(d.items())), self.skipped, self.n_decisions + 1)
+        d.update((int(c), label) for c in clip_ids)
+        return _State(tuple(sorted(d.items())), self.skipped, self.n_decisions + len(clip_ids),
+                      self.queued)
 
     def with_skip(self, clip_id: int) -> "_State":
-        return _State(self.labels, self.skipped | {clip_id}, self.n_decisions + 1)
+        return _State(self.labels, self.skipped | {clip_id}, self.n_decisions + 1, self.queued)
 
 
 @dataclass
@@ -96,6 +137,7 @@ class _Plan:
     proposal: Proposal | None
     seconds: float
     val_f1: float | None = None
+    proba: np.ndarray | None = None  # float32 (n_clips, n_classes) of this plan's model
 
 
 @dataclass
@@ -195,6 +237,7 @@ class Session:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alwidget-plan")
         self._futures: dict[tuple, Future] = {}
         self._history: list[int] = []
+        self._observers: list = []
         #: plans computed while the caller waited (0 when precompute kept up)
         self.n_sync_plans = 0
         self.curve: list[tuple[int, float]] = []
@@ -267,13 +310,123 @@ class Session:
         if label != DOUBT and label not in self.classes:
             raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
         clip_id = int(clip_id)
-        if clip_id not in self._row:
-            raise ValueError(f"clip_id={clip_id!r} has no {self.feature_set.extractor} features")
+        self._check_labelable([clip_id])
         with self._lock:
             event = self.store.add_label(clip_id, label, labeler=self.labeler, strategy="expert",
                                          reason="chosen by the expert", events=events)
             self._history.append(event)
             return self._advance(self._state.with_label(clip_id, label))
+
+    def label_many(self, clip_ids, label: str) -> Proposal | None:
+        """Give many clips (e.g. a region selected on a map) the same label, in one commit.
+
+        The model is refitted once, after all of them are stored.
+        """
+        label = str(label)
+        if label != DOUBT and label not in self.classes:
+            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        clip_ids = [int(c) for c in clip_ids]
+        self._check_labelable(clip_ids)
+        if not clip_ids:
+            return self.current
+        with self._lock:
+            with self.store.transaction():
+                events = [self.store.add_label(c, label, labeler=self.labeler, strategy="expert",
+                                               reason="labeled as a group by the expert")
+                          for c in clip_ids]
+            self._history.extend(events)
+            return self._advance(self._state.with_labels(clip_ids, label))
+
+    def _check_labelable(self, clip_ids) -> None:
+        missing = [c for c in clip_ids if c not in self._row]
+        if missing:
+            raise ValueError(f"clips {missing[:5]} have no {self.feature_set.extractor} features")
+        held_out = [c for c in clip_ids if c in self._val_ids]
+        if held_out:
+            raise ValueError(f"clips {held_out[:5]} are in the validation set: labeling them "
+                             "would train on the clips that measure the model")
+
+    def queue(self, clip_ids) -> None:
+        """Ask these clips next (in order), before the strategy's picks; undecided ones only.
+
+        The queue lives in this session (a new session starts with an empty one).
+        """
+        clip_ids = [int(c) for c in clip_ids]
+        missing = [c for c in clip_ids if c not in self._row]
+        if missing:
+            raise ValueError(f"clips {missing[:5]} have no {self.feature_set.extractor} features")
+        with self._lock:
+            st = self._state
+            queued = tuple(dict.fromkeys(st.queued + tuple(clip_ids)))
+            self._cancel_precompute()
+            self._state = _State(st.labels, st.skipped, st.n_decisions, queued)
+            self._precompute()
+        self._notify()
+
+    def observe(self, callback) -> None:
+        """Call ``callback(session)`` after every decision, undo or queue change."""
+        self._observers.append(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._observers):
+            callback(self)
+
+    def proposal_for(self, clip_id: int) -> Proposal:
+        """A clip of the expert's choosing as a :class:`Proposal`, with the current prediction."""
+        clip_id = int(clip_id)
+        if clip_id not in self._row:
+            raise ValueError(f"clip_id={clip_id!r} has no {self.feature_set.extractor} features")
+        kw = {}
+        P = self._plan.proba
+        if P is not None:
+            row = P[self._row[clip_id]]
+            best = int(row.argmax())
+            kw = dict(predicted=self.classes[best], confidence=float(row[best]),
+                      p_target=float(row[self.classes.index(self.target)]))
+        return self._proposal(self._row[clip_id], "chosen by the expert", "expert",
+                              self._state.n_decisions, **kw)
+
+    def pool_view(self) -> PoolView:
+        """Status, human label and current prediction of every clip, as arrays (for maps)."""
+        with self._lock:
+            state, plan = self._state, self._plan
+        n = len(self._ids)
+        status = np.zeros(n, np.uint8)
+        label = np.full(n, -1, np.int16)
+        code = {c: i for i, c in enumerate(self.classes)}
+        code[DOUBT] = len(self.classes)
+        if state.labels:
+            rows = np.fromiter((self._row[c] for c, _ in state.labels), np.int64, len(state.labels))
+            label[rows] = [code[lab] for _, lab in state.labels]
+            status[rows] = np.where(label[rows] == len(self.classes), _DOUBT, _LABELED)
+        if state.skipped:
+            status[[self._row[c] for c in state.skipped]] = _SKIPPED
+        if self._val_rows is not None:
+            status[self._val_rows] = _VALIDATION
+        if plan.proposal is not None and not self.done:
+            status[self._row[plan.proposal.clip_id]] = _PROPOSED
+        if plan.proba is None:
+            predicted = np.full(n, -1, np.int16)
+            p = np.full(n, np.nan, np.float32)
+        else:
+            predicted = plan.proba.argmax(axis=1).astype(np.int16)
+            p = (plan.proba[:, self.classes.index(self.target)] if len(self.classes) == 2
+                 else plan.proba.max(axis=1)).astype(np.float32)
+        return PoolView(self._ids, status, label, predicted, p, list(self.classes),
+                        self.n_labels, state.n_decisions)
+
+    def projection(self, method: str = "umap", *, progress=None, **kwargs):
+        """The 2-d map of the session's clips, aligned with :meth:`pool_view` (cached in the store).
+
+        See :func:`alwidget.projections.compute_projection` for ``method`` and ``kwargs``.
+        """
+        from .projections import Projection, compute_projection
+
+        p = compute_projection(self.store, self.feature_set, method, progress=progress, **kwargs)
+        if not np.array_equal(p.clip_ids, self._ids):
+            pos = np.searchsorted(p.clip_ids, self._ids)
+            p = Projection(self._ids, p.coords[pos], p.method, p.n_fit, p.seconds, p.from_cache)
+        return p
 
     def doubt(self) -> Proposal | None:
         """Put the current clip in the Doubt class (kept for a doubt-resolution round)."""
@@ -295,10 +448,14 @@ class Session:
                 raise ValueError("nothing to undo")
             self.store.undo_event(self._history[-1])
             self._cancel_precompute()
+            queued = self._state.queued
             self._state = self._load_state()
+            self._state = _State(self._state.labels, self._state.skipped,
+                                 self._state.n_decisions, queued)
             self._plan = self._make_plan(self._state)
             self._precompute()
-            return self.current
+        self._notify()
+        return self.current
 
     def _require_current(self) -> Proposal:
         if self.done or self._plan.proposal is None:
@@ -317,24 +474,30 @@ class Session:
         if plan.val_f1 is not None:
             self.curve.append((self.n_labels, plan.val_f1))
         self._precompute()
+        self._notify()
         return self.current
 
     # -- planning (pure: reads only the in-memory features) -------------------
     @staticmethod
     def _key(state: _State) -> tuple:
-        return (state.labels, state.skipped)
+        return (state.labels, state.skipped, state.queued)
 
     def _make_plan(self, state: _State) -> _Plan:
         t0 = time.perf_counter()
         labels = dict(state.labels)
         excluded = set(labels) | state.skipped | self._val_ids
-        pool = np.array([i for i, c in enumerate(self._ids) if int(c) not in excluded], dtype=np.int64)
+        pool = np.flatnonzero(~np.isin(self._ids, np.fromiter(excluded, np.int64, len(excluded))))
         if len(pool) == 0:
             return _Plan(state, None, time.perf_counter() - t0)
         train = [(c, lab) for c, lab in labels.items() if lab != DOUBT]
         present = sorted({lab for _, lab in train})
         rng = rng_for(self.random_state, state.n_decisions)
+        queued = [c for c in state.queued if c not in excluded]
         if len(present) < 2:
+            if queued:
+                prop = self._proposal(self._row[queued[0]], "queued by the expert", "expert",
+                                      state.n_decisions)
+                return _Plan(state, prop, time.perf_counter() - t0)
             pick = int(pool[rng.integers(len(pool))])
             why = "no labels yet" if not present else f"only {present[0]!r} labeled so far"
             prop = self._proposal(pick, f"random: {why}", "random", state.n_decisions)
@@ -344,7 +507,8 @@ class Session:
             model.set_params(random_state=self.random_state * 100_003 + state.n_decisions)
         learner = Learner(model, self.classes).fit(
             self._X[[self._row[c] for c, _ in train]], [lab for _, lab in train])
-        P = learner.predict_proba(self._X[pool])
+        P_all = learner.predict_proba(self._X).astype(np.float32)
+        P = P_all[pool]
         t_col = self.classes.index(self.target)
         ctx = QueryContext(n_pool=len(pool), proba=P, classes=np.array(self.classes, dtype=object),
                            positive=t_col, iteration=state.n_decisions, X_pool=self._X[pool],
@@ -352,13 +516,17 @@ class Session:
         val_f1 = None
         if self._val_rows is not None and len(self.classes) == 2:
             val_f1 = f1_at(self._val_y, learner.predict_proba(self._X[self._val_rows])[:, t_col], 0.5)
-        q = self.strategy.query(ctx, 1)
-        j = int(q.indices[0])
+        if queued:
+            j = int(np.searchsorted(self._ids[pool], queued[0]))
+            reason, strategy = "queued by the expert", "expert"
+        else:
+            q = self.strategy.query(ctx, 1)
+            j, reason, strategy = int(q.indices[0]), q.reasons[0], self.strategy.name
         best = int(P[j].argmax())
-        prop = self._proposal(int(pool[j]), q.reasons[0], self.strategy.name, state.n_decisions,
+        prop = self._proposal(int(pool[j]), reason, strategy, state.n_decisions,
                               predicted=self.classes[best], confidence=float(P[j, best]),
                               p_target=float(P[j, t_col]))
-        return _Plan(state, prop, time.perf_counter() - t0, val_f1)
+        return _Plan(state, prop, time.perf_counter() - t0, val_f1, P_all)
 
     def _proposal(self, row: int, reason: str, strategy: str, version: int, **kw) -> Proposal:
         clip_id = int(self._ids[row])
@@ -368,11 +536,11 @@ class Session:
 
     # -- background precompute -------------------------------------------------
     def _outcomes(self) -> list[str]:
-        p = self._plan.proposal
-        if len(self.classes) <= 2 or p is None or p.predicted is None:
+        p, P = self._plan.proposal, self._plan.proba
+        if len(self.classes) <= 2 or p is None or P is None:
             return list(self.classes)
-        second = [c for c in self.classes if c != p.predicted][0]
-        return [p.predicted, second]
+        top2 = np.argsort(-P[self._row[p.clip_id]], kind="stable")[:2]  # the two likeliest
+        return [self.classes[int(k)] for k in top2]
 
     def _precompute(self) -> None:
         if not self.precompute or self._plan.proposal is None or self.done:

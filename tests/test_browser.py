@@ -117,10 +117,13 @@ def test_label_in_jupyterlab_with_mouse_and_keys(lab):
     assert not problems, "\n".join(problems)
     store = Store(tmp / "demo" / "alwidget.db")
     labels = store.current_labels()
-    assert len(labels) == 4
+    assert len(labels) == 5
     kinds = [d.kind for d in store.active_events()]
-    assert kinds == ["label"] * 4
-    assert store.db["label_events"].count == 6  # 5 labels + 1 undo, none deleted
+    assert kinds == ["label"] * 5
+    assert store.db["label_events"].count == 7  # 6 labels + 1 undo, none deleted
+    picked = store.active_events()[-1]
+    assert picked.reason == "chosen by the expert" and picked.label == "target"
+    assert picked.clip_id == int(open(tmp / "picked.txt").read())
     (chunk,) = store.chunks()
     assert chunk["tag"] == "target" and 0 <= chunk["onset_s"] < chunk["offset_s"]
     print(f"screenshot: {tmp / 'labeling.png'}")
@@ -182,3 +185,47 @@ def _drive(page, url, tmp):
     assert page.locator(".jp-Notebook .jp-Cell").count() == n_cells
     assert page.locator(".jp-Notebook .jp-MarkdownCell").count() == n_markdown
     assert root.locator(".alw-error").inner_text() == ""
+    _click_the_map(page, root, tmp)
+
+
+POINT_JS = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')].pop();
+  const fl = gd._fullLayout, r = gd.getBoundingClientRect(), color = gd._fullData[0].marker.color;
+  const t = gd._fullData[0], px = Array.from(t.x, (x, i) => [fl.xaxis.l2p(x), fl.yaxis.l2p(t.y[i])]);
+  for (let i = 0; i < px.length; i++) {  // an unlabeled point with no other point within 6 px
+    if (Number(color[i]) !== 0) continue;
+    if (px.every((q, j) => j === i || Math.hypot(q[0] - px[i][0], q[1] - px[i][1]) > 6))
+      return {x: r.left + fl._size.l + px[i][0], y: r.top + fl._size.t + px[i][1]};
+  }
+  return null; }"""
+COLOR_JS = """id => { const gd = [...document.querySelectorAll('.js-plotly-plot')].pop();
+  const t = gd._fullData[0], ids = Array.from(t.customdata), i = ids.indexOf(id);
+  return i < 0 ? null : Number(t.marker.color[i]); }"""
+
+
+def _click_the_map(page, root, tmp):
+    """Click a point of the t-SNE map: the labeler plays that clip; label it; the colours change."""
+    page.wait_for_function(  # PCA first, then t-SNE from the background thread
+        "() => [...document.querySelectorAll('.widget-html-content')]"
+        ".some(e => e.textContent.startsWith('t-SNE of'))", timeout=180_000)
+    plot = page.locator(".js-plotly-plot").last
+    plot.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    before_clip = root.locator(".alw-clip").get_attribute("data-clip-id")
+    pt = page.evaluate(POINT_JS)
+    assert pt is not None, "no isolated unlabeled point on the map"
+    page.mouse.move(pt["x"], pt["y"])
+    page.mouse.click(pt["x"], pt["y"])
+    page.wait_for_function(
+        "() => document.querySelector('.alw-reason').textContent.includes('chosen by the expert')",
+        timeout=30_000)
+    picked = int(root.locator(".alw-clip").get_attribute("data-clip-id"))
+    assert str(picked) != before_clip
+    page.wait_for_function(  # it plays at once
+        "() => document.querySelector('.alw-play').textContent.includes('Pause')", timeout=10_000)
+    assert page.evaluate(COLOR_JS, picked) == 0  # unlabeled
+    root.click(position={"x": 5, "y": 5})
+    page.keyboard.press("2")
+    wait_labels(page, 5)
+    page.wait_for_function(f"() => ({COLOR_JS})({picked}) === 2", timeout=30_000)  # labeled
+    (tmp / "picked.txt").write_text(str(picked))
+    plot.screenshot(path=str(tmp / "map.png"))

@@ -161,6 +161,77 @@ def test_labeling_a_chosen_example_starts_the_model(tmp_path):
         assert s.label(positive, "target").reason == "random: only 'target' labeled so far"
         assert s.label(negative, "background").reason.startswith("least confident")
         assert s.n_labels == 2 and s.status().n_positive == 1
-        with pytest.raises(ValueError, match="clip_id=99999"):
+        with pytest.raises(ValueError, match="clips \\[99999\\]"):
             s.label(99999, "target")
     assert store.active_events()[0].reason == "chosen by the expert"
+
+
+def test_pool_view_tracks_status_labels_and_predictions(tmp_path):
+    from alwidget.session import STATUS_NAMES
+
+    store, truth = make_project(tmp_path / "p.db")
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    negative = next(c for c, lab in truth.items() if lab == "background")
+    with Session(store, classes=CLASSES, random_state=0) as s:
+        v = s.pool_view()
+        assert (v.predicted == -1).all() and np.isnan(v.p_target).all()
+        assert [STATUS_NAMES[k] for k in np.unique(v.status)] == ["unlabeled", "proposed"]
+        s.label(positive, "target")
+        s.label(negative, "background")
+        skipped = s.current.clip_id
+        s.skip()
+        s.doubt() if s.current.clip_id != positive else None
+        v = s.pool_view()
+        row = {int(c): i for i, c in enumerate(v.clip_ids)}
+        assert STATUS_NAMES[v.status[row[positive]]] == "labeled" and v.label[row[positive]] == 1
+        assert v.label[row[negative]] == 0 and STATUS_NAMES[v.status[row[skipped]]] == "skipped"
+        assert (v.status == STATUS_NAMES.index("doubt")).sum() == 1
+        assert (v.status == STATUS_NAMES.index("proposed")).sum() == 1
+        assert v.status[row[s.current.clip_id]] == STATUS_NAMES.index("proposed")
+        assert v.p_target.dtype == np.float32 and np.isfinite(v.p_target).all()
+        is_target = np.array([truth[int(c)] == "target" for c in v.clip_ids])
+        assert v.p_target[is_target].mean() > v.p_target[~is_target].mean()  # a real model
+        assert s.proposal_for(positive).p_target == pytest.approx(v.p_target[row[positive]])
+
+
+def test_queue_comes_before_the_strategy_and_observers_hear_every_change(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    heard = []
+    with Session(store, classes=CLASSES, random_state=0) as s:
+        s.observe(lambda session: heard.append(session.n_labels))
+        wanted = [int(c) for c in store.clip_ids()[[50, 7, 120]]]
+        s.queue(wanted)
+        got = []
+        for _ in range(4):
+            got.append(s.current.clip_id)
+            s.submit(truth[got[-1]])
+        assert got[1:] == wanted and s.current.clip_id not in wanted  # then back to the strategy
+        assert store.active_events()[1].reason == "queued by the expert"
+        s.undo()
+        assert heard == [0, 1, 2, 3, 4, 3]
+
+
+def test_label_many_commits_a_group_and_refits_once(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    group = [c for c, lab in truth.items() if lab == "background"][:30]
+    with Session(store, classes=CLASSES, random_state=0) as s:
+        before = s.n_sync_plans
+        s.label_many(group, "background")
+        assert s.n_labels == 30 and s.n_sync_plans - before == 1
+        assert sorted(store.current_labels().clip_id.tolist()) == sorted(group)
+        with pytest.raises(ValueError, match="label='cat' is not one of"):
+            s.label_many(group, "cat")
+        with pytest.raises(ValueError, match="clips \\[99999\\]"):
+            s.label_many([99999], "target")
+    assert len(store.current_labels()) == 30  # the refused calls stored nothing
+
+
+def test_validation_clips_cannot_be_labeled_for_training(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    held = [int(c) for c in store.clip_ids()[-20:]]
+    with Session(store, classes=CLASSES, validation=(held, [truth[c] for c in held])) as s:
+        with pytest.raises(ValueError, match=f"clips \\[{held[0]}\\] are in the validation set"):
+            s.label(held[0], "target")
+        with pytest.raises(ValueError, match="validation set"):
+            s.label_many(held[:3], "background")
+    assert len(store.current_labels()) == 0

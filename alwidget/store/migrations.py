@@ -215,5 +215,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (experiment_id, target, strategy, fold, seed, iteration)
     ) WITHOUT ROWID;
     """,
+    # 3: 2-d maps of a feature set (UMAP, t-SNE, PCA), cached across kernel restarts
+    """
+    CREATE TABLE projections (
+        id INTEGER PRIMARY KEY,
+        feature_set_id INTEGER NOT NULL REFERENCES feature_sets(id),
+        method TEXT NOT NULL,
+        params_hash TEXT NOT NULL,
+        params TEXT NOT NULL,
+        n_clips INTEGER NOT NULL,
+        n_fit INTEGER NOT NULL,
+        clip_ids BLOB NOT NULL,
+        coords BLOB NOT NULL,
+        seconds REAL,
+        created_at TEXT NOT NULL,
+        UNIQUE (feature_set_id, method, params_hash)
+    );
+    """,
 ]
 

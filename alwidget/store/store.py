@@ -37,6 +37,12 @@ class StoreError(ValueError):
     """A request the store cannot satisfy; the message says what to do."""
 
 
+def _hash(text: str) -> str:
+    from hashlib import sha256
+
+    return sha256(text.encode()).hexdigest()[:16]
+
+
 def utc_now() -> str:
     """Current UTC time as ISO 8601 text with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -172,7 +178,7 @@ class Store:
     >>> from alwidget.store import Store
     >>> store = Store(":memory:")
     >>> store.schema_version
-    2
+    3
     >>> store.n_audios()
     0
     """
@@ -561,6 +567,39 @@ class Store:
                 "run alwidget.extract_features first"
             )
         return want, X[pos]
+
+    # -- projections (2-d maps) ---------------------------------------------
+    def put_projection(self, feature_set: FeatureSet, method: str, params: dict,
+                       clip_ids: Sequence[int] | np.ndarray, coords: np.ndarray, *,
+                       n_fit: int, seconds: float | None = None) -> None:
+        """Store the 2-d map of ``feature_set`` by ``method`` with ``params`` (replacing it)."""
+        coords = np.ascontiguousarray(coords, dtype=np.float32)
+        clip_ids = np.ascontiguousarray(clip_ids, dtype=np.int64)
+        if coords.shape != (len(clip_ids), 2):
+            raise StoreError(f"coords of shape {coords.shape} do not match {len(clip_ids)} clips x 2")
+        if not np.isfinite(coords).all():
+            raise StoreError(f"the {method} map has NaN or inf coordinates; nothing was stored")
+        text = json.dumps(params, sort_keys=True, default=str)
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO projections (feature_set_id, method, params_hash, params, "
+                "n_clips, n_fit, clip_ids, coords, seconds, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (feature_set.id, method, _hash(text), text, len(clip_ids), int(n_fit),
+                 clip_ids.tobytes(), coords.tobytes(), seconds, utc_now()))
+
+    def get_projection(self, feature_set: FeatureSet, method: str,
+                       params: dict) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """Clip ids, float32 coordinates (n, 2) and the number of clips fitted on; None if absent."""
+        text = json.dumps(params, sort_keys=True, default=str)
+        rows = self._query(
+            "SELECT clip_ids, coords, n_fit FROM projections WHERE feature_set_id = ? "
+            "AND method = ? AND params_hash = ?", (feature_set.id, method, _hash(text)))
+        if not rows:
+            return None
+        ids = np.frombuffer(rows[0][0], dtype=np.int64).copy()
+        coords = np.frombuffer(rows[0][1], dtype=np.float32).reshape(len(ids), 2).copy()
+        return ids, coords, int(rows[0][2])
 
     # -- pseudo-labels ----------------------------------------------------
     def add_pseudo_labels(

@@ -1,8 +1,13 @@
 """Widgets: views of a session. They talk to the session only, never to the store or a learner.
 
 * :class:`LabelingWidget` — spectrogram, audio, label buttons and hotkeys, status.
+* :class:`MapView` — a PCA / t-SNE / UMAP map of the pool, recoloured after every decision;
+  click a point to hear and label it, select a region to list, label or queue its clips.
+* :class:`LabelingApp` — both, wired together (what the quickstart shows).
 """
 
+from .app import LabelingApp
 from .labeler import LabelingWidget
+from .mapview import COLOR_MODES, MapView, Snapshot
 
-__all__ = ["LabelingWidget"]
+__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "Snapshot"]

@@ -45,7 +45,8 @@ function render({ model, el: root }) {
   const head = el("div", "alw-head");
   const reason = el("div", "alw-reason");
   const pred = el("div", "alw-pred");
-  head.append(reason, pred);
+  const clip = el("div", "alw-clip");
+  head.append(reason, pred, clip);
   const canvas = el("canvas", "alw-spec");
   canvas.width = W; canvas.height = H;
   const controls = el("div", "alw-controls");
@@ -281,6 +282,9 @@ function render({ model, el: root }) {
   function showStatus() {
     const s = model.get("status") || {};
     reason.textContent = s.reason ? `Why this clip: ${s.reason}` : (s.done ? "Done: no clip left to label." : "");
+    clip.textContent = s.clip_id !== undefined && s.clip_id !== null
+      ? `clip ${s.clip_id} · ${String(s.path).split("/").pop()} at ${Number(s.start_s).toFixed(2)} s` : "";
+    clip.dataset.clipId = s.clip_id ?? "";
     pred.textContent = s.predicted ? `Model: ${s.predicted} (${(100 * s.confidence).toFixed(0)} %)  · Enter accepts` : "";
     const parts = [`${s.n_labels ?? 0} labels`];
     if (s.positive_share !== undefined && s.positive_share !== null) parts.push(`${(100 * s.positive_share).toFixed(0)} % positive`);
@@ -309,6 +313,11 @@ function render({ model, el: root }) {
   }
 
   model.on("change:audio", loadAudio);
+  model.on("change:play_request", () => {
+    if (!url) return;
+    audio.currentTime = 0;
+    audio.play().catch((e) => { error.textContent = `cannot play: ${e}`; });
+  });
   model.on("change:spec change:colormap change:range_db change:spec_shape", () => { buildImage(); draw(); });
   model.on("change:region", () => { showRegion(); draw(); });
   model.on("change:classes", buildButtons);

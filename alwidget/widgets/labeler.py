@@ -65,14 +65,34 @@ class LabelingWidget(anywidget.AnyWidget):
     colormap = t.Unicode("viridis").tag(sync=True)
     range_db = t.Float(80.0).tag(sync=True)
     autoplay = t.Bool(False).tag(sync=True)
+    play_request = t.Int(0).tag(sync=True)  # bumped to play the shown clip now
 
     def __init__(self, session: Session, *, context_s: float = 1.0, autoplay: bool = False,
                  **kwargs):
         super().__init__(classes=list(session.classes), autoplay=autoplay, **kwargs)
         self.session = session
         self.context_s = context_s
+        self._chosen = None  # a clip the expert picked (on a map), shown instead of the queue
+        self._deciding = False
         self.on_msg(self._on_message)
+        session.observe(self._session_changed)
         self._show()
+
+    def show_clip(self, clip_id: int, *, play: bool = True) -> None:
+        """Show a clip of the expert's choosing (e.g. clicked on a map) and play it.
+
+        Labeling it commits a label for that clip; Skip returns to the session's
+        next clip without storing anything.
+        """
+        self._chosen = self.session.proposal_for(clip_id)
+        self.error = ""
+        self._show()
+        if play:
+            self.play_request += 1
+
+    def _session_changed(self, session) -> None:
+        if not self._deciding:  # e.g. a map labeled a selection: show the new next clip
+            self._show()
 
     # -- browser -> session ----------------------------------------------------
     def _on_message(self, widget, content, buffers) -> None:
@@ -86,9 +106,12 @@ class LabelingWidget(anywidget.AnyWidget):
         Errors are shown inside the widget (and kept in ``error``), never swallowed.
         """
         self.busy = True
+        self._deciding = True
         try:
             s = self.session
-            if action == "label":
+            if self._chosen is not None:
+                self._decide_chosen(action, label)
+            elif action == "label":
                 s.submit(label, events=self._events(label))
             elif action == "accept":
                 p = s.current
@@ -108,8 +131,25 @@ class LabelingWidget(anywidget.AnyWidget):
             self.error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
         finally:
+            self._deciding = False
             self._show()
             self.busy = False
+
+    def _decide_chosen(self, action: str, label: str | None) -> None:
+        p, s = self._chosen, self.session
+        if action == "accept":
+            if p.predicted is None:
+                raise ValueError("no prediction to accept yet: press a class key (1-9)")
+            action, label = "label", p.predicted
+        if action == "doubt":
+            action, label = "label", DOUBT
+        if action == "label":
+            s.label(p.clip_id, label, events=self._events(label))
+        elif action == "undo":
+            s.undo()
+        elif action != "skip":  # skip: back to the session's next clip, nothing stored
+            raise ValueError(f"unknown action {action!r}")
+        self._chosen = None
 
     def _events(self, label: str | None):
         if len(self.region) != 2 or label in (None, DOUBT):
@@ -119,7 +159,7 @@ class LabelingWidget(anywidget.AnyWidget):
     # -- session -> browser ------------------------------------------------------
     def _show(self) -> None:
         s = self.session
-        p = s.current
+        p = self._chosen or s.current
         st = s.status()
         status = {
             "n_labels": st.n_labels,
@@ -135,7 +175,8 @@ class LabelingWidget(anywidget.AnyWidget):
             self.status = status
             self.audio, self.spec, self.region = b"", b"", []
             return
-        status.update(reason=p.reason, predicted=p.predicted, confidence=p.confidence,
+        status.update(reason=p.reason + (" (Skip returns to the queue)" if self._chosen else ""),
+                      chosen=self._chosen is not None, predicted=p.predicted, confidence=p.confidence,
                       clip_id=p.clip_id, path=p.path, start_s=p.start_s)
         if status.get("clip_id") != self.status.get("clip_id"):
             pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=self.context_s)

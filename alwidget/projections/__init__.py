@@ -1,0 +1,286 @@
+"""2-d maps of a feature set: UMAP, t-SNE (openTSNE) and PCA.
+
+A map is computed once per feature set and method, cached in the store
+(coordinates) with the fitted model beside the database file
+(``<db>.maps/*.joblib``), and reused across kernel restarts. Clips that get
+features later are placed with the method's own ``transform``; nothing is
+recomputed per label.
+
+Features are standardised and reduced to at most 50 principal components
+before UMAP and t-SNE. Above ``max_fit`` clips (default
+:data:`DEFAULT_MAX_FIT`), the method is fitted on a seeded subsample and the
+other clips are placed by ``transform``; :attr:`Projection.n_fit` says so.
+PCA is always fitted on everything: it is the instant map shown while UMAP
+or t-SNE are computed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+from ..store import FeatureSet, Store
+
+__all__ = ["DEFAULT_MAX_FIT", "METHODS", "Projection", "compute_projection"]
+
+#: Map methods: "pca" (instant), "tsne" (openTSNE), "umap" (umap-learn).
+METHODS = ("pca", "tsne", "umap")
+#: Above this many clips, UMAP and t-SNE are fitted on a seeded subsample of
+#: this size and the rest are placed by ``transform`` (openTSNE fits 20,000
+#: points in about half a minute on 2 cores).
+DEFAULT_MAX_FIT = 20_000
+_DEFAULTS = {"pca": {}, "tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15, "min_dist": 0.1}}
+_MODELS: dict[tuple, object] = {}  # fitted models of this process, by cache key
+_MODELS_LOCK = threading.Lock()
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A 2-d map of clips.
+
+    Attributes
+    ----------
+    clip_ids : ndarray of int64, ascending
+    coords : ndarray of float32, shape (n, 2)
+    method : str
+    n_fit : int
+        Clips the method was fitted on; the others were placed by ``transform``.
+    seconds : float
+        Time spent computing (0 when read from the cache).
+    from_cache : bool
+    """
+
+    clip_ids: np.ndarray
+    coords: np.ndarray
+    method: str
+    n_fit: int
+    seconds: float
+    from_cache: bool
+
+    @property
+    def subsampled(self) -> bool:
+        """True when some clips were placed by ``transform`` rather than fitted."""
+        return self.n_fit < len(self.clip_ids)
+
+    def describe(self) -> str:
+        """One line for the UI, e.g. ``"t-SNE of 100,000 clips (fitted on 20,000, rest placed)"``."""
+        name = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[self.method]
+        text = f"{name} of {len(self.clip_ids):,} clips"
+        if self.subsampled:
+            text += f" (fitted on {self.n_fit:,}, the rest placed by transform)"
+        return text
+
+
+def compute_projection(store: Store, feature_set: FeatureSet | None = None, method: str = "umap",
+                       *, random_state: int = 0, max_fit: int = DEFAULT_MAX_FIT,
+                       progress: Progress | None = None, **params) -> Projection:
+    """The 2-d map of a feature set by ``method``: from the cache, extended, or computed.
+
+    Parameters
+    ----------
+    store : Store
+    feature_set : FeatureSet, optional
+        Default: the store's first feature set.
+    method : {"umap", "tsne", "pca"}
+    random_state : int, default 0
+        Seeds the subsample and the method: the same inputs give the same map.
+    max_fit : int, default DEFAULT_MAX_FIT
+        Fit on a subsample of this size above it; place the rest by transform.
+    progress : callable(fraction, message), optional
+        Called as the work advances (fraction in [0, 1]).
+    **params
+        Passed to the method: ``perplexity`` (t-SNE, default 30, as in the
+        rare-sound study), ``n_neighbors`` and ``min_dist`` (UMAP).
+
+    Returns
+    -------
+    Projection
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alwidget.store import NewAudio, Store
+    >>> store = Store(":memory:")
+    >>> _ = store.add_audio(NewAudio("/a", "x.wav", 16000, 16, 160000, 1, "WAV", "PCM_16",
+    ...                              "h", 0), [(float(i), 1.0) for i in range(10)])
+    >>> fs = store.feature_set("demo", {}, 3)
+    >>> store.put_features(fs, store.clip_ids(), np.random.default_rng(0).normal(size=(10, 3)))
+    >>> p = compute_projection(store, fs, "pca")
+    >>> p.coords.shape, p.coords.dtype.name, p.describe()
+    ((10, 2), 'float32', 'PCA of 10 clips')
+    >>> compute_projection(store, fs, "pca").from_cache
+    True
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} must be one of {METHODS}")
+    if max_fit < 10:
+        raise ValueError(f"max_fit={max_fit!r} must be >= 10")
+    unknown = set(params) - set(_DEFAULTS[method])
+    if unknown:
+        raise ValueError(f"{method} takes no parameter {sorted(unknown)}; "
+                         f"known: {sorted(_DEFAULTS[method])}")
+    report = progress or (lambda fraction, message: None)
+    if feature_set is None:
+        sets = store.feature_sets()
+        if not sets:
+            raise ValueError("the store has no features yet; run alwidget.extract_features")
+        feature_set = sets[0]
+    params = {**_DEFAULTS[method], **params, "random_state": random_state, "max_fit": max_fit}
+    where = id(store) if store.path == ":memory:" else store.path
+    key = (where, feature_set.id, method, json.dumps(params, sort_keys=True))
+    t0 = time.perf_counter()
+    ids, X = store.get_features(feature_set)
+    if len(ids) < 3:
+        raise ValueError(f"a map needs at least 3 clips with features; {feature_set.extractor} "
+                         f"has {len(ids)}")
+    cached = store.get_projection(feature_set, method, params)
+    if cached is not None:
+        c_ids, c_xy, n_fit = cached
+        new = ~np.isin(ids, c_ids)
+        if not new.any() and len(c_ids) == len(ids):
+            report(1.0, "map read from the cache")
+            return Projection(c_ids, c_xy, method, n_fit, 0.0, True)
+        model = _load_model(key, store, feature_set, method, params)
+        if model is not None and not np.isin(c_ids, ids, invert=True).any():
+            report(0.1, f"placing {int(new.sum()):,} new clips")
+            xy = np.empty((len(ids), 2), np.float32)
+            xy[~new] = c_xy[np.searchsorted(c_ids, ids[~new])]
+            xy[new] = _transform(model, X[new])
+            return _save(store, feature_set, method, params, ids, xy, n_fit, t0, report)
+    report(0.02, f"fitting {method} on {min(len(ids), max_fit):,} clips")
+    model, xy, n_fit = _fit(method, X, params, report)
+    _remember(key, model, store, feature_set, method, params)
+    return _save(store, feature_set, method, params, ids, xy, n_fit, t0, report)
+
+
+def _save(store, feature_set, method, params, ids, xy, n_fit, t0, report) -> Projection:
+    seconds = time.perf_counter() - t0
+    store.put_projection(feature_set, method, params, ids, xy, n_fit=n_fit, seconds=seconds)
+    report(1.0, "map ready")
+    return Projection(ids, xy.astype(np.float32), method, n_fit, seconds, False)
+
+
+# -- methods ---------------------------------------------------------------------
+@dataclass
+class _Fitted:
+    scaler: StandardScaler
+    pca: PCA
+    method: str
+    model: object  # None for PCA
+
+
+def _fit(method: str, X: np.ndarray, params: dict, report: Progress):
+    rng = check_random_state(params["random_state"])
+    seed = int(rng.randint(2**31 - 1))
+    fit_rows = np.arange(len(X))
+    if method != "pca" and len(X) > params["max_fit"]:
+        fit_rows = np.sort(rng.choice(len(X), params["max_fit"], replace=False))
+    scaler = StandardScaler().fit(X[fit_rows])
+    n_comp = 2 if method == "pca" else min(50, X.shape[1], len(fit_rows))
+    pca = PCA(n_components=min(n_comp, X.shape[1]), random_state=seed)
+    Z = pca.fit_transform(scaler.transform(X[fit_rows])).astype(np.float32)
+    if method == "pca":
+        fitted = _Fitted(scaler, pca, method, None)
+        return fitted, _transform(fitted, X), len(X)
+    if method == "tsne":
+        model = _fit_tsne(Z, params, seed, report)
+    else:
+        model = _fit_umap(Z, params, seed)
+    fitted = _Fitted(scaler, pca, method, model)
+    xy = np.empty((len(X), 2), np.float32)
+    xy[fit_rows] = np.asarray(model if method == "tsne" else model.embedding_, dtype=np.float32)
+    rest = np.setdiff1d(np.arange(len(X)), fit_rows)
+    if len(rest):
+        report(0.8, f"placing the other {len(rest):,} clips by transform")
+        xy[rest] = _transform(fitted, X[rest])
+    return fitted, xy, len(fit_rows)
+
+
+def _fit_tsne(Z: np.ndarray, params: dict, seed: int, report: Progress):
+    from openTSNE import TSNE
+
+    perplexity = min(float(params["perplexity"]), (len(Z) - 1) / 3)
+    total = 250 + 500  # openTSNE's early-exaggeration + main iterations
+    done = [0]
+
+    def tick(iteration, error, embedding):
+        done[0] += 50
+        report(0.05 + 0.75 * min(1.0, done[0] / total), f"t-SNE iteration {done[0]}/{total}")
+
+    emb = TSNE(perplexity=perplexity, random_state=seed, n_jobs=-1, verbose=False,
+               callbacks=tick, callbacks_every_iters=50).fit(Z)
+    emb.gradient_descent_params.pop("callbacks", None)  # keep the model picklable
+    return emb
+
+
+def _fit_umap(Z: np.ndarray, params: dict, seed: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "n_jobs overridden by random_state"
+        import umap
+
+        return umap.UMAP(n_components=2, n_neighbors=min(int(params["n_neighbors"]), len(Z) - 1),
+                         min_dist=float(params["min_dist"]), random_state=seed).fit(Z)
+
+
+def _transform(fitted: _Fitted, X: np.ndarray) -> np.ndarray:
+    Z = fitted.pca.transform(fitted.scaler.transform(X)).astype(np.float32)
+    if fitted.method == "pca":
+        return (Z if Z.shape[1] == 2 else np.column_stack([Z, np.zeros(len(Z))])).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(fitted.model.transform(Z), dtype=np.float32)
+
+
+# -- fitted models: this process, and a sidecar folder beside the database ----------
+def _sidecar(store: Store, feature_set: FeatureSet, method: str, params: dict) -> Path | None:
+    if store.path == ":memory:":
+        return None
+    from hashlib import sha256
+
+    digest = sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(store.path + ".maps") / f"fs{feature_set.id}-{method}-{digest}.joblib"
+
+
+def _remember(key, model, store, feature_set, method, params) -> None:
+    with _MODELS_LOCK:
+        _MODELS[key] = model
+    path = _sidecar(store, feature_set, method, params)
+    if path is None:
+        return
+    import joblib
+
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    joblib.dump(model, tmp)
+    tmp.replace(path)  # atomic: a killed kernel never leaves half a model
+
+
+def _load_model(key, store, feature_set, method, params):
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+    path = _sidecar(store, feature_set, method, params)
+    if path is None or not path.exists():
+        return None
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # a stale or foreign file: refit rather than fail
+        warnings.warn(f"cannot read the cached {method} model {str(path)!r} ({exc}); refitting")
+        return None
+    with _MODELS_LOCK:
+        _MODELS[key] = model
+    return model

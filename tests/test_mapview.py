@@ -1,0 +1,112 @@
+"""The map view's Python side: float32 recolouring, click to hear and label, selections, snapshots."""
+
+import numpy as np
+import pytest
+from plotly.callbacks import Points
+
+from alwidget.session import STATUS_NAMES, Session
+from alwidget.widgets import LabelingApp, MapView
+from test_widgets import project
+
+
+def truth_of(session):
+    """Every third clip is 'yes' (the toy features are random: the model only needs two classes)."""
+    return {int(c): ("yes" if i % 3 == 0 else "no") for i, c in enumerate(session.pool_view().clip_ids)}
+
+
+def test_map_arrays_are_float32_and_recolour_after_a_label(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    t = m.trace
+    assert len(t.x) == 18 and np.asarray(t.x).dtype == np.float32
+    colors = np.asarray(t.marker.color)
+    assert colors.dtype == np.float32
+    proposed = STATUS_NAMES.index("proposed")
+    current = s.current.clip_id
+    row = int(np.flatnonzero(m.projection.clip_ids == current)[0])
+    assert colors[row] == proposed and (colors == proposed).sum() == 1
+    s.submit("yes")
+    after = np.asarray(m.trace.marker.color)
+    assert after[row] == STATUS_NAMES.index("labeled")  # the map heard the session
+    assert "1 labels" in m.figure.layout.title.text
+    m.color_box.value = "probability"
+    assert np.asarray(m.trace.marker.color).dtype == np.float32 and m.trace.marker.cmax == 1.0
+    with pytest.raises(ValueError, match="color='hue' must be one of"):
+        MapView(s, color="hue", background=False)
+
+
+def test_clicking_a_point_plays_that_clip_and_labels_it(tmp_path):
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], random_state=0)
+    app = LabelingApp(s, map_method="pca")
+    queue_clip = s.current.clip_id
+    target = int(next(c for c in app.map.projection.clip_ids if c != queue_clip))
+    row = int(np.flatnonzero(app.map.projection.clip_ids == target)[0])
+    plays = app.labeler.play_request
+    app.map._clicked(app.map.trace, Points(point_inds=[row], xs=[0], ys=[0], trace_name="",
+                                           trace_index=0), None)
+    assert app.labeler.status["clip_id"] == target and app.labeler.status["chosen"]
+    assert app.labeler.play_request == plays + 1  # the browser plays it at once
+    app.labeler.decide("label", "yes")
+    assert store.current_labels().clip_id.tolist() == [target]
+    assert store.active_events()[0].reason == "chosen by the expert"
+    assert app.labeler.status["clip_id"] == s.current.clip_id  # back to the session's next clip
+    queue_clip = s.current.clip_id
+    colors = np.asarray(app.map.trace.marker.color)
+    assert colors[row] == STATUS_NAMES.index("labeled")
+    # skip on a chosen clip stores nothing and returns to the queue
+    app.map.pick(target)
+    app.labeler.decide("skip")
+    assert len(store.active_events()) == 1 and app.labeler.status["clip_id"] == queue_clip
+
+
+def test_a_selection_lists_clips_and_can_be_labeled_or_queued(tmp_path):
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    ids = m.projection.clip_ids
+    m._selected_points(m.trace, Points(point_inds=[0, 1, 2], xs=[], ys=[], trace_name="",
+                                       trace_index=0), None)
+    assert m.selected.tolist() == ids[:3].tolist()
+    assert "3 clips selected" in m.selection_box.children[0].children[0].value
+    assert len(m.selection_box.children) == 1 + 3
+    m._act(m.label_selection, "no")
+    assert sorted(store.current_labels().clip_id.tolist()) == sorted(ids[:3].tolist())
+    assert "label no" in m.selection_box.children[1].children[1].value
+    m.select(ids[5:7])
+    m._act(m.queue_selection)
+    first = s.current.clip_id
+    s.submit("yes")
+    assert s.current.clip_id in ids[5:7].tolist() or first in ids[5:7].tolist()
+    m._act(m.label_selection, "cat")
+    assert "label='cat' is not one of" in m.error.value
+
+
+def test_snapshots_keep_the_predictions_at_chosen_iterations(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False, snapshots=(1, 3))
+    truth = truth_of(s)
+    while 3 not in m.snapshots and not s.done:
+        s.submit(truth[s.current.clip_id])
+    assert sorted(m.snapshots) == [1, 3]
+    assert m.snapshots[3].n_labels - m.snapshots[1].n_labels == 2
+    fig = m.snapshot_figure()
+    assert len(fig.data) == 2 and "iteration 3" in fig.layout.annotations[1].text
+    out = m.export(tmp_path / "snap.html", snapshots=True)
+    assert out.stat().st_size > 1_000_000  # plotly.js embedded: opens offline
+    with pytest.raises(ValueError, match="must end in .html or .png"):
+        m.export(tmp_path / "snap.svg")
+
+
+def test_tsne_is_computed_in_the_background_and_replaces_pca(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="tsne", background=True)
+    assert m.projection.method in ("pca", "tsne")  # PCA at once
+    import threading
+
+    for t in threading.enumerate():
+        if t.name.startswith("alwidget-map"):
+            t.join(60)
+    assert m.projection.method == "tsne" and m.info.value.startswith("t-SNE of 18 clips")
+    m.method_box.value = "PCA (instant)"
+    assert m.projection.method == "pca"

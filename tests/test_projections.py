@@ -1,0 +1,101 @@
+"""Maps of the pool: PCA / t-SNE / UMAP, cached in the store, extended by transform."""
+
+import numpy as np
+import pytest
+
+from alwidget.projections import Projection, compute_projection
+from alwidget.store import NewAudio, Store
+
+
+def make_store(path, n, dim=8, seed=0, start=0):
+    store = Store(path)
+    rng = np.random.default_rng(seed)
+    with store.transaction():
+        store.add_audio(NewAudio("/maps", f"a{start}.wav", 16000, 16, 16000 * n, 1, "WAV",
+                                 "PCM_16", f"h{start}", 0), [(float(k), 1.0) for k in range(n)])
+    fs = store.feature_set("toy", {}, dim)
+    new = store.clips_without_features(fs)
+    centres = np.array([[0.0] * dim, [6.0] * dim])
+    X = centres[np.arange(len(new)) % 2] + rng.normal(size=(len(new), dim))
+    store.put_features(fs, new, X)
+    return store, fs
+
+
+def test_pca_map_is_cached_across_reopen(tmp_path):
+    db = tmp_path / "p.db"
+    store, fs = make_store(db, 50)
+    p = compute_projection(store, fs, "pca")
+    assert isinstance(p, Projection) and not p.from_cache
+    assert p.coords.shape == (50, 2) and p.coords.dtype == np.float32
+    assert np.array_equal(p.clip_ids, store.clip_ids())
+    store.close()
+    again = compute_projection(Store(db), fs, "pca")
+    assert again.from_cache and np.array_equal(again.coords, p.coords)
+
+
+def test_two_clusters_stay_apart_in_tsne(tmp_path):
+    store, fs = make_store(tmp_path / "t.db", 200)
+    seen = []
+    p = compute_projection(store, fs, "tsne", progress=lambda f, m: seen.append(f))
+    even, odd = p.coords[::2], p.coords[1::2]
+    gap = np.linalg.norm(even.mean(0) - odd.mean(0))
+    assert gap > 3 * max(even.std(0).max(), odd.std(0).max())
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    same = compute_projection(Store(tmp_path / "other.db"), make_store(tmp_path / "other.db", 200)[1],
+                              "tsne")
+    assert np.allclose(same.coords, p.coords)  # seeded: same inputs, same map
+
+
+def test_new_clips_are_placed_without_moving_old_ones(tmp_path):
+    db = tmp_path / "n.db"
+    store, fs = make_store(db, 120)
+    first = compute_projection(store, fs, "tsne")
+    store.close()
+    store, fs = make_store(db, 20, seed=1, start=1)  # new audio, new clips; a fresh Store
+    second = compute_projection(store, fs, "tsne")
+    assert not second.from_cache and len(second.clip_ids) == 140
+    old = np.isin(second.clip_ids, first.clip_ids)
+    assert np.array_equal(second.coords[old], first.coords)
+    assert second.n_fit == 120 and np.isfinite(second.coords).all()
+
+
+def test_large_pool_is_fitted_on_a_subsample(tmp_path):
+    store, fs = make_store(tmp_path / "s.db", 300)
+    p = compute_projection(store, fs, "tsne", max_fit=100)
+    assert p.n_fit == 100 and p.subsampled and "fitted on 100" in p.describe()
+    assert np.isfinite(p.coords).all()
+
+
+def test_sidecar_model_survives_a_restart(tmp_path):
+    import alwidget.projections as proj
+
+    db = tmp_path / "r.db"
+    store, fs = make_store(db, 100)
+    compute_projection(store, fs, "tsne")
+    assert list((tmp_path / "r.db.maps").glob("*.joblib"))
+    proj._MODELS.clear()  # as after a kernel restart
+    store, fs = make_store(db, 10, seed=2, start=1)
+    p = compute_projection(store, fs, "tsne")
+    assert p.n_fit == 100 and len(p.clip_ids) == 110
+
+
+def test_bad_arguments_name_the_value(tmp_path):
+    store, fs = make_store(tmp_path / "b.db", 20)
+    with pytest.raises(ValueError, match="method='mds' must be one of"):
+        compute_projection(store, fs, "mds")
+    with pytest.raises(ValueError, match="takes no parameter \\['perplexity'\\]"):
+        compute_projection(store, fs, "umap", perplexity=5)
+    with pytest.raises(ValueError, match="no features yet"):
+        compute_projection(Store(":memory:"), method="pca")
+
+
+@pytest.mark.slow
+def test_umap_map_and_transform(tmp_path):
+    db = tmp_path / "u.db"
+    store, fs = make_store(db, 200)
+    p = compute_projection(store, fs, "umap")
+    even, odd = p.coords[::2], p.coords[1::2]
+    assert np.linalg.norm(even.mean(0) - odd.mean(0)) > 2 * max(even.std(0).max(), odd.std(0).max())
+    store, fs = make_store(db, 10, seed=3, start=1)
+    q = compute_projection(store, fs, "umap")
+    assert len(q.clip_ids) == 210 and np.array_equal(q.coords[:200], p.coords)
