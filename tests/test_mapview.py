@@ -110,3 +110,32 @@ def test_tsne_is_computed_in_the_background_and_replaces_pca(tmp_path):
     assert m.projection.method == "tsne" and m.info.value.startswith("t-SNE of 18 clips")
     m.method_box.value = "PCA (instant)"
     assert m.projection.method == "pca"
+
+
+def test_box_selection_and_spectrograms_of_two_regions(tmp_path):
+    from alwidget.widgets import spectrogram_grid
+
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    xy = m.projection.coords
+    left = m.select_box(xy[:, 0].min(), np.median(xy[:, 0]), -np.inf, np.inf)
+    assert 0 < len(left) < len(xy) and (xy[np.isin(m.projection.clip_ids, left), 0]
+                                        <= np.median(xy[:, 0])).all()
+    right = np.setdiff1d(m.projection.clip_ids, left)
+    fig = spectrogram_grid(s, {"left": left, "right": right}, per_group=3)
+    assert len(fig.data) == 6 and fig.data[0].z.shape[0] == 128
+    assert fig.layout.annotations[3].text.startswith("right: clip ")
+    with pytest.raises(ValueError, match="empty: \\['B'\\]"):
+        spectrogram_grid(s, {"A": left, "B": []})
+
+
+def test_png_export_through_a_local_chromium(tmp_path):
+    from alwidget.widgets.export import find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium installed (./dev.sh test installs it when run as root)")
+    pytest.importorskip("playwright")
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    out = m.export(tmp_path / "map.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5_000

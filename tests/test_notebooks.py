@@ -44,3 +44,21 @@ def test_compare_strategies_runs_headless(tmp_path, monkeypatch):
         assert f"| {name} |" in text
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert len(figures) == 1
+
+
+@pytest.mark.slow
+def test_cluster_inspection_runs_headless(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALWIDGET_DEMO_DIR", str(tmp_path / "demo"))
+    outputs, text = run_notebook("03_cluster_inspection.ipynb")
+    assert "2000 clips, " in text
+    assert "t-SNE of 2,000 clips: computed in" in text and "UMAP of 2,000 clips: computed in" in text
+    assert "snapshots at iterations [1, 20, 100]" in text
+    share_a = int(text.split("region A: ")[1].split(" clips, ")[1].split(" %")[0])
+    share_b = int(text.split("region B: ")[1].split(" clips, ")[1].split(" %")[0])
+    assert share_a > share_b  # the region the model calls target holds more targets
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(figures) == 3  # ground-truth maps, snapshots, spectrograms of two regions
+    assert (tmp_path / "demo" / "predictions_1_20_100.html").stat().st_size > 1_000_000
+    # a second run reads the maps back from the database
+    _, again = run_notebook("03_cluster_inspection.ipynb")
+    assert "t-SNE of 2,000 clips: read from the cache" in again

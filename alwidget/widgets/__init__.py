@@ -4,10 +4,12 @@
 * :class:`MapView` — a PCA / t-SNE / UMAP map of the pool, recoloured after every decision;
   click a point to hear and label it, select a region to list, label or queue its clips.
 * :class:`LabelingApp` — both, wired together (what the quickstart shows).
+* :func:`spectrogram_grid` — spectrograms of clips from several map regions, side by side.
 """
 
 from .app import LabelingApp
+from .compare import spectrogram_grid
 from .labeler import LabelingWidget
 from .mapview import COLOR_MODES, MapView, Snapshot
 
-__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "Snapshot"]
+__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "Snapshot", "spectrogram_grid"]

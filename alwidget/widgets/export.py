@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["find_chromium", "write_png"]
@@ -39,19 +40,26 @@ def write_png(fig, path, *, scale: float = 2.0) -> Path:
     path = Path(path)
     width = int(fig.layout.width or 900)
     height = int(fig.layout.height or 500)
-    with tempfile.TemporaryDirectory() as tmp:
-        html = Path(tmp) / "figure.html"
-        fig.write_html(html, include_plotlyjs=True, full_html=True,
-                       config={"staticPlot": True})
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": width, "height": height},
-                                        device_scale_factor=scale)
-                page.goto(html.as_uri())
-                page.wait_for_selector(".main-svg", timeout=30_000)
-                page.wait_for_timeout(300)  # WebGL traces draw after the SVG layer
-                page.locator(".plotly-graph-div").screenshot(path=str(path))
-            finally:
-                browser.close()
+
+    def render() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            html = Path(tmp) / "figure.html"
+            fig.write_html(html, include_plotlyjs=True, full_html=True,
+                           config={"staticPlot": True})
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=chromium, args=_ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": width, "height": height},
+                                            device_scale_factor=scale)
+                    page.goto(html.as_uri())
+                    page.wait_for_selector(".main-svg", timeout=30_000)
+                    page.wait_for_timeout(300)  # WebGL traces draw after the SVG layer
+                    page.locator(".plotly-graph-div").screenshot(path=str(path))
+                finally:
+                    browser.close()
+
+    # Playwright's sync API refuses to run inside an asyncio loop (as in a Jupyter kernel):
+    # render in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(render).result()
     return path

@@ -259,6 +259,13 @@ class MapView(W.VBox):
                                                  self.queue_button])] + rows
                                        if len(self.selected) else [])
 
+    def select_box(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
+        """Select the clips inside a rectangle of map coordinates (as a box drag does)."""
+        xy = self.projection.coords
+        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+        self.select(self.projection.clip_ids[inside])
+        return self.selected
+
     def label_selection(self, label: str) -> None:
         """Give every selected clip ``label`` (one commit, one refit)."""
         self.session.label_many(self.selected, label)
