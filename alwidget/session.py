@@ -428,6 +428,21 @@ class Session:
             p = Projection(self._ids, p.coords[pos], p.method, p.n_fit, p.seconds, p.from_cache)
         return p
 
+    def tagger_top1(self):
+        """The AudioSet tagger's top-1 class name and probability per clip (aligned with
+        :meth:`pool_view`), or None when the store has no ``yamnet-tags`` features."""
+        from .features.yamnet import YAMNetTags, top1
+
+        if not any(fs.extractor == YAMNetTags.name for fs in self.store.feature_sets()):
+            return None
+        ids, names, prob = top1(self.store)
+        out_names = np.full(len(self._ids), "", dtype=object)
+        out_prob = np.full(len(self._ids), np.nan, np.float32)
+        pos = np.searchsorted(ids, self._ids)
+        ok = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == self._ids)
+        out_names[ok], out_prob[ok] = names[pos[ok]], prob[pos[ok]]
+        return out_names, out_prob
+
     def doubt(self) -> Proposal | None:
         """Put the current clip in the Doubt class (kept for a doubt-resolution round)."""
         return self.submit(DOUBT)

@@ -8,6 +8,7 @@ cores. Source rates: 16 kHz (the analysis rate, no resampling) and 48 kHz
 Run from the project root:
 
     .venv/bin/python benchmarks/bench_features.py --files 300
+    .venv/bin/python benchmarks/bench_features.py --files 300 --extractor yamnet
 
 Prints a markdown table; ``--out FILE`` also writes it.
 """
@@ -35,7 +36,7 @@ def write_corpus(folder: Path, n_files: int, seconds: int, sr: int) -> None:
         sf.write(folder / f"node01_20240501_{i:06d}.wav", y, sr, subtype="PCM_16")
 
 
-def run(n_files: int, sr: int, clip_seconds: float, jobs: int) -> dict:
+def run(n_files: int, sr: int, clip_seconds: float, jobs: int, extractor: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_corpus(tmp / "audio", n_files, 10, sr)
@@ -45,7 +46,7 @@ def run(n_files: int, sr: int, clip_seconds: float, jobs: int) -> dict:
                             verbose=False)
         t_ingest = time.perf_counter() - t0
         t0 = time.perf_counter()
-        alwidget.extract_features(db, "logmel", n_jobs=jobs, progress=False)
+        alwidget.extract_features(db, extractor, n_jobs=jobs, progress=False)
         t_feat = time.perf_counter() - t0
         assert Store(db).n_clips() == s.clips
     audio_s = n_files * 10.0
@@ -57,12 +58,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=300, help="10-s files per run")
     ap.add_argument("--jobs", type=int, default=-1)
+    ap.add_argument("--extractor", default="logmel", help="logmel, yamnet or yamnet-tags")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    run(4, 16000, 1.0, args.jobs)  # warm-up: start the worker processes, load libraries
-    rows = [run(args.files, sr, clip, args.jobs) for sr in (16000, 48000) for clip in (1.0, 10.0)]
+    run(4, 16000, 1.0, args.jobs, args.extractor)  # warm-up: start workers, load libraries
+    rows = [run(args.files, sr, clip, args.jobs, args.extractor)
+            for sr in (16000, 48000) for clip in (1.0, 10.0)]
     lines = [
-        f"Features (logmel, default stats), {args.files} files x 10 s, n_jobs={args.jobs}, "
+        f"Features ({args.extractor}), {args.files} files x 10 s, n_jobs={args.jobs}, "
         f"{os.cpu_count()} cores, after a warm-up run; ingest (read + validate + hash) "
         "shown for comparison.",
         "",

@@ -10,6 +10,7 @@ FSDD folds are speakers.
 Run from the project root (about 10 minutes on 2 cores):
 
     .venv/bin/python benchmarks/rare_target.py --out benchmarks/results
+    .venv/bin/python benchmarks/rare_target.py --sets esc10 --extractor yamnet
 
 The same runs through the command line:
 
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--sets", default="esc10,fsdd")
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=-1)
+    ap.add_argument("--extractor", default="logmel", help="logmel (default) or yamnet")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = ap.parse_args()
     if not (args.data / "README.md").exists():
@@ -50,7 +52,8 @@ def main() -> None:
     for name in args.sets.split(","):
         t0 = time.perf_counter()
         data = datasets.from_manifest(args.data / name / "manifest.csv", work / f"{name}.db",
-                                      fold_column=SETS[name], progress=False)
+                                      fold_column=SETS[name], extractor=args.extractor,
+                                      progress=False)
         t_feat = time.perf_counter() - t0
         targets = sorted(set(data.labels.tolist()))
         t0 = time.perf_counter()
@@ -59,7 +62,7 @@ def main() -> None:
         t_run = time.perf_counter() - t0
         n_runs = len({(r["target"], r["strategy"], r["fold"], r["seed"]) for r in res.records})
         text = (
-            f"## {name}: {len(targets)} targets x {len(set(data.folds.tolist()))} folds x "
+            f"## {name} ({args.extractor} features, {data.X.shape[1]}-d): {len(targets)} targets x {len(set(data.folds.tolist()))} folds x "
             f"7 strategies x {args.iterations} iterations ({n_runs} runs, "
             f"{len(res.records)} model fits)\n\n"
             f"Features (cached in the store after the first run): {t_feat:.1f} s. "
@@ -67,9 +70,10 @@ def main() -> None:
             + res.summary_markdown() + "\n"
         )
         print(text)
-        (args.out / f"rare_target_{name}.md").write_text(text)
-        res.to_csv(work / name)
-        res.save_figure(work / name / "learning_curves.html")
+        tag = name if args.extractor == "logmel" else f"{name}_{args.extractor}"
+        (args.out / f"rare_target_{tag}.md").write_text(text)
+        res.to_csv(work / tag)
+        res.save_figure(work / tag / "learning_curves.html")
 
 
 if __name__ == "__main__":

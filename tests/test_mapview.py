@@ -139,3 +139,12 @@ def test_png_export_through_a_local_chromium(tmp_path):
     m = MapView(s, method="pca", background=False)
     out = m.export(tmp_path / "map.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5_000
+
+
+def test_tagger_colouring_needs_tagger_features(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    assert s.tagger_top1() is None
+    m = MapView(s, method="pca", background=False)
+    assert "tagger" not in m.color_box.options
+    with pytest.raises(ValueError, match="no yamnet-tags features"):
+        MapView(s, method="pca", color="tagger", background=False)

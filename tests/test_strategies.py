@@ -161,3 +161,24 @@ def test_unknown_strategy_and_bad_batch():
         RandomSampling().query(QueryContext(n_pool=3), 0)
     with pytest.raises(ValueError, match="needs the model's probabilities"):
         LeastConfidence().query(QueryContext(n_pool=3))
+
+
+def test_partition_by_tagger_is_disjoint_and_complete():
+    from alwidget.strategies.partition import partition_by_tagger
+
+    rng = np.random.default_rng(0)
+    names = rng.choice(["Bird", "Rain", "Wind", "Frog"], size=500, p=[0.6, 0.3, 0.098, 0.002])
+    prob = rng.random(500)
+    prob[:3] = np.nan  # clips the tagger has not seen
+    names[10:12], prob[10:12] = "Frog", 0.9  # two confident Frogs: too few for a set of their own
+    parts = partition_by_tagger(names, prob, min_confidence=0.4, min_size=5)
+    allpos = np.concatenate(list(parts.values()))
+    assert np.array_equal(np.sort(allpos), np.arange(500))  # disjoint and complete
+    assert set(parts["uncertain"]) == set(np.flatnonzero(~(prob >= 0.4)))
+    assert (names[parts["Bird"]] == "Bird").all() and (prob[parts["Bird"]] >= 0.4).all()
+    assert "Frog" not in parts and "other" in parts  # fewer than 5 confident Frogs
+    assert set(parts["other"]) >= {10, 11}
+    sizes = [len(v) for v in parts.values()]
+    assert sizes == sorted(sizes, reverse=True)  # largest first
+    with pytest.raises(ValueError, match="min_confidence=1.5 must be in"):
+        partition_by_tagger(names, prob, min_confidence=1.5)

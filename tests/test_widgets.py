@@ -31,6 +31,7 @@ def test_audio_is_binary_wav_with_context_and_never_autoplays(tmp_path):
     rows, cols = w.spec_shape
     assert rows == 128 and len(w.spec) == rows * cols
     assert w.status["reason"] == "random: no labels yet"
+    assert w.status["features"] == "toy"  # the status line says which features the model uses
 
 
 def test_decisions_go_to_the_session_with_the_region_as_an_event(tmp_path):

@@ -20,8 +20,10 @@ from tqdm.auto import tqdm
 from ..audio import load_mono
 from ..store import FeatureSet, Store
 from .logmel import LogMel
+from .yamnet import YAMNet, YAMNetTags
 
-__all__ = ["Extractor", "LogMel", "extract_features", "get_extractor", "EXTRACTORS"]
+__all__ = ["Extractor", "LogMel", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
+           "EXTRACTORS"]
 
 
 @runtime_checkable
@@ -54,7 +56,7 @@ class Extractor(Protocol):
 
 
 #: Extractors known by name.
-EXTRACTORS = {"logmel": LogMel}
+EXTRACTORS = {"logmel": LogMel, "yamnet": YAMNet, "yamnet-tags": YAMNetTags}
 
 
 def get_extractor(extractor: str | Extractor) -> Extractor:

@@ -288,7 +288,7 @@ function render({ model, el: root }) {
     pred.textContent = s.predicted ? `Model: ${s.predicted} (${(100 * s.confidence).toFixed(0)} %)  · Enter accepts` : "";
     const parts = [`${s.n_labels ?? 0} labels`];
     if (s.positive_share !== undefined && s.positive_share !== null) parts.push(`${(100 * s.positive_share).toFixed(0)} % positive`);
-    parts.push(`model v${s.model_version ?? 0}`);
+    parts.push(`model v${s.model_version ?? 0}${s.features ? ` on ${s.features} features` : ""}`);
     if (s.last_retrain_ms !== undefined && s.last_retrain_ms !== null) parts.push(`last retrain ${s.last_retrain_ms.toFixed(0)} ms`);
     if (s.val_f1 !== undefined && s.val_f1 !== null) parts.push(`validation F1 ${s.val_f1.toFixed(2)}`);
     status.textContent = parts.join(" · ");

@@ -170,6 +170,7 @@ class LabelingWidget(anywidget.AnyWidget):
             "val_f1": st.learning_curve[-1][1] if st.learning_curve else None,
             "curve": st.learning_curve,
             "done": st.done,
+            "features": s.feature_set.extractor,
         }
         if p is None:
             self.status = status

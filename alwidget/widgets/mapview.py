@@ -23,8 +23,9 @@ from ..session import DOUBT, STATUS_NAMES, Session
 
 __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 
-#: How points can be coloured.
-COLOR_MODES = ("status", "predicted", "probability", "label")
+#: How points can be coloured ("tagger": the AudioSet tagger's top-1 class, when the store
+#: has ``yamnet-tags`` features).
+COLOR_MODES = ("status", "predicted", "probability", "label", "tagger")
 _METHOD_NAMES = {"PCA (instant)": "pca", "t-SNE": "tsne", "UMAP": "umap"}
 _STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#2ca02c")
 _STATUS_SIZES = np.array([4, 12, 8, 6, 8, 4], np.float32)
@@ -104,7 +105,12 @@ class MapView(W.VBox):
         self.method_box = W.Dropdown(options=list(_METHOD_NAMES), description="Map",
                                      value=next(k for k, v in _METHOD_NAMES.items() if v == method),
                                      layout=W.Layout(width="220px"))
-        self.color_box = W.Dropdown(options=list(COLOR_MODES), value=color, description="Colour",
+        self._tagger = self._tagger_codes()
+        modes = [m for m in COLOR_MODES if m != "tagger" or self._tagger is not None]
+        if color not in modes:
+            raise ValueError(f"color={color!r}: the store has no yamnet-tags features; "
+                             "run alwidget.extract_features(store, 'yamnet-tags')")
+        self.color_box = W.Dropdown(options=modes, value=color, description="Colour",
                                     layout=W.Layout(width="220px"))
         self.info = W.HTML()
         self.figure = go.FigureWidget(
@@ -196,6 +202,9 @@ class MapView(W.VBox):
             values = np.where(v.label < 0, 0, v.label + 1)
             colors = (_NONE_COLOR,) + _CLASS_COLORS[:k] + ("#000000",)
             names = ("unlabeled",) + tuple(v.classes) + (DOUBT,)
+        elif mode == "tagger":
+            values, names = self._tagger
+            colors = (_NONE_COLOR,) + _CLASS_COLORS[:len(names) - 1]
         else:
             values, colors, names = None, None, None
         sizes = _STATUS_SIZES[v.status]
@@ -217,6 +226,19 @@ class MapView(W.VBox):
         self.figure.layout.title = (f"{v.n_labels} labels · model v{v.model_version}"
                                     + ("" if self.projection is None else
                                        f" · {self.projection.describe()}"))
+
+    def _tagger_codes(self):
+        """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class)."""
+        tags = self.session.tagger_top1()
+        if tags is None:
+            return None
+        names, _ = tags
+        kinds, counts = np.unique(names.astype(str), return_counts=True)
+        top = [str(k) for k in kinds[np.argsort(-counts, kind="stable")][:9]]
+        codes = np.zeros(len(names), np.int16)
+        for i, name in enumerate(top, start=1):
+            codes[names == name] = i
+        return codes, ("other",) + tuple(top)
 
     # -- clicks and selections ----------------------------------------------------------
     def _clicked(self, trace, points, state) -> None:
