@@ -77,8 +77,11 @@ class Proposal:
 
 #: Names of :attr:`PoolView.status` codes, in code order. "labeled" is the
 #: framework's "medoid" (a clip with a human label), "skipped" its "discarded".
-STATUS_NAMES = ("unlabeled", "proposed", "labeled", "skipped", "doubt", "validation")
-_UNLABELED, _PROPOSED, _LABELED, _SKIPPED, _DOUBT, _VALIDATION = range(len(STATUS_NAMES))
+#: "pseudo-labeled": clips a semi-supervised strategy (``ssal-*``) labels itself under the
+#: current model (shown on maps; the interactive session does not train on them).
+STATUS_NAMES = ("unlabeled", "proposed", "labeled", "skipped", "doubt", "validation",
+                "pseudo-labeled")
+_UNLABELED, _PROPOSED, _LABELED, _SKIPPED, _DOUBT, _VALIDATION, _PSEUDO = range(len(STATUS_NAMES))
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class _Plan:
     seconds: float
     val_f1: float | None = None
     proba: np.ndarray | None = None  # float32 (n_clips, n_classes) of this plan's model
+    pseudo: np.ndarray | None = None  # rows a semi-supervised strategy would label itself
 
 
 @dataclass
@@ -403,6 +407,8 @@ class Session:
             status[[self._row[c] for c in state.skipped]] = _SKIPPED
         if self._val_rows is not None:
             status[self._val_rows] = _VALIDATION
+        if plan.pseudo is not None:
+            status[plan.pseudo[status[plan.pseudo] == _UNLABELED]] = _PSEUDO
         if plan.proposal is not None and not self.done:
             status[self._row[plan.proposal.clip_id]] = _PROPOSED
         if plan.proba is None:
@@ -531,17 +537,20 @@ class Session:
         val_f1 = None
         if self._val_rows is not None and len(self.classes) == 2:
             val_f1 = f1_at(self._val_y, learner.predict_proba(self._X[self._val_rows])[:, t_col], 0.5)
+        pseudo = None
         if queued:
             j = int(np.searchsorted(self._ids[pool], queued[0]))
             reason, strategy = "queued by the expert", "expert"
         else:
             q = self.strategy.query(ctx, 1)
             j, reason, strategy = int(q.indices[0]), q.reasons[0], self.strategy.name
+            if len(q.pseudo_indices):
+                pseudo = pool[q.pseudo_indices]
         best = int(P[j].argmax())
         prop = self._proposal(int(pool[j]), reason, strategy, state.n_decisions,
                               predicted=self.classes[best], confidence=float(P[j, best]),
                               p_target=float(P[j, t_col]))
-        return _Plan(state, prop, time.perf_counter() - t0, val_f1, P_all)
+        return _Plan(state, prop, time.perf_counter() - t0, val_f1, P_all, pseudo)
 
     def _proposal(self, row: int, reason: str, strategy: str, version: int, **kw) -> Proposal:
         clip_id = int(self._ids[row])

@@ -235,3 +235,20 @@ def test_validation_clips_cannot_be_labeled_for_training(tmp_path):
         with pytest.raises(ValueError, match="validation set"):
             s.label_many(held[:3], "background")
     assert len(store.current_labels()) == 0
+
+
+def test_pool_view_shows_what_a_semi_supervised_strategy_would_label_itself(tmp_path):
+    from alwidget.session import STATUS_NAMES
+
+    store, truth = make_project(tmp_path / "p.db")
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    negative = next(c for c, lab in truth.items() if lab == "background")
+    with Session(store, classes=CLASSES, strategy="ssal-0.95", random_state=0) as s:
+        s.label(positive, "target")
+        s.label(negative, "background")
+        for _ in range(10):
+            s.submit(truth[s.current.clip_id])
+        v = s.pool_view()
+        pseudo = v.status == STATUS_NAMES.index("pseudo-labeled")
+        assert pseudo.any() and (v.label[pseudo] == -1).all()  # never a human-labeled clip
+        assert len(store.current_labels()) == 12  # shown on the map, not stored as labels
