@@ -9,8 +9,8 @@ Examples
 
 __version__ = "0.1.0"
 
-from .features import extract_features  # noqa: E402
+from .features import extract_features, import_features  # noqa: E402
 from .ingestion import ingest  # noqa: E402
 from .store import Store  # noqa: E402
 
-__all__ = ["Store", "__version__", "extract_features", "ingest"]
+__all__ = ["Store", "__version__", "extract_features", "import_features", "ingest"]

@@ -20,10 +20,11 @@ from tqdm.auto import tqdm
 from ..audio import load_mono
 from ..store import FeatureSet, Store
 from .logmel import LogMel
+from .precomputed import import_features
 from .yamnet import YAMNet, YAMNetTags
 
 __all__ = ["Extractor", "LogMel", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
-           "EXTRACTORS"]
+           "import_features", "EXTRACTORS"]
 
 
 @runtime_checkable

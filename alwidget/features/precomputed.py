@@ -1,0 +1,134 @@
+"""Import embeddings computed elsewhere (a cluster, another tool), keyed by file + offset.
+
+Importing again under the same name adds or replaces vectors of the same
+feature set (e.g. for new recordings of a growing archive).
+
+The keys table says which clip each vector belongs to: the audio file (relative
+to ``root``, or absolute) and the clip's start in seconds. The vectors are the
+rows of a ``.npy`` matrix in the same order, or the other columns of the keys
+table itself. Everything is checked before anything is written: one bad row
+and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..store import FeatureSet, Store
+
+__all__ = ["import_features"]
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    if path.suffix == ".parquet":
+        try:
+            import pandas as pd
+
+            frame = pd.read_parquet(path)
+        except ImportError as exc:
+            raise ImportError(f"reading {str(path)!r} needs pandas and pyarrow "
+                              f"(pip install pandas pyarrow), or save it as CSV: {exc}") from None
+        return [str(c) for c in frame.columns], frame.astype(str).values.tolist()
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise ValueError(f"{str(path)!r} is empty: it needs a header row and one row per clip")
+    return rows[0], rows[1:]
+
+
+def import_features(db: Store | str | Path, name: str, keys: str | Path,
+                    vectors: str | Path | None = None, *, root: str | Path | None = None,
+                    path_column: str = "path", start_column: str = "start_s",
+                    tolerance_s: float = 1e-3) -> FeatureSet:
+    """Store precomputed vectors as the feature set ``precomputed:<name>``.
+
+    Parameters
+    ----------
+    db : Store or path
+    name : str
+        Short name, e.g. ``"perch"``; the feature set is ``precomputed:perch``.
+    keys : path
+        CSV (or Parquet) with ``path_column`` and ``start_column``, one row per vector.
+    vectors : path, optional
+        ``.npy`` matrix with one row per key row. Without it, every other column
+        of ``keys`` is a vector component.
+    root : path, optional
+        Folder the key paths are relative to (default: the folder of ``keys``).
+    tolerance_s : float, default 0.001
+        How far a key's start may be from the clip's start.
+
+    Returns
+    -------
+    FeatureSet
+
+    Examples
+    --------
+    >>> fs = import_features("project.db", "perch", "emb.csv", "emb.npy")  # doctest: +SKIP
+    """
+    store = db if isinstance(db, Store) else Store(db)
+    keys = Path(keys)
+    root = Path(root) if root is not None else keys.parent
+    if not name or ":" in name:
+        raise ValueError(f"name={name!r} must be a non-empty name without ':'")
+    if tolerance_s <= 0:
+        raise ValueError(f"tolerance_s={tolerance_s!r} must be > 0")
+    header, rows = _read_table(keys)
+    missing = [c for c in (path_column, start_column) if c not in header]
+    if missing:
+        raise ValueError(f"{str(keys)!r} has no column {missing}; its columns are {header[:8]}")
+    ip, it = header.index(path_column), header.index(start_column)
+    if vectors is not None:
+        X = np.load(vectors, allow_pickle=False)
+        source = Path(vectors)
+    else:
+        other = [i for i in range(len(header)) if i not in (ip, it)]
+        try:
+            X = np.array([[float(r[i]) for i in other] for r in rows], dtype=np.float64)
+        except ValueError as exc:
+            raise ValueError(f"{str(keys)!r}: the columns besides {path_column!r} and "
+                             f"{start_column!r} must be numbers ({exc})") from None
+        source = keys
+    if X.ndim != 2 or len(X) != len(rows) or X.shape[1] == 0:
+        raise ValueError(f"{str(source)!r} has shape {X.shape}; it needs one row per key row "
+                         f"({len(rows)}) and at least one column")
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if len(bad):
+        raise ValueError(f"{str(source)!r} rows {bad[:5].tolist()} contain NaN or inf")
+
+    src = store.clip_sources()
+    by_file: dict[str, list[tuple[float, int]]] = {}
+    for c, p, s in zip(src.clip_id, src.path, src.start_s):
+        by_file.setdefault(os.path.normpath(p), []).append((float(s), int(c)))
+    clip_ids, unmatched = np.empty(len(rows), np.int64), []
+    for k, r in enumerate(rows):
+        path = Path(r[ip])
+        path = os.path.normpath(path if path.is_absolute() else root / path)
+        try:
+            start = float(r[it])
+        except ValueError:
+            raise ValueError(f"{str(keys)!r} row {k + 1}: {start_column}={r[it]!r} is not a "
+                             "number of seconds") from None
+        found = [c for s, c in by_file.get(path, []) if abs(s - start) <= tolerance_s]
+        if not found:
+            unmatched.append(f"{r[ip]} @ {start:g} s")
+        else:
+            clip_ids[k] = found[0]
+    if unmatched:
+        raise ValueError(f"{len(unmatched)} key rows match no clip in the store, e.g. "
+                         f"{unmatched[:3]}; ingest those files first (with the same clip length), "
+                         f"or pass root= (now {str(root)!r})")
+    uniq, counts = np.unique(clip_ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{str(keys)!r} gives several vectors to clips {uniq[counts > 1][:5].tolist()}")
+    # One feature set per name: a later import (new clips of a growing archive) adds to it.
+    fs = store.feature_set(f"precomputed:{name}", {}, X.shape[1])
+    store.put_features(fs, clip_ids, X.astype(np.float32))
+    left = len(store.clips_without_features(fs))
+    if left:
+        warnings.warn(f"{left} clips of the store have no precomputed:{name} vector", stacklevel=2)
+    return fs
