@@ -304,7 +304,7 @@ def _grow_tree(X, y, n_classes, order, sorted_x, max_features, min_samples_leaf,
     return n_nodes, tree_depth
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def _grow_forest(X, y, n_classes, order, sorted_x, max_features, min_samples_leaf, max_depth,
                  bootstrap, seeds):
     """Grow one tree per seed, in parallel; return the forest as flat arrays.
@@ -353,7 +353,7 @@ def _pack(n_nodes, depth, feature, threshold, left, right, value):
 
 
 # --------------------------------------------------------------------------- prediction
-@njit(parallel=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def _forest_proba(X, chunk, tree_offsets, tree_depth, feature, threshold, left, value):
     """Mean over trees of the leaf class fractions, parallel over chunks of rows.
 
