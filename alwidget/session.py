@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -371,9 +372,18 @@ class Session:
         """Call ``callback(session)`` after every decision, undo or queue change."""
         self._observers.append(callback)
 
+    def unobserve(self, callback) -> None:
+        """Stop calling ``callback`` (e.g. a widget that is no longer shown)."""
+        self._observers = [c for c in self._observers if c is not callback and c != callback]
+
     def _notify(self) -> None:
+        # The decision is already stored: a failing view must not make it look failed.
         for callback in list(self._observers):
-            callback(self)
+            try:
+                callback(self)
+            except Exception as exc:
+                warnings.warn(f"a view of the session failed to update: "
+                              f"{type(exc).__name__}: {exc}", stacklevel=3)
 
     def proposal_for(self, clip_id: int) -> Proposal:
         """A clip of the expert's choosing as a :class:`Proposal`, with the current prediction."""
@@ -429,6 +439,9 @@ class Session:
         from .projections import Projection, compute_projection
 
         p = compute_projection(self.store, self.feature_set, method, progress=progress, **kwargs)
+        if not np.isin(self._ids, p.clip_ids).all():
+            raise RuntimeError(f"the {method} map lacks clips of this session: its features "
+                               "changed since the session started; start a new Session")
         if not np.array_equal(p.clip_ids, self._ids):
             pos = np.searchsorted(p.clip_ids, self._ids)
             p = Projection(self._ids, p.coords[pos], p.method, p.n_fit, p.seconds, p.from_cache)
@@ -487,10 +500,10 @@ class Session:
         key = self._key(state)
         future = self._futures.get(key)
         plan = future.result() if future is not None else None
+        self._cancel_precompute()  # before a refit here: stale plans must not compete for cores
         if plan is None or plan.state != state:  # not precomputed, or stale
             plan = self._make_plan(state)
             self.n_sync_plans += 1
-        self._cancel_precompute()
         self._state, self._plan = state, plan
         if plan.val_f1 is not None:
             self.curve.append((self.n_labels, plan.val_f1))

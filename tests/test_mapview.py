@@ -75,9 +75,11 @@ def test_a_selection_lists_clips_and_can_be_labeled_or_queued(tmp_path):
     assert "label no" in m.selection_box.children[1].children[1].value
     m.select(ids[5:7])
     m._act(m.queue_selection)
-    first = s.current.clip_id
-    s.submit("yes")
-    assert s.current.clip_id in ids[5:7].tolist() or first in ids[5:7].tolist()
+    asked = []
+    for _ in range(2):
+        s.submit("yes")  # the clip shown before the queue changed, then the queue in order
+        asked.append(s.current.clip_id)
+    assert asked == [int(ids[5]), int(ids[6])]
     m._act(m.label_selection, "cat")
     assert "label='cat' is not one of" in m.error.value
 
@@ -100,9 +102,22 @@ def test_snapshots_keep_the_predictions_at_chosen_iterations(tmp_path):
 
 def test_tsne_is_computed_in_the_background_and_replaces_pca(tmp_path):
     s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
-    m = MapView(s, method="tsne", background=True)
-    assert m.projection.method in ("pca", "tsne")  # PCA at once
     import threading
+
+    started = threading.Event()
+    release = threading.Event()
+    real = s.projection
+
+    def slow_projection(method, **kw):  # hold t-SNE back until PCA has been checked
+        if method == "tsne":
+            started.set()
+            release.wait(30)
+        return real(method, **kw)
+
+    s.projection = slow_projection
+    m = MapView(s, method="tsne", background=True)
+    assert started.wait(30) and m.projection.method == "pca"  # PCA at once, t-SNE running
+    release.set()
 
     for t in threading.enumerate():
         if t.name.startswith("alwidget-map"):
@@ -148,3 +163,51 @@ def test_tagger_colouring_needs_tagger_features(tmp_path):
     assert "tagger" not in m.color_box.options
     with pytest.raises(ValueError, match="no yamnet-tags features"):
         MapView(s, method="pca", color="tagger", background=False)
+
+
+def test_label_all_leaves_decided_and_validation_clips_alone(tmp_path):
+    store = project(tmp_path)
+    ids = store.clip_ids()
+    s = Session(store, classes=["no", "yes"], random_state=0,
+                validation=(ids[-3:], ["no", "no", "yes"]))
+    m = MapView(s, method="pca", background=False)
+    s.label(int(ids[0]), "yes")
+    m.select(np.concatenate([ids[:6], ids[-3:]]))
+    assert m.label_selection("no") == 5
+    labels = dict(zip(store.current_labels().clip_id.tolist(), store.current_labels().label))
+    assert labels[int(ids[0])] == "yes" and len(labels) == 6  # the earlier label kept
+    assert "left 4 alone" in m.info.value
+
+
+def test_a_group_label_that_jumps_past_a_snapshot_still_takes_it(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False, snapshots=(1, 5))
+    ids = m.projection.clip_ids
+    s.label(int(ids[0]), "yes")
+    s.label(int(ids[1]), "no")
+    assert sorted(m.snapshots) == [1]
+    s.label_many(ids[2:10], "no")  # iteration 1 -> 9 in one step
+    assert sorted(m.snapshots) == [1, 5] and m.snapshots[5].iteration == 9
+
+
+def test_a_failing_view_does_not_fail_the_decision(tmp_path):
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], random_state=0)
+
+    def broken(session):
+        raise RuntimeError("view gone")
+
+    s.observe(broken)
+    with pytest.warns(UserWarning, match="view gone"):
+        s.submit("yes")
+    assert len(store.current_labels()) == 1
+    s.unobserve(broken)
+    s.submit("no")  # no warning now
+
+
+def test_many_classes_get_distinct_colours(tmp_path):
+    classes = [f"c{i}" for i in range(12)]
+    s = Session(project(tmp_path), classes=classes, random_state=0)
+    m = MapView(s, method="pca", color="label", background=False)
+    scale = [c for _, c in m.trace.marker.colorscale][::2]
+    assert len(scale) == 14 and len(set(scale[1:13])) == 12  # unlabeled, 12 classes, Doubt

@@ -80,3 +80,18 @@ def test_missing_columns_are_named(project):
         f.write("file,offset\naudio/a.wav,0\n")
     with pytest.raises(ValueError, match="has no column \\['path', 'start_s'\\]"):
         import_features(store, "x", tmp / "keys.csv", tmp / "none.npy")
+
+
+def test_a_relative_keys_path_and_an_excel_csv_work(project, monkeypatch):
+    store, tmp = project
+    monkeypatch.chdir(tmp)
+    rows = keys_of_all(lambda k: [k])
+    with open("keys.csv", "w", newline="", encoding="utf-8-sig") as f:  # with a BOM
+        w = csv.writer(f)
+        w.writerow(["path", "start_s", "e0"])
+        w.writerows(rows)
+    fs = import_features(store, "rel", "keys.csv")
+    ids, X = store.get_features(fs)
+    src = store.clip_sources(ids)
+    order = sorted(range(6), key=lambda i: (src.path[i], src.start_s[i]))
+    assert [X[i, 0] for i in order] == [0, 1, 2, 3, 4, 5]  # each vector on its own clip

@@ -99,3 +99,47 @@ def test_umap_map_and_transform(tmp_path):
     store, fs = make_store(db, 10, seed=3, start=1)
     q = compute_projection(store, fs, "umap")
     assert len(q.clip_ids) == 210 and np.array_equal(q.coords[:200], p.coords)
+
+
+def test_changed_features_make_a_new_map(tmp_path):
+    store, fs = make_store(tmp_path / "c.db", 60)
+    first = compute_projection(store, fs, "pca")
+    ids, X = store.get_features(fs)
+    store.put_features(fs, ids, X * 100 + 5)  # e.g. a re-import replaced the vectors
+    again = compute_projection(store, fs, "pca")
+    assert not again.from_cache and not np.allclose(again.coords, first.coords)
+
+
+def test_a_map_fitted_on_a_small_pool_is_refitted_when_the_pool_grows(tmp_path):
+    db = tmp_path / "g.db"
+    store, fs = make_store(db, 40)
+    assert compute_projection(store, fs, "tsne").n_fit == 40
+    store, fs = make_store(db, 100, seed=5, start=1)
+    assert compute_projection(store, fs, "tsne").n_fit == 140  # more than doubled: fit again
+
+
+def test_a_model_file_of_another_fit_is_not_used(tmp_path):
+    import shutil
+
+    import alwidget.projections as proj
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    store_a, fs = make_store(a / "p.db", 100, seed=0)
+    compute_projection(store_a, fs, "tsne")
+    store_b, fs_b = make_store(b / "p.db", 100, seed=9)  # other features, same layout
+    first_b = compute_projection(store_b, fs_b, "tsne")
+    shutil.rmtree(b / "p.db.maps")
+    shutil.copytree(a / "p.db.maps", b / "p.db.maps")  # a stale folder from another project
+    proj._MODELS.clear()
+    store_b, fs_b = make_store(b / "p.db", 10, seed=3, start=1)
+    again = compute_projection(store_b, fs_b, "tsne")
+    assert again.n_fit == 110  # refitted, not placed by the other project's model
+    assert len(first_b.clip_ids) == 100
+
+
+def test_equal_parameters_share_one_cache_entry(tmp_path):
+    store, fs = make_store(tmp_path / "e.db", 60)
+    compute_projection(store, fs, "tsne", perplexity=10)
+    assert compute_projection(store, fs, "tsne", perplexity=10.0).from_cache
+    assert compute_projection(store, fs, "tsne", perplexity=np.int64(10)).from_cache

@@ -250,5 +250,8 @@ def test_pool_view_shows_what_a_semi_supervised_strategy_would_label_itself(tmp_
             s.submit(truth[s.current.clip_id])
         v = s.pool_view()
         pseudo = v.status == STATUS_NAMES.index("pseudo-labeled")
-        assert pseudo.any() and (v.label[pseudo] == -1).all()  # never a human-labeled clip
+        plan_rows = s._plan.pseudo
+        assert pseudo.any() and set(np.flatnonzero(pseudo)) <= set(plan_rows.tolist())
+        confident = np.maximum(v.p_target[pseudo], 1 - v.p_target[pseudo])
+        assert (confident >= 0.95).all()  # T_SSL: only confident predictions
         assert len(store.current_labels()) == 12  # shown on the map, not stored as labels

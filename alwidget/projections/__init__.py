@@ -16,10 +16,14 @@ or t-SNE are computed.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -40,7 +44,8 @@ METHODS = ("pca", "tsne", "umap")
 #: points in about half a minute on 2 cores).
 DEFAULT_MAX_FIT = 20_000
 _DEFAULTS = {"pca": {}, "tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15, "min_dist": 0.1}}
-_MODELS: dict[tuple, object] = {}  # fitted models of this process, by cache key
+_MODELS: OrderedDict = OrderedDict()  # cache key -> (fit id, fitted model), this process
+_MAX_MODELS = 4
 _MODELS_LOCK = threading.Lock()
 
 Progress = Callable[[float, str], None]
@@ -137,8 +142,11 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
         if not sets:
             raise ValueError("the store has no features yet; run alwidget.extract_features")
         feature_set = sets[0]
-    params = {**_DEFAULTS[method], **params, "random_state": random_state, "max_fit": max_fit}
-    where = id(store) if store.path == ":memory:" else store.path
+    for k, v in params.items():  # 30 and 30.0, np.int64(15) and 15: one cache entry
+        params[k] = type(_DEFAULTS[method][k])(v)
+    params = {**_DEFAULTS[method], **params, "random_state": int(random_state),
+              "max_fit": int(max_fit)}
+    where = id(store) if store.path == ":memory:" else os.path.abspath(store.path)
     key = (where, feature_set.id, method, json.dumps(params, sort_keys=True))
     t0 = time.perf_counter()
     ids, X = store.get_features(feature_set)
@@ -147,27 +155,57 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
                          f"has {len(ids)}")
     cached = store.get_projection(feature_set, method, params)
     if cached is not None:
-        c_ids, c_xy, n_fit = cached
-        new = ~np.isin(ids, c_ids)
-        if not new.any() and len(c_ids) == len(ids):
-            report(1.0, "map read from the cache")
-            return Projection(c_ids, c_xy, method, n_fit, 0.0, True)
-        model = _load_model(key, store, feature_set, method, params)
-        if model is not None and not np.isin(c_ids, ids, invert=True).any():
-            report(0.1, f"placing {int(new.sum()):,} new clips")
-            xy = np.empty((len(ids), 2), np.float32)
-            xy[~new] = c_xy[np.searchsorted(c_ids, ids[~new])]
-            xy[new] = _transform(model, X[new])
-            return _save(store, feature_set, method, params, ids, xy, n_fit, t0, report)
+        reused = _extend(cached, key, store, feature_set, method, params, ids, X, report)
+        if reused is not None:
+            xy, n_fit, fit_id = reused
+            if xy is cached.coords:
+                report(1.0, "map read from the cache")
+                return Projection(ids, xy, method, n_fit, 0.0, True)
+            return _save(store, feature_set, method, params, ids, X, xy, n_fit, fit_id, t0, report)
     report(0.02, f"fitting {method} on {min(len(ids), max_fit):,} clips")
     model, xy, n_fit = _fit(method, X, params, report)
-    _remember(key, model, store, feature_set, method, params)
-    return _save(store, feature_set, method, params, ids, xy, n_fit, t0, report)
+    fit_id = _fingerprint(ids, X)
+    projection = _save(store, feature_set, method, params, ids, X, xy, n_fit, fit_id, t0, report)
+    _remember(key, fit_id, model, store, feature_set, method, params)  # after the row: see _load
+    return projection
 
 
-def _save(store, feature_set, method, params, ids, xy, n_fit, t0, report) -> Projection:
+def _extend(cached, key, store, feature_set, method, params, ids, X, report):
+    """Coordinates from the cache, with new clips placed by transform; None to refit.
+
+    Refit when a cached clip lost its features, when the vectors of cached clips
+    changed (fingerprint), when the pool has more than doubled since a fit below
+    ``max_fit``, or when the fitted model of this map is not at hand.
+    """
+    c_ids, c_xy, n_fit = cached.clip_ids, cached.coords, cached.n_fit
+    old = np.isin(ids, c_ids)
+    if old.sum() != len(c_ids) or _fingerprint(ids[old], X[old]) != cached.fingerprint:
+        return None
+    if old.all():
+        return c_xy, n_fit, cached.fit_id
+    if len(ids) > 2 * n_fit and n_fit < params["max_fit"]:
+        return None  # a map fitted on a small early pool: fit again on the grown one
+    model = _load_model(key, cached.fit_id, store, feature_set, method, params)
+    if model is None:
+        return None
+    report(0.1, f"placing {int((~old).sum()):,} new clips")
+    xy = np.empty((len(ids), 2), np.float32)
+    xy[old] = c_xy  # both ascending by clip id
+    xy[~old] = _transform(model, X[~old])
+    return xy, n_fit, cached.fit_id
+
+
+def _fingerprint(ids: np.ndarray, X: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    h.update(np.ascontiguousarray(ids, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _save(store, feature_set, method, params, ids, X, xy, n_fit, fit_id, t0, report) -> Projection:
     seconds = time.perf_counter() - t0
-    store.put_projection(feature_set, method, params, ids, xy, n_fit=n_fit, seconds=seconds)
+    store.put_projection(feature_set, method, params, ids, xy, n_fit=n_fit, seconds=seconds,
+                         fingerprint=_fingerprint(ids, X), fit_id=fit_id)
     report(1.0, "map ready")
     return Projection(ids, xy.astype(np.float32), method, n_fit, seconds, False)
 
@@ -253,34 +291,45 @@ def _sidecar(store: Store, feature_set: FeatureSet, method: str, params: dict) -
     return Path(store.path + ".maps") / f"fs{feature_set.id}-{method}-{digest}.joblib"
 
 
-def _remember(key, model, store, feature_set, method, params) -> None:
+def _remember(key, fit_id, model, store, feature_set, method, params) -> None:
     with _MODELS_LOCK:
-        _MODELS[key] = model
+        _MODELS[key] = (fit_id, model)
+        _MODELS.move_to_end(key)
+        while len(_MODELS) > _MAX_MODELS:  # fitted t-SNE/UMAP models hold their data
+            _MODELS.popitem(last=False)
     path = _sidecar(store, feature_set, method, params)
     if path is None:
         return
     import joblib
 
     path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    joblib.dump(model, tmp)
-    tmp.replace(path)  # atomic: a killed kernel never leaves half a model
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # unique: fits may overlap
+    os.close(fd)
+    try:
+        joblib.dump({"fit_id": fit_id, "model": model}, tmp)
+        os.replace(tmp, path)  # atomic: a killed kernel never leaves half a model
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
-def _load_model(key, store, feature_set, method, params):
+def _load_model(key, fit_id, store, feature_set, method, params):
+    """The fitted model of the cached map ``fit_id``, or None (then the caller refits)."""
     with _MODELS_LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
+        if key in _MODELS and _MODELS[key][0] == fit_id:
+            return _MODELS[key][1]
     path = _sidecar(store, feature_set, method, params)
     if path is None or not path.exists():
         return None
     import joblib
 
     try:
-        model = joblib.load(path)
-    except Exception as exc:  # a stale or foreign file: refit rather than fail
+        payload = joblib.load(path)  # a file alwidget wrote beside the database
+    except Exception as exc:  # a damaged or foreign file: refit rather than fail
         warnings.warn(f"cannot read the cached {method} model {str(path)!r} ({exc}); refitting")
         return None
+    if not isinstance(payload, dict) or payload.get("fit_id") != fit_id:
+        return None  # the model of another fit (e.g. a database copied without its .maps)
     with _MODELS_LOCK:
-        _MODELS[key] = model
-    return model
+        _MODELS[key] = (fit_id, payload["model"])
+    return payload["model"]

@@ -13,6 +13,7 @@ from .store import (
     NewAudio,
     Store,
     StoreError,
+    StoredProjection,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "NewAudio",
     "Store",
     "StoreError",
+    "StoredProjection",
 ]

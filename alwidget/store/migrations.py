@@ -227,6 +227,8 @@ MIGRATIONS: list[str] = [
         n_fit INTEGER NOT NULL,
         clip_ids BLOB NOT NULL,
         coords BLOB NOT NULL,
+        fingerprint TEXT NOT NULL,   -- hash of the clip ids and vectors the map covers
+        fit_id TEXT NOT NULL,        -- which fit: the model file beside the database must match
         seconds REAL,
         created_at TEXT NOT NULL,
         UNIQUE (feature_set_id, method, params_hash)

@@ -138,6 +138,17 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class StoredProjection:
+    """A 2-d map as stored: clips (ascending), float32 coordinates, and what it was made from."""
+
+    clip_ids: np.ndarray
+    coords: np.ndarray
+    n_fit: int
+    fingerprint: str
+    fit_id: str
+
+
+@dataclass(frozen=True)
 class LabelTable:
     """Current labels: parallel arrays of clip id, label and event id."""
 
@@ -571,7 +582,8 @@ class Store:
     # -- projections (2-d maps) ---------------------------------------------
     def put_projection(self, feature_set: FeatureSet, method: str, params: dict,
                        clip_ids: Sequence[int] | np.ndarray, coords: np.ndarray, *,
-                       n_fit: int, seconds: float | None = None) -> None:
+                       n_fit: int, fingerprint: str, fit_id: str,
+                       seconds: float | None = None) -> None:
         """Store the 2-d map of ``feature_set`` by ``method`` with ``params`` (replacing it)."""
         coords = np.ascontiguousarray(coords, dtype=np.float32)
         clip_ids = np.ascontiguousarray(clip_ids, dtype=np.int64)
@@ -583,23 +595,24 @@ class Store:
         with self.transaction():
             self._conn.execute(
                 "INSERT OR REPLACE INTO projections (feature_set_id, method, params_hash, params, "
-                "n_clips, n_fit, clip_ids, coords, seconds, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_clips, n_fit, clip_ids, coords, fingerprint, fit_id, seconds, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (feature_set.id, method, _hash(text), text, len(clip_ids), int(n_fit),
-                 clip_ids.tobytes(), coords.tobytes(), seconds, utc_now()))
+                 clip_ids.tobytes(), coords.tobytes(), fingerprint, fit_id, seconds, utc_now()))
 
     def get_projection(self, feature_set: FeatureSet, method: str,
-                       params: dict) -> tuple[np.ndarray, np.ndarray, int] | None:
-        """Clip ids, float32 coordinates (n, 2) and the number of clips fitted on; None if absent."""
+                       params: dict) -> "StoredProjection | None":
+        """The stored map of ``feature_set`` by ``method`` with ``params``; None if absent."""
         text = json.dumps(params, sort_keys=True, default=str)
         rows = self._query(
-            "SELECT clip_ids, coords, n_fit FROM projections WHERE feature_set_id = ? "
-            "AND method = ? AND params_hash = ?", (feature_set.id, method, _hash(text)))
+            "SELECT clip_ids, coords, n_fit, fingerprint, fit_id FROM projections "
+            "WHERE feature_set_id = ? AND method = ? AND params_hash = ?",
+            (feature_set.id, method, _hash(text)))
         if not rows:
             return None
         ids = np.frombuffer(rows[0][0], dtype=np.int64).copy()
         coords = np.frombuffer(rows[0][1], dtype=np.float32).reshape(len(ids), 2).copy()
-        return ids, coords, int(rows[0][2])
+        return StoredProjection(ids, coords, int(rows[0][2]), rows[0][3], rows[0][4])
 
     # -- pseudo-labels ----------------------------------------------------
     def add_pseudo_labels(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,14 @@ _STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#2ca02
 _STATUS_SIZES = np.array([4, 12, 8, 6, 8, 4, 5], np.float32)
 _CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#ff7f0e", "#393b79")
+
+
+def _class_colors(k: int) -> tuple:
+    """``k`` distinct colours (the 10 above, then plotly's 26-colour Alphabet, then repeats)."""
+    from plotly.colors import qualitative
+
+    pool = _CLASS_COLORS + tuple(qualitative.Alphabet)
+    return tuple(pool[i % len(pool)] for i in range(k))
 _NONE_COLOR = "#d9d9d9"
 _MAX_ROWS = 50  # clips listed for a selection
 
@@ -174,6 +183,10 @@ class MapView(W.VBox):
             self.info.value = f"computing {method}: {100 * fraction:.0f} % ({message})"
 
     def _set_projection(self, p) -> None:
+        with self._lock:  # the background map thread and the kernel's thread both update
+            self._apply_projection(p)
+
+    def _apply_projection(self, p) -> None:
         self.projection = p
         with self.figure.batch_update():
             self.trace.x = p.coords[:, 0]
@@ -187,6 +200,10 @@ class MapView(W.VBox):
     # -- colours ------------------------------------------------------------------
     def recolor(self) -> None:
         """Recolour from the session's current state (called after every decision)."""
+        with self._lock:
+            self._recolor()
+
+    def _recolor(self) -> None:
         if self.projection is None:
             return
         v = self.session.pool_view()
@@ -196,15 +213,15 @@ class MapView(W.VBox):
         if mode == "status":
             values, colors, names = v.status, _STATUS_COLORS, STATUS_NAMES
         elif mode == "predicted":
-            values, colors = v.predicted + 1, (_NONE_COLOR,) + _CLASS_COLORS[:k]
+            values, colors = v.predicted + 1, (_NONE_COLOR,) + _class_colors(k)
             names = ("no model",) + tuple(v.classes)
         elif mode == "label":
             values = np.where(v.label < 0, 0, v.label + 1)
-            colors = (_NONE_COLOR,) + _CLASS_COLORS[:k] + ("#000000",)
+            colors = (_NONE_COLOR,) + _class_colors(k) + ("#000000",)
             names = ("unlabeled",) + tuple(v.classes) + (DOUBT,)
         elif mode == "tagger":
             values, names = self._tagger
-            colors = (_NONE_COLOR,) + _CLASS_COLORS[:len(names) - 1]
+            colors = (_NONE_COLOR,) + _class_colors(len(names) - 1)
         else:
             values, colors, names = None, None, None
         sizes = _STATUS_SIZES[v.status]
@@ -229,7 +246,11 @@ class MapView(W.VBox):
 
     def _tagger_codes(self):
         """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class)."""
-        tags = self.session.tagger_top1()
+        try:
+            tags = self.session.tagger_top1()
+        except (FileNotFoundError, ImportError) as exc:  # e.g. tags made on another machine
+            warnings.warn(f"no tagger colouring: {exc}", stacklevel=3)
+            return None
         if tags is None:
             return None
         names, _ = tags
@@ -288,10 +309,26 @@ class MapView(W.VBox):
         self.select(self.projection.clip_ids[inside])
         return self.selected
 
-    def label_selection(self, label: str) -> None:
-        """Give every selected clip ``label`` (one commit, one refit)."""
-        self.session.label_many(self.selected, label)
+    def label_selection(self, label: str) -> int:
+        """Give the selected clips that are still undecided ``label`` (one commit, one refit).
+
+        Clips already labeled, skipped or in the validation set are left as they are;
+        the view says how many. Returns the number of clips labeled.
+        """
+        v = self.session.pool_view()
+        status = v.status[np.searchsorted(v.clip_ids, self.selected)]
+        open_ = np.isin(status, [STATUS_NAMES.index("unlabeled"), STATUS_NAMES.index("proposed"),
+                                 STATUS_NAMES.index("pseudo-labeled")])
+        todo = self.selected[open_]
+        if len(todo):
+            self.session.label_many(todo, label)
         self.select(self.selected)
+        left = int((~open_).sum())
+        note = f"labeled {len(todo)} clips as {label}"
+        if left:
+            note += f"; left {left} alone (already decided or in the validation set)"
+        self.info.value = note
+        return len(todo)
 
     def queue_selection(self) -> None:
         """Ask the selected clips next, before the strategy's picks."""
@@ -312,10 +349,12 @@ class MapView(W.VBox):
                 return
             self._first_model_labels = v.n_labels
         iteration = v.n_labels - self._first_model_labels + 1
-        if iteration in self.snapshot_iterations and iteration not in self.snapshots:
-            self.snapshots[iteration] = Snapshot(iteration, v.n_labels, self.projection.coords,
-                                                 v.p_target.copy(), v.predicted.copy(),
-                                                 v.label >= 0)
+        due = [k for k in self.snapshot_iterations if k <= iteration and k not in self.snapshots]
+        if due:  # a group label can jump past a chosen iteration: take it at the first after
+            snap = Snapshot(iteration, v.n_labels, self.projection.coords, v.p_target.copy(),
+                            v.predicted.copy(), v.label >= 0)
+            for k in due:
+                self.snapshots[k] = snap
 
     def snapshot_figure(self) -> go.Figure:
         """The kept snapshots side by side, coloured by predicted probability (a static figure)."""
