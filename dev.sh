@@ -56,7 +56,7 @@ make_venv() {  # make_venv EXTRAS: create .venv and install alwidget[EXTRAS] whe
 }
 
 cmd_lab() {
-    make_venv test,yamnet
+    make_venv test,yamnet,distributed
     if [ ! -f data/demo/labels.csv ]; then
         "$VENV/bin/alwidget" demo data/demo
     fi
@@ -70,7 +70,7 @@ cmd_lab() {
 }
 
 cmd_test() {
-    make_venv test,yamnet
+    make_venv test,yamnet,distributed
     if ! command -v chromium >/dev/null 2>&1; then
         apt_install chromium || echo "dev.sh: browser tests will be skipped" >&2
     fi

@@ -19,12 +19,13 @@ from tqdm.auto import tqdm
 
 from ..audio import load_mono
 from ..store import FeatureSet, Store
+from .distributed import extract_features_distributed
 from .logmel import LogMel
 from .precomputed import import_features
 from .yamnet import YAMNet, YAMNetTags
 
 __all__ = ["Extractor", "LogMel", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
-           "import_features", "EXTRACTORS"]
+           "extract_features_distributed", "import_features", "EXTRACTORS"]
 
 
 @runtime_checkable
