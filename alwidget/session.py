@@ -304,7 +304,9 @@ class Session:
                 p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
                 model_version=p.model_version, predicted_proba=p.p_target, events=events)
             self._history.append(event)
-            return self._advance(self._state.with_label(p.clip_id, label))
+            nxt = self._advance(self._state.with_label(p.clip_id, label))
+        self._notify()  # outside the lock: views read the session
+        return nxt
 
     def label(self, clip_id: int, label: str, events=None) -> Proposal | None:
         """Label a clip of the expert's choosing (a known example, a clip found on a map).
@@ -320,7 +322,9 @@ class Session:
             event = self.store.add_label(clip_id, label, labeler=self.labeler, strategy="expert",
                                          reason="chosen by the expert", events=events)
             self._history.append(event)
-            return self._advance(self._state.with_label(clip_id, label))
+            nxt = self._advance(self._state.with_label(clip_id, label))
+        self._notify()  # outside the lock: views read the session
+        return nxt
 
     def label_many(self, clip_ids, label: str) -> Proposal | None:
         """Give many clips (e.g. a region selected on a map) the same label, in one commit.
@@ -340,7 +344,9 @@ class Session:
                                                reason="labeled as a group by the expert")
                           for c in clip_ids]
             self._history.extend(events)
-            return self._advance(self._state.with_labels(clip_ids, label))
+            nxt = self._advance(self._state.with_labels(clip_ids, label))
+        self._notify()  # outside the lock: views read the session
+        return nxt
 
     def _check_labelable(self, clip_ids) -> None:
         missing = [c for c in clip_ids if c not in self._row]
@@ -473,7 +479,9 @@ class Session:
             event = self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
                                         reason=p.reason, model_version=p.model_version)
             self._history.append(event)
-            return self._advance(self._state.with_skip(p.clip_id))
+            nxt = self._advance(self._state.with_skip(p.clip_id))
+        self._notify()  # outside the lock: views read the session
+        return nxt
 
     def undo(self) -> Proposal | None:
         """Take back the last decision; its clip becomes the current one again."""
@@ -508,7 +516,6 @@ class Session:
         if plan.val_f1 is not None:
             self.curve.append((self.n_labels, plan.val_f1))
         self._precompute()
-        self._notify()
         return self.current
 
     # -- planning (pure: reads only the in-memory features) -------------------

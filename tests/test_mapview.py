@@ -211,3 +211,38 @@ def test_many_classes_get_distinct_colours(tmp_path):
     m = MapView(s, method="pca", color="label", background=False)
     scale = [c for _, c in m.trace.marker.colorscale][::2]
     assert len(scale) == 14 and len(set(scale[1:13])) == 12  # unlabeled, 12 classes, Doubt
+
+
+def test_labeling_while_the_map_is_computed_never_deadlocks(tmp_path):
+    """The map thread holds the view's lock and asks the session; the expert's answer holds
+    the session and tells the view. Forced to interleave, neither may wait for the other."""
+    import threading
+    import time
+
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], random_state=0)
+    in_map, in_submit = threading.Event(), threading.Event()
+    real_view, real_add = s.pool_view, store.add_label
+
+    def pool_view():
+        if threading.current_thread().name.startswith("alwidget-map"):
+            in_map.set()
+            in_submit.wait(10)  # the expert's answer now holds the session
+        return real_view()
+
+    def add_label(*args, **kwargs):
+        in_submit.set()
+        time.sleep(0.3)  # the map thread asks the session meanwhile
+        return real_add(*args, **kwargs)
+
+    s.pool_view = pool_view
+    m = MapView(s, method="tsne", background=True)
+    assert in_map.wait(60)
+    store.add_label = add_label
+    answered = threading.Event()
+    threading.Thread(target=lambda: (s.submit("yes"), answered.set()), daemon=True).start()
+    assert answered.wait(30), "deadlock: the answer waits for the map, the map for the answer"
+    for t in threading.enumerate():
+        if t.name.startswith("alwidget-map"):
+            t.join(30)
+    assert m.projection.method == "tsne" and len(store.current_labels()) == 1
