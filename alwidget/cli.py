@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compute features for every clip that has none yet; resumable.",
     )
     p.add_argument("--db", required=True, type=Path, help="project database")
-    p.add_argument("--extractor", default="logmel", help="extractor name (default logmel)")
+    p.add_argument("--extractor", default="logmel",
+                   help="logmel (default; no model), yamnet (recommended for real recordings) "
+                        "or yamnet-tags (the AudioSet tagger)")
     p.add_argument("--jobs", type=int, default=-1, help="worker processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_features)
@@ -173,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--labels", type=Path, help="CSV with the label and fold of each row")
     src.add_argument("--label-column", default="label")
     src.add_argument("--fold-column", default="fold")
-    src.add_argument("--extractor", default="logmel")
+    src.add_argument("--extractor", default="logmel", help="logmel (default) or yamnet")
     src.add_argument("--db", type=Path, help="store for features and results "
                      "(default with --manifest: OUT/features.db)")
     p.add_argument("--protocol", choices=("rare-target", "batches"), default="rare-target",
