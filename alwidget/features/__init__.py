@@ -21,10 +21,11 @@ from ..audio import load_mono
 from ..store import FeatureSet, Store
 from .distributed import extract_features_distributed
 from .logmel import LogMel
+from .panns import PANNs, PANNsTags
 from .precomputed import import_features
 from .yamnet import YAMNet, YAMNetTags
 
-__all__ = ["Extractor", "LogMel", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
+__all__ = ["Extractor", "LogMel", "PANNs", "PANNsTags", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
            "extract_features_distributed", "import_features", "EXTRACTORS"]
 
 
@@ -58,7 +59,8 @@ class Extractor(Protocol):
 
 
 #: Extractors known by name.
-EXTRACTORS = {"logmel": LogMel, "yamnet": YAMNet, "yamnet-tags": YAMNetTags}
+EXTRACTORS = {"logmel": LogMel, "yamnet": YAMNet, "yamnet-tags": YAMNetTags, "panns": PANNs,
+              "panns-tags": PANNsTags}
 
 
 def get_extractor(extractor: str | Extractor) -> Extractor:

@@ -1,0 +1,79 @@
+"""PANNs CNN14 from a local checkpoint (a synthetic one here): shapes, determinism, errors."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch", reason="torch not installed; ./dev.sh test installs the CPU build")
+pytest.importorskip("panns_hear", reason="panns-hear not installed; ./dev.sh test installs it")
+
+from alwidget.features import PANNs, PANNsTags  # noqa: E402
+
+SR = 32000
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A CNN14 checkpoint in the released format ({"model": state_dict}), random weights."""
+    from panns_hear.models import Cnn14
+
+    torch.manual_seed(0)
+    model = Cnn14(sample_rate=SR, window_size=1024, hop_size=320, mel_bins=64, fmin=50,
+                  fmax=14000, classes_num=527)
+    path = tmp_path_factory.mktemp("panns") / "Cnn14_synthetic.pth"
+    torch.save({"model": {k: v.half() for k, v in model.state_dict().items()}}, path)  # smaller
+    return str(path)
+
+
+def audio(seconds=3.0):
+    rng = np.random.default_rng(0)
+    return (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+
+
+def test_embeddings_and_tags_per_clip(checkpoint):
+    y = audio()
+    starts, durations = np.array([0.0, 1.0, 2.0, 2.8]), np.array([1.0, 1.0, 1.0, 0.2])
+    E = PANNs(checkpoint).extract(y, SR, starts, durations)
+    P = PANNsTags(checkpoint).extract(y, SR, starts, durations)
+    assert E.shape == (4, 2048) and P.shape == (4, 527) and E.dtype == np.float32
+    assert np.isfinite(E).all() and ((P >= 0) & (P <= 1)).all()
+    again = PANNs(checkpoint).extract(y, SR, starts[::-1], durations[::-1])
+    assert np.allclose(again[::-1], E, atol=1e-5)  # eval mode: deterministic, order-free
+    assert not np.allclose(E[0], E[1])
+
+
+def test_the_checkpoint_is_part_of_the_config_and_errors_say_what_to_do(checkpoint, tmp_path,
+                                                                         monkeypatch):
+    cfg = PANNs(checkpoint).config()
+    assert len(cfg["checkpoint_sha256"]) == 64
+    monkeypatch.delenv("ALWIDGET_PANNS_CHECKPOINT", raising=False)
+    with pytest.raises(ValueError, match="alwidget never downloads it"):
+        PANNs().config()
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+        PANNs(str(tmp_path / "nowhere.pth")).config()
+    bad = tmp_path / "bad.pth"
+    torch.save({"model": {"x": torch.zeros(1)}}, bad)
+    with pytest.raises(ValueError, match="is not a CNN14 checkpoint"):
+        PANNs(str(bad)).extract(audio(1), SR, np.array([0.0]), np.array([1.0]))
+    # the original training script also pickled its sampler's numpy state beside the weights
+    full = tmp_path / "with_sampler.pth"
+    torch.save({"model": torch.load(checkpoint)["model"],
+                "sampler": {"random_state": np.random.RandomState(0).get_state()}}, full)
+    E = PANNs(str(full)).extract(audio(1), SR, np.array([0.0]), np.array([1.0]))
+    assert E.shape == (1, 2048)
+    with pytest.raises(ValueError, match="sample_rate=16000 must be 32000"):
+        PANNs(checkpoint).extract(audio(1), 16000, np.array([0.0]), np.array([1.0]))
+
+
+def test_through_the_store_by_name(checkpoint, tmp_path, monkeypatch):
+    import alwidget
+
+    monkeypatch.setenv("ALWIDGET_PANNS_CHECKPOINT", checkpoint)
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    sf.write(folder / "a.wav", audio(2.0), 16000)  # resampled to 32 kHz on load
+    db = tmp_path / "p.db"
+    alwidget.ingest(folder, db, clip_seconds=1.0, progress=False)
+    fs = alwidget.extract_features(db, "panns", n_jobs=1, progress=False)
+    ids, X = alwidget.Store(db).get_features(fs)
+    assert fs.extractor == "panns" and X.shape == (4, 2048)
