@@ -95,3 +95,21 @@ def test_a_relative_keys_path_and_an_excel_csv_work(project, monkeypatch):
     src = store.clip_sources(ids)
     order = sorted(range(6), key=lambda i: (src.path[i], src.start_s[i]))
     assert [X[i, 0] for i in order] == [0, 1, 2, 3, 4, 5]  # each vector on its own clip
+
+
+def test_imported_tagger_probabilities_give_a_top1_partition(project):
+    from alwidget.features.yamnet import top1
+    from alwidget.strategies.partition import partition_by_tagger
+
+    store, tmp = project
+    P = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4],
+                  [0.95, 0.0, 0.05], [0.1, 0.1, 0.8], [0.5, 0.4, 0.1]], dtype=np.float32)
+    write_keys(tmp / "keys.csv", keys_of_all())
+    np.save(tmp / "p.npy", P)
+    fs = import_features(store, "tags", tmp / "keys.csv", tmp / "p.npy")
+    ids, names, prob = top1(store, fs, ["bird", "rain", "wind"])
+    assert sorted(names.tolist()) == ["bird", "bird", "bird", "rain", "wind", "wind"]
+    parts = partition_by_tagger(names, prob, min_confidence=0.6)
+    assert sorted(len(v) for v in parts.values()) == [1, 1, 2, 2]  # bird 2, rain, wind, uncertain 2
+    with pytest.raises(ValueError, match="2 class names for the 3 columns"):
+        top1(store, fs, ["bird", "rain"])

@@ -223,8 +223,17 @@ class YAMNetTags(YAMNet):
         return 521
 
 
-def top1(store, feature_set=None):
-    """Each clip's most likely AudioSet class by the YAMNet tagger.
+def top1(store, feature_set=None, column_names=None):
+    """Each clip's most likely class by a tagger's stored probabilities.
+
+    Parameters
+    ----------
+    store : Store
+    feature_set : FeatureSet, optional
+        Tagger probabilities; default the store's ``yamnet-tags`` set. Any set of
+        class probabilities works, e.g. one imported with ``import_features``.
+    column_names : sequence of str, optional
+        Names of the probability columns; default the 521 AudioSet names of YAMNet.
 
     Returns
     -------
@@ -242,7 +251,11 @@ def top1(store, feature_set=None):
             raise ValueError("the store has no yamnet-tags features; run "
                              "alwidget.extract_features(store, 'yamnet-tags')")
         feature_set = sets[-1]
+    names_of = list(column_names) if column_names is not None else list(class_names())
+    if len(names_of) != feature_set.dim:
+        raise ValueError(f"{len(names_of)} class names for the {feature_set.dim} columns of "
+                         f"{feature_set.extractor}; pass column_names= with one name per column")
     ids, P = store.get_features(feature_set)
     best = P.argmax(axis=1)
-    names = np.asarray(class_names(), dtype=object)[best]
+    names = np.asarray(names_of, dtype=object)[best]
     return ids, names, P[np.arange(len(P)), best].astype(np.float32)
