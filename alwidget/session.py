@@ -23,7 +23,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.base import clone
@@ -79,7 +79,7 @@ class Proposal:
 #: Names of :attr:`PoolView.status` codes, in code order. "labeled" is the
 #: framework's "medoid" (a clip with a human label), "skipped" its "discarded".
 #: "pseudo-labeled": clips a semi-supervised strategy (``ssal-*``) labels itself under the
-#: current model (shown on maps; the interactive session does not train on them).
+#: current model; the next fit trains on them, as in the simulated experiments.
 STATUS_NAMES = ("unlabeled", "proposed", "labeled", "skipped", "doubt", "validation",
                 "pseudo-labeled")
 _UNLABELED, _PROPOSED, _LABELED, _SKIPPED, _DOUBT, _VALIDATION, _PSEUDO = range(len(STATUS_NAMES))
@@ -121,6 +121,9 @@ class _State:
     skipped: frozenset[int]
     n_decisions: int
     queued: tuple[int, ...] = ()  # clips the expert asked to see next, in order
+    # (clip_id, label) the model gave itself after the last decision (semi-supervised AL):
+    # the next fit trains on them too, as in the simulated experiments
+    pseudo: tuple[tuple[int, str], ...] = ()
 
     def with_label(self, clip_id: int, label: str) -> "_State":
         return self.with_labels([clip_id], label)
@@ -129,10 +132,11 @@ class _State:
         d = dict(self.labels)
         d.update((int(c), label) for c in clip_ids)
         return _State(tuple(sorted(d.items())), self.skipped, self.n_decisions + len(clip_ids),
-                      self.queued)
+                      self.queued, self.pseudo)
 
     def with_skip(self, clip_id: int) -> "_State":
-        return _State(self.labels, self.skipped | {clip_id}, self.n_decisions + 1, self.queued)
+        return _State(self.labels, self.skipped | {clip_id}, self.n_decisions + 1, self.queued,
+                      self.pseudo)
 
 
 @dataclass
@@ -143,6 +147,7 @@ class _Plan:
     val_f1: float | None = None
     proba: np.ndarray | None = None  # float32 (n_clips, n_classes) of this plan's model
     pseudo: np.ndarray | None = None  # rows a semi-supervised strategy would label itself
+    pseudo_labels: np.ndarray | None = None  # their class indices
 
 
 @dataclass
@@ -260,7 +265,12 @@ class Session:
                 labels[d.clip_id] = d.label
             else:
                 skipped.add(d.clip_id)
-        return _State(tuple(sorted(labels.items())), frozenset(skipped), len(self._history))
+        pseudo = ()
+        if self._history:
+            t = self.store.pseudo_labels(event_id=self._history[-1])
+            pseudo = tuple(zip(t.clip_id.tolist(), t.label.tolist()))
+        return _State(tuple(sorted(labels.items())), frozenset(skipped), len(self._history),
+                      (), pseudo)
 
     @property
     def current(self) -> Proposal | None:
@@ -300,11 +310,14 @@ class Session:
             raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
         with self._lock:
             p = self._require_current()
-            event = self.store.add_label(
-                p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
-                model_version=p.model_version, predicted_proba=p.p_target, events=events)
+            nxt_state = self._successor(self._state.with_label(p.clip_id, label))
+            with self.store.transaction():
+                event = self.store.add_label(
+                    p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
+                    model_version=p.model_version, predicted_proba=p.p_target, events=events)
+                self._commit_pseudo(nxt_state, event)
             self._history.append(event)
-            nxt = self._advance(self._state.with_label(p.clip_id, label))
+            nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session
         return nxt
 
@@ -319,10 +332,14 @@ class Session:
         clip_id = int(clip_id)
         self._check_labelable([clip_id])
         with self._lock:
-            event = self.store.add_label(clip_id, label, labeler=self.labeler, strategy="expert",
-                                         reason="chosen by the expert", events=events)
+            nxt_state = self._successor(self._state.with_label(clip_id, label))
+            with self.store.transaction():
+                event = self.store.add_label(clip_id, label, labeler=self.labeler,
+                                             strategy="expert", reason="chosen by the expert",
+                                             events=events)
+                self._commit_pseudo(nxt_state, event)
             self._history.append(event)
-            nxt = self._advance(self._state.with_label(clip_id, label))
+            nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session
         return nxt
 
@@ -339,14 +356,30 @@ class Session:
         if not clip_ids:
             return self.current
         with self._lock:
+            nxt_state = self._successor(self._state.with_labels(clip_ids, label))
             with self.store.transaction():
                 events = [self.store.add_label(c, label, labeler=self.labeler, strategy="expert",
                                                reason="labeled as a group by the expert")
                           for c in clip_ids]
+                self._commit_pseudo(nxt_state, events[-1])
             self._history.extend(events)
-            nxt = self._advance(self._state.with_labels(clip_ids, label))
+            nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session
         return nxt
+
+    def _successor(self, state: _State) -> _State:
+        """``state`` after a decision: it trains on the pseudo-labels of the current plan."""
+        plan = self._plan
+        pseudo = () if plan.pseudo is None else tuple(sorted(
+            (int(self._ids[r]), self.classes[int(k)]) for r, k in zip(plan.pseudo, plan.pseudo_labels)))
+        return replace(state, pseudo=pseudo)
+
+    def _commit_pseudo(self, state: _State, event_id: int) -> None:
+        """Store the pseudo-labels ``state`` trains on, linked to the decision (same transaction)."""
+        if state.pseudo:
+            clips, labels = zip(*state.pseudo)
+            self.store.add_pseudo_labels(clips, labels, strategy=self.strategy.name,
+                                         model_version=self._state.n_decisions, event_id=event_id)
 
     def _check_labelable(self, clip_ids) -> None:
         missing = [c for c in clip_ids if c not in self._row]
@@ -370,7 +403,7 @@ class Session:
             st = self._state
             queued = tuple(dict.fromkeys(st.queued + tuple(clip_ids)))
             self._cancel_precompute()
-            self._state = _State(st.labels, st.skipped, st.n_decisions, queued)
+            self._state = replace(st, queued=queued)
             self._precompute()
         self._notify()
 
@@ -476,10 +509,13 @@ class Session:
         """Skip the current clip (committed; it is not asked again); return the next clip."""
         with self._lock:
             p = self._require_current()
-            event = self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
-                                        reason=p.reason, model_version=p.model_version)
+            nxt_state = self._successor(self._state.with_skip(p.clip_id))
+            with self.store.transaction():
+                event = self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
+                                            reason=p.reason, model_version=p.model_version)
+                self._commit_pseudo(nxt_state, event)
             self._history.append(event)
-            nxt = self._advance(self._state.with_skip(p.clip_id))
+            nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session
         return nxt
 
@@ -491,9 +527,7 @@ class Session:
             self.store.undo_event(self._history[-1])
             self._cancel_precompute()
             queued = self._state.queued
-            self._state = self._load_state()
-            self._state = _State(self._state.labels, self._state.skipped,
-                                 self._state.n_decisions, queued)
+            self._state = replace(self._load_state(), queued=queued)
             self._plan = self._make_plan(self._state)
             self._precompute()
         self._notify()
@@ -521,7 +555,7 @@ class Session:
     # -- planning (pure: reads only the in-memory features) -------------------
     @staticmethod
     def _key(state: _State) -> tuple:
-        return (state.labels, state.skipped, state.queued)
+        return (state.labels, state.skipped, state.queued, state.pseudo)
 
     def _make_plan(self, state: _State) -> _Plan:
         t0 = time.perf_counter()
@@ -546,8 +580,11 @@ class Session:
         model = clone(self.model)
         if "random_state" in model.get_params():
             model.set_params(random_state=self.random_state * 100_003 + state.n_decisions)
+        # semi-supervised AL: the previous model's balanced confident predictions train too
+        fit_on = train + [(c, lab) for c, lab in state.pseudo
+                          if c not in labels and c not in self._val_ids]
         learner = Learner(model, self.classes).fit(
-            self._X[[self._row[c] for c, _ in train]], [lab for _, lab in train])
+            self._X[[self._row[c] for c, _ in fit_on]], [lab for _, lab in fit_on])
         P_all = learner.predict_proba(self._X).astype(np.float32)
         P = P_all[pool]
         t_col = self.classes.index(self.target)
@@ -557,7 +594,7 @@ class Session:
         val_f1 = None
         if self._val_rows is not None and len(self.classes) == 2:
             val_f1 = f1_at(self._val_y, learner.predict_proba(self._X[self._val_rows])[:, t_col], 0.5)
-        pseudo = None
+        pseudo = pseudo_labels = None
         if queued:
             j = int(np.searchsorted(self._ids[pool], queued[0]))
             reason, strategy = "queued by the expert", "expert"
@@ -565,12 +602,12 @@ class Session:
             q = self.strategy.query(ctx, 1)
             j, reason, strategy = int(q.indices[0]), q.reasons[0], self.strategy.name
             if len(q.pseudo_indices):
-                pseudo = pool[q.pseudo_indices]
+                pseudo, pseudo_labels = pool[q.pseudo_indices], q.pseudo_labels
         best = int(P[j].argmax())
         prop = self._proposal(int(pool[j]), reason, strategy, state.n_decisions,
                               predicted=self.classes[best], confidence=float(P[j, best]),
                               p_target=float(P[j, t_col]))
-        return _Plan(state, prop, time.perf_counter() - t0, val_f1, P_all, pseudo)
+        return _Plan(state, prop, time.perf_counter() - t0, val_f1, P_all, pseudo, pseudo_labels)
 
     def _proposal(self, row: int, reason: str, strategy: str, version: int, **kw) -> Proposal:
         clip_id = int(self._ids[row])
@@ -590,8 +627,8 @@ class Session:
         if not self.precompute or self._plan.proposal is None or self.done:
             return
         clip = self._plan.proposal.clip_id
-        states = [self._state.with_label(clip, lab) for lab in self._outcomes()]
-        states.append(self._state.with_skip(clip))
+        states = [self._successor(self._state.with_label(clip, lab)) for lab in self._outcomes()]
+        states.append(self._successor(self._state.with_skip(clip)))
         for st in states:
             self._futures[self._key(st)] = self._pool.submit(self._timed_plan, st)
 

@@ -255,3 +255,40 @@ def test_pool_view_shows_what_a_semi_supervised_strategy_would_label_itself(tmp_
         confident = np.maximum(v.p_target[pseudo], 1 - v.p_target[pseudo])
         assert (confident >= 0.95).all()  # T_SSL: only confident predictions
         assert len(store.current_labels()) == 12  # shown on the map, not stored as labels
+
+
+def test_semi_supervised_session_trains_on_pseudo_labels_and_resumes_exactly(tmp_path, monkeypatch):
+    import alwidget.session as session_module
+
+    store, truth = make_project(tmp_path / "p.db")
+    fit_sizes = []
+    real_fit = session_module.Learner.fit
+
+    def counting_fit(self, X, y):
+        fit_sizes.append(len(y))
+        return real_fit(self, X, y)
+
+    monkeypatch.setattr(session_module.Learner, "fit", counting_fit)
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    negative = next(c for c, lab in truth.items() if lab == "background")
+    s = Session(store, classes=CLASSES, strategy="ssal-0.95", random_state=2)
+    s.label(positive, "target")
+    s.label(negative, "background")
+    sync_before = s.n_sync_plans
+    for _ in range(12):
+        for f in list(s._futures.values()):
+            f.result()
+        s.submit(truth[s.current.clip_id])
+        fresh = Session(Store(tmp_path / "p.db"), classes=CLASSES, strategy="ssal-0.95",
+                        random_state=2, precompute=False)
+        assert fresh._state.pseudo == s._state.pseudo  # the pseudo-labels came back from the DB
+        assert (fresh.current.clip_id, fresh.current.reason) == (s.current.clip_id, s.current.reason)
+        fresh.close()
+    last = store.active_events()[-1].id
+    stored = store.pseudo_labels(event_id=last)
+    assert len(stored) > 0 and len(stored) % 2 == 0  # balanced: as many targets as background
+    assert (stored.label == "target").sum() == (stored.label == "background").sum()
+    assert max(fit_sizes) > s.n_labels  # fits used more than the human labels
+    assert s.n_sync_plans == sync_before  # the background plans carried the same pseudo-labels
+    assert len(store.current_labels()) == 14  # pseudo-labels are never human labels
+    s.close()

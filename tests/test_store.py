@@ -31,7 +31,8 @@ FOREIGN_KEYS = {
     "label_events": {"clip_id": "clips.id", "labeler_id": "labelers.id",
                      "undoes": "label_events.id", "label": "ontology.tag"},
     "ingest_errors": {},
-    "pseudo_labels": {"clip_id": "clips.id", "label": "ontology.tag"},
+    "pseudo_labels": {"clip_id": "clips.id", "label": "ontology.tag", "event_id": "label_events.id"},
+    "projections": {"feature_set_id": "feature_sets.id"},
     "experiments": {},
     "experiment_records": {"experiment_id": "experiments.id"},
 }

@@ -233,6 +233,10 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL,
         UNIQUE (feature_set_id, method, params_hash)
     );
+    -- Pseudo-labels a session trained on after a decision (semi-supervised AL), so a
+    -- resumed session trains on the same set: linked to the decision's label event.
+    ALTER TABLE pseudo_labels ADD COLUMN event_id INTEGER REFERENCES label_events(id);
+    CREATE INDEX pseudo_labels_event ON pseudo_labels(event_id);
     """,
 ]
 

@@ -623,11 +623,13 @@ class Store:
         strategy: str,
         model_version: int | None = None,
         probabilities: Sequence[float] | None = None,
+        event_id: int | None = None,
     ) -> None:
         """Record labels the model gave itself (semi-supervised AL), apart from human labels.
 
         They live in their own table: never in ``label_events`` or
         ``current_labels``, never counted as human labels or used for evaluation.
+        ``event_id`` links them to the decision after which a session trains on them.
         """
         labels = list(labels)
         probs = [None] * len(labels) if probabilities is None else [float(p) for p in probabilities]
@@ -640,17 +642,22 @@ class Store:
         with self.transaction():
             self.db["pseudo_labels"].insert_all(
                 {"clip_id": int(c), "label": lab, "strategy": strategy,
-                 "model_version": model_version, "probability": p, "created_at": now}
+                 "model_version": model_version, "probability": p, "created_at": now,
+                 "event_id": event_id}
                 for c, lab, p in zip(clip_ids, labels, probs)
             )
 
-    def pseudo_labels(self, model_version: int | None = None) -> LabelTable:
-        """Pseudo-labels (all, or of one model version), by clip id."""
+    def pseudo_labels(self, model_version: int | None = None,
+                      event_id: int | None = None) -> LabelTable:
+        """Pseudo-labels (all, of one model version, or linked to one decision), by clip id."""
         sql = "SELECT clip_id, label, id FROM pseudo_labels"
         params: tuple = ()
         if model_version is not None:
             sql += " WHERE model_version = ?"
             params = (model_version,)
+        elif event_id is not None:
+            sql += " WHERE event_id = ?"
+            params = (event_id,)
         return _label_table(self._query(sql + " ORDER BY clip_id, id", params))
 
     # -- experiments ------------------------------------------------------
