@@ -28,8 +28,8 @@ __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 #: has ``yamnet-tags`` features).
 COLOR_MODES = ("status", "predicted", "probability", "label", "tagger")
 _METHOD_NAMES = {"PCA (instant)": "pca", "t-SNE": "tsne", "UMAP": "umap"}
-_STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#2ca02c", "#e377c2")
-_STATUS_SIZES = np.array([4, 12, 8, 6, 8, 4, 5], np.float32)
+_STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#a1d99b", "#e377c2")
+_STATUS_SIZES = np.array([4, 12, 8, 6, 8, 3, 5], np.float32)
 _CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#ff7f0e", "#393b79")
 
