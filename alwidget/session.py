@@ -311,11 +311,9 @@ class Session:
         with self._lock:
             p = self._require_current()
             nxt_state = self._successor(self._state.with_label(p.clip_id, label))
-            with self.store.transaction():
-                event = self.store.add_label(
-                    p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
-                    model_version=p.model_version, predicted_proba=p.p_target, events=events)
-                self._commit_pseudo(nxt_state, event)
+            event = self._commit(nxt_state, lambda: self.store.add_label(
+                p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
+                model_version=p.model_version, predicted_proba=p.p_target, events=events))
             self._history.append(event)
             nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session
@@ -333,11 +331,9 @@ class Session:
         self._check_labelable([clip_id])
         with self._lock:
             nxt_state = self._successor(self._state.with_label(clip_id, label))
-            with self.store.transaction():
-                event = self.store.add_label(clip_id, label, labeler=self.labeler,
-                                             strategy="expert", reason="chosen by the expert",
-                                             events=events)
-                self._commit_pseudo(nxt_state, event)
+            event = self._commit(nxt_state, lambda: self.store.add_label(
+                clip_id, label, labeler=self.labeler, strategy="expert",
+                reason="chosen by the expert", events=events))
             self._history.append(event)
             nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session
@@ -373,6 +369,16 @@ class Session:
         pseudo = () if plan.pseudo is None else tuple(sorted(
             (int(self._ids[r]), self.classes[int(k)]) for r, k in zip(plan.pseudo, plan.pseudo_labels)))
         return replace(state, pseudo=pseudo)
+
+    def _commit(self, state: _State, write) -> int:
+        """Run ``write()`` (returns the event id) and store ``state``'s pseudo-labels with it,
+        in one transaction; a plain write when there are none (least confidence and co)."""
+        if not state.pseudo:
+            return write()
+        with self.store.transaction():
+            event = write()
+            self._commit_pseudo(state, event)
+        return event
 
     def _commit_pseudo(self, state: _State, event_id: int) -> None:
         """Store the pseudo-labels ``state`` trains on, linked to the decision (same transaction)."""
@@ -510,10 +516,9 @@ class Session:
         with self._lock:
             p = self._require_current()
             nxt_state = self._successor(self._state.with_skip(p.clip_id))
-            with self.store.transaction():
-                event = self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
-                                            reason=p.reason, model_version=p.model_version)
-                self._commit_pseudo(nxt_state, event)
+            event = self._commit(nxt_state, lambda: self.store.add_skip(
+                p.clip_id, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
+                model_version=p.model_version))
             self._history.append(event)
             nxt = self._advance(nxt_state)
         self._notify()  # outside the lock: views read the session

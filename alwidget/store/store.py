@@ -679,10 +679,13 @@ class Store:
         if self._scalar("SELECT 1 FROM clips WHERE id = ?", (int(clip_id),)) is None:
             raise StoreError(f"clip_id={clip_id!r} is not a stored clip")
         with self.transaction():
-            return self.db["label_events"].insert(
-                {"clip_id": int(clip_id), "kind": kind, "label": label,
-                 "labeler_id": self.ensure_labeler(labeler), "created_at": utc_now(), **fields}
-            ).last_pk
+            row = {"clip_id": int(clip_id), "kind": kind, "label": label,
+                   "labeler_id": self.ensure_labeler(labeler), "created_at": utc_now(), **fields}
+            # plain SQL: sqlite-utils' insert introspects the table on every call, and this
+            # runs once per decision while the expert waits
+            sql = (f"INSERT INTO label_events ({', '.join(row)}) "
+                   f"VALUES ({', '.join('?' * len(row))})")
+            return self._conn.execute(sql, tuple(row.values())).lastrowid
 
     def add_label(
         self,
