@@ -7,7 +7,19 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-__all__ = ["load_mono"]
+__all__ = ["clip_segments", "load_mono"]
+
+
+def clip_segments(y: np.ndarray, sample_rate: int, starts, durations) -> list[np.ndarray]:
+    """The windows ``[start, start + duration)`` (seconds) of ``y`` as float32 arrays.
+
+    Examples
+    --------
+    >>> [len(s) for s in clip_segments(np.zeros(100), 10, [0.0, 9.5], [1.0, 1.0])]
+    [10, 5]
+    """
+    return [np.asarray(y[int(round(s * sample_rate)):int(round((s + d) * sample_rate))],
+                       np.float32) for s, d in zip(starts, durations)]
 
 
 def load_mono(

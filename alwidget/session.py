@@ -305,63 +305,43 @@ class Session:
         ``events`` is a list of ``(class, onset_s, offset_s)`` relative to the
         clip's start. The label is committed to the store before anything else.
         """
-        label = str(label)
-        if label != DOUBT and label not in self.classes:
-            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
-        with self._lock:
-            p = self._require_current()
-            nxt_state = self._successor(self._state.with_label(p.clip_id, label))
-            event = self._commit(nxt_state, lambda: self.store.add_label(
+        label = self._check_label(label)
+        return self._decide(
+            lambda st, p: st.with_label(p.clip_id, label),
+            lambda p: [self.store.add_label(
                 p.clip_id, label, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
-                model_version=p.model_version, predicted_proba=p.p_target, events=events))
-            self._history.append(event)
-            nxt = self._advance(nxt_state)
-        self._notify()  # outside the lock: views read the session
-        return nxt
+                model_version=p.model_version, predicted_proba=p.p_target, events=events)],
+            on_current=True)
 
     def label(self, clip_id: int, label: str, events=None) -> Proposal | None:
         """Label a clip of the expert's choosing (a known example, a clip found on a map).
 
         Committed like any label; the next clip is then planned from the new labels.
         """
-        label = str(label)
-        if label != DOUBT and label not in self.classes:
-            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        label = self._check_label(label)
         clip_id = int(clip_id)
         self._check_labelable([clip_id])
-        with self._lock:
-            nxt_state = self._successor(self._state.with_label(clip_id, label))
-            event = self._commit(nxt_state, lambda: self.store.add_label(
-                clip_id, label, labeler=self.labeler, strategy="expert",
-                reason="chosen by the expert", events=events))
-            self._history.append(event)
-            nxt = self._advance(nxt_state)
-        self._notify()  # outside the lock: views read the session
-        return nxt
+        return self._decide(
+            lambda st, p: st.with_label(clip_id, label),
+            lambda p: [self.store.add_label(clip_id, label, labeler=self.labeler,
+                                            strategy="expert", reason="chosen by the expert",
+                                            events=events)])
 
     def label_many(self, clip_ids, label: str) -> Proposal | None:
         """Give many clips (e.g. a region selected on a map) the same label, in one commit.
 
         The model is refitted once, after all of them are stored.
         """
-        label = str(label)
-        if label != DOUBT and label not in self.classes:
-            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        label = self._check_label(label)
         clip_ids = [int(c) for c in clip_ids]
         self._check_labelable(clip_ids)
         if not clip_ids:
             return self.current
-        with self._lock:
-            nxt_state = self._successor(self._state.with_labels(clip_ids, label))
-            with self.store.transaction():
-                events = [self.store.add_label(c, label, labeler=self.labeler, strategy="expert",
-                                               reason="labeled as a group by the expert")
-                          for c in clip_ids]
-                self._commit_pseudo(nxt_state, events[-1])
-            self._history.extend(events)
-            nxt = self._advance(nxt_state)
-        self._notify()  # outside the lock: views read the session
-        return nxt
+        return self._decide(
+            lambda st, p: st.with_labels(clip_ids, label),
+            lambda p: [self.store.add_label(c, label, labeler=self.labeler, strategy="expert",
+                                            reason="labeled as a group by the expert")
+                       for c in clip_ids])
 
     def _successor(self, state: _State) -> _State:
         """``state`` after a decision: it trains on the pseudo-labels of the current plan."""
@@ -370,27 +350,42 @@ class Session:
             (int(self._ids[r]), self.classes[int(k)]) for r, k in zip(plan.pseudo, plan.pseudo_labels)))
         return replace(state, pseudo=pseudo)
 
-    def _commit(self, state: _State, write) -> int:
-        """Run ``write()`` (returns the event id) and store ``state``'s pseudo-labels with it,
-        in one transaction; a plain write when there are none (least confidence and co)."""
-        if not state.pseudo:
-            return write()
-        with self.store.transaction():
-            event = write()
-            self._commit_pseudo(state, event)
-        return event
+    def _decide(self, step, write, *, on_current: bool = False) -> Proposal | None:
+        """Commit a decision, then move on to the next clip.
 
-    def _commit_pseudo(self, state: _State, event_id: int) -> None:
-        """Store the pseudo-labels ``state`` trains on, linked to the decision (same transaction)."""
-        if state.pseudo:
-            clips, labels = zip(*state.pseudo)
-            self.store.add_pseudo_labels(clips, labels, strategy=self.strategy.name,
-                                         model_version=self._state.n_decisions, event_id=event_id)
+        ``step(state, proposal)`` is the state after it; ``write(proposal)`` stores it and
+        returns its event ids. The events and the pseudo-labels the next fit trains on are
+        written in one transaction, before anything else. Views hear of it after the lock
+        is released (they read the session).
+        """
+        with self._lock:
+            p = self._require_current() if on_current else None
+            state = self._successor(step(self._state, p))
+            with self.store.transaction():
+                events = write(p)
+                if state.pseudo:
+                    clips, labels = zip(*state.pseudo)
+                    self.store.add_pseudo_labels(
+                        clips, labels, strategy=self.strategy.name,
+                        model_version=self._state.n_decisions, event_id=events[-1])
+            self._history.extend(events)
+            nxt = self._advance(state)
+        self._notify()
+        return nxt
 
-    def _check_labelable(self, clip_ids) -> None:
+    def _check_label(self, label) -> str:
+        label = str(label)
+        if label != DOUBT and label not in self.classes:
+            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        return label
+
+    def _check_features(self, clip_ids) -> None:
         missing = [c for c in clip_ids if c not in self._row]
         if missing:
             raise ValueError(f"clips {missing[:5]} have no {self.feature_set.extractor} features")
+
+    def _check_labelable(self, clip_ids) -> None:
+        self._check_features(clip_ids)
         held_out = [c for c in clip_ids if c in self._val_ids]
         if held_out:
             raise ValueError(f"clips {held_out[:5]} are in the validation set: labeling them "
@@ -402,9 +397,7 @@ class Session:
         The queue lives in this session (a new session starts with an empty one).
         """
         clip_ids = [int(c) for c in clip_ids]
-        missing = [c for c in clip_ids if c not in self._row]
-        if missing:
-            raise ValueError(f"clips {missing[:5]} have no {self.feature_set.extractor} features")
+        self._check_features(clip_ids)
         with self._lock:
             st = self._state
             queued = tuple(dict.fromkeys(st.queued + tuple(clip_ids)))
@@ -433,8 +426,7 @@ class Session:
     def proposal_for(self, clip_id: int) -> Proposal:
         """A clip of the expert's choosing as a :class:`Proposal`, with the current prediction."""
         clip_id = int(clip_id)
-        if clip_id not in self._row:
-            raise ValueError(f"clip_id={clip_id!r} has no {self.feature_set.extractor} features")
+        self._check_features([clip_id])
         kw = {}
         P = self._plan.proba
         if P is not None:
@@ -492,12 +484,19 @@ class Session:
             p = Projection(self._ids, p.coords[pos], p.method, p.n_fit, p.seconds, p.from_cache)
         return p
 
+    @property
+    def has_tagger(self) -> bool:
+        """True when the store has the AudioSet tagger's (``yamnet-tags``) features."""
+        from .features.yamnet import YAMNetTags
+
+        return any(fs.extractor == YAMNetTags.name for fs in self.store.feature_sets())
+
     def tagger_top1(self):
         """The AudioSet tagger's top-1 class name and probability per clip (aligned with
         :meth:`pool_view`), or None when the store has no ``yamnet-tags`` features."""
-        from .features.yamnet import YAMNetTags, top1
+        from .features.yamnet import top1
 
-        if not any(fs.extractor == YAMNetTags.name for fs in self.store.feature_sets()):
+        if not self.has_tagger:
             return None
         ids, names, prob = top1(self.store)
         out_names = np.full(len(self._ids), "", dtype=object)
@@ -513,16 +512,11 @@ class Session:
 
     def skip(self) -> Proposal | None:
         """Skip the current clip (committed; it is not asked again); return the next clip."""
-        with self._lock:
-            p = self._require_current()
-            nxt_state = self._successor(self._state.with_skip(p.clip_id))
-            event = self._commit(nxt_state, lambda: self.store.add_skip(
-                p.clip_id, labeler=self.labeler, strategy=p.strategy, reason=p.reason,
-                model_version=p.model_version))
-            self._history.append(event)
-            nxt = self._advance(nxt_state)
-        self._notify()  # outside the lock: views read the session
-        return nxt
+        return self._decide(
+            lambda st, p: st.with_skip(p.clip_id),
+            lambda p: [self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
+                                           reason=p.reason, model_version=p.model_version)],
+            on_current=True)
 
     def undo(self) -> Proposal | None:
         """Take back the last decision; its clip becomes the current one again."""

@@ -50,6 +50,14 @@ def toy_store(path: Path, X: np.ndarray):
     return store, fs
 
 
+def report(lines: list[str], out: Path | None) -> None:
+    """Print the markdown report, and write it to ``out`` when given."""
+    text = "\n".join(lines)
+    print(text)
+    if out:
+        out.write_text(text + "\n")
+
+
 def time_projection(n: int, method: str, **kw) -> tuple[float, int]:
     from alwidget.projections import compute_projection
 
@@ -146,10 +154,7 @@ def main() -> None:
               f"| Session.pool_view() | {med(r['pool']):.1f} | {p95(r['pool']):.1f} |",
               f"| MapView.recolor() (pool view + batch_update) | {med(r['total']):.1f} | "
               f"{p95(r['total']):.1f} |"]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

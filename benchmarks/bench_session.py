@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,20 +43,12 @@ def make_data(n: int, dim: int, seed: int = 0):
 
 def run_alwidget(n: int, dim: int, labels: int, think: float) -> dict:
     from alwidget.session import Session
-    from alwidget.store import NewAudio, Store
+    from bench_maps import toy_store
 
     X, y = make_data(n, dim)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.db")
-        per = 100
-        with store.transaction():
-            for i in range(n // per):
-                store.add_audio(NewAudio("/bench", f"n1_{i:05d}.wav", 16000, 16, 16000 * per, 1,
-                                         "WAV", "PCM_16", str(i), 0),
-                                [(float(k), 1.0) for k in range(per)])
+        store, _ = toy_store(Path(tmp) / "bench.db", X)
         ids = store.clip_ids()
-        fs = store.feature_set("bench", {}, dim)
-        store.put_features(fs, ids, X)
         truth = dict(zip(ids.tolist(), np.where(y, "target", "background")))
         s = Session(store, classes=["background", "target"], strategy="lc", random_state=0)
         s.label(int(ids[np.flatnonzero(y)[0]]), "target")
@@ -138,10 +129,9 @@ def main() -> None:
         lines.append("")
         for name, med, _, _ in rows[:-1]:
             lines.append(f"modAL / {name}: {modal[0] / med:.0f}x (median)")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    from bench_maps import report
+
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -42,12 +42,9 @@ def test_embeddings_separate_different_sounds():
 
 
 def test_a_changed_or_missing_model_file_is_refused(tmp_path, monkeypatch):
-    import alwidget.features.yamnet as y
-
     fake = tmp_path / "YamNet_w8a8.onnx.zip"
     fake.write_bytes(b"not the model")
     monkeypatch.setenv("ALWIDGET_YAMNET_MODEL", str(fake))
-    monkeypatch.setattr(y, "_MODELS", {})
     with pytest.raises(ValueError, match="not the YAMNet model alwidget knows"):
         YAMNet().extract(sounds(), SR, np.array([0.0]), np.array([1.0]))
     monkeypatch.setenv("ALWIDGET_YAMNET_MODEL", str(tmp_path / "nowhere.zip"))

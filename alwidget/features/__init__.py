@@ -138,17 +138,12 @@ def extract_features(
     store = db if isinstance(db, Store) else Store(db)
     ex = get_extractor(extractor)
     fs = store.feature_set(ex.name, ex.config(), ex.dim)
-    todo = store.clip_sources(store.clips_without_features(fs))
-    if len(todo) == 0:
+    jobs = _file_jobs(store, fs)
+    if not jobs:
         return fs
-    # one job per file: its clips' ids and windows
-    cuts = np.flatnonzero(np.diff(todo.audio_id)) + 1
-    groups = np.split(np.arange(len(todo)), cuts)
-    jobs = [
-        (todo.path[g[0]], todo.clip_id[g], todo.start_s[g], todo.duration_s[g]) for g in groups
-    ]
+    n_clips = sum(len(j[1]) for j in jobs)
     batches = [jobs[i : i + files_per_batch] for i in range(0, len(jobs), files_per_batch)]
-    bar = tqdm(total=len(todo), desc=f"features ({ex.name})", unit="clip", disable=not progress)
+    bar = tqdm(total=n_clips, desc=f"features ({ex.name})", unit="clip", disable=not progress)
     errors: list[tuple[str, str, int]] = []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     try:
@@ -158,10 +153,25 @@ def extract_features(
             bar.update(len(ids) + sum(e[2] for e in errs))
     finally:
         bar.close()
+    _warn_unreadable(errors)
+    return fs
+
+
+def _file_jobs(store: Store, fs: FeatureSet) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """One job per file with clips still lacking ``fs`` features: (path, ids, starts, durations)."""
+    todo = store.clip_sources(store.clips_without_features(fs))
+    if len(todo) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(todo.audio_id)) + 1
+    return [(todo.path[g[0]], todo.clip_id[g], todo.start_s[g], todo.duration_s[g])
+            for g in np.split(np.arange(len(todo)), cuts)]
+
+
+def _warn_unreadable(errors: list[tuple[str, str, int]]) -> None:
+    """One warning naming the files (path, reason, number of clips) that could not be read."""
     if errors:
         shown = "\n".join(f"  {p}: {r}" for p, r, _ in errors[:10])
         warnings.warn(
             f"{len(errors)} files could not be read, their clips have no features:\n{shown}",
-            stacklevel=2,
+            stacklevel=3,
         )
-    return fs

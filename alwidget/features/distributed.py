@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +75,7 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
     """
     from distributed import Client, LocalCluster, as_completed
 
-    from . import get_extractor
+    from . import _file_jobs, _warn_unreadable, get_extractor
 
     if files_per_partition < 1:
         raise ValueError(f"files_per_partition={files_per_partition!r} must be >= 1")
@@ -91,12 +90,9 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
         work_dir = Path(store.path + ".extract")
     work = Path(work_dir) / f"fs{fs.id}"
     work.mkdir(parents=True, exist_ok=True)
-    todo = store.clip_sources(store.clips_without_features(fs))
-    if len(todo) == 0:
+    jobs = _file_jobs(store, fs)
+    if not jobs:
         return fs
-    cuts = np.flatnonzero(np.diff(todo.audio_id)) + 1
-    groups = np.split(np.arange(len(todo)), cuts)
-    jobs = [(todo.path[g[0]], todo.clip_id[g], todo.start_s[g], todo.duration_s[g]) for g in groups]
     parts = [jobs[i:i + files_per_partition] for i in range(0, len(jobs), files_per_partition)]
 
     own = None
@@ -107,9 +103,9 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
             client = Client(own)
         else:
             client = Client(scheduler)
-    bar = tqdm(total=len(todo), desc=f"features ({ex.name}, dask)", unit="clip",
+    bar = tqdm(total=sum(len(j[1]) for j in jobs), desc=f"features ({ex.name}, dask)", unit="clip",
                disable=not progress)
-    errors: list[str] = []
+    errors: list[tuple[str, str, int]] = []
     try:
         futures = []
         for part in parts:
@@ -121,18 +117,22 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
             out = future.result()
             with np.load(out) as data:
                 ids, X = data["ids"], data["X"]
-                failed = [str(e) for e in data["errors"]]
+                failed = [_unpack_error(str(e)) for e in data["errors"]]
             store.put_features(fs, ids, X)  # committed, then the partition file goes
             os.remove(out)
             errors += failed
-            bar.update(len(ids) + sum(int(e.rsplit("\t", 1)[1]) for e in failed))
+            bar.update(len(ids) + sum(n for _, _, n in failed))
     finally:
         bar.close()
         if own is not None:
             client.close()
             own.close()
-    if errors:
-        shown = "\n".join("  " + e.rsplit("\t", 1)[0].replace("\t", ": ") for e in errors[:10])
-        warnings.warn(f"{len(errors)} files could not be read, their clips have no features:\n"
-                      f"{shown}", stacklevel=2)
+    _warn_unreadable(errors)
     return fs
+
+
+def _unpack_error(text: str) -> tuple[str, str, int]:
+    """(path, reason, number of clips) from a partition file's "path<TAB>reason<TAB>n"."""
+    path, rest = text.split("\t", 1)
+    reason, n = rest.rsplit("\t", 1)
+    return path, reason, int(n)

@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ..audio import clip_segments
+
 __all__ = ["PANNs", "PANNsTags"]
 
 _SR = 32000
 _BATCH = 8  # clips per forward pass (fastest on 2 cores)
 _INSTALL = 'pip install "torch==2.13.0+cpu" panns-hear (or any torch build, then panns-hear)'
-_MODELS: dict[str, object] = {}
-_LOCK = threading.Lock()
 
 
 def _checkpoint(path: str | None) -> Path:
@@ -54,29 +53,27 @@ def _sha256(path: str, size: int, mtime: float) -> str:
     return h.hexdigest()
 
 
-def _load(path: Path):
+@lru_cache(maxsize=2)
+def _load(path: str):
+    """The CNN14 of checkpoint ``path``, once per process (a failed load is not cached)."""
     try:
         import torch
         from panns_hear.models import Cnn14
     except ImportError as exc:
         raise ImportError(f"PANNs needs torch and panns-hear ({exc}); {_INSTALL}") from None
-    with _LOCK:
-        if str(path) in _MODELS:
-            return _MODELS[str(path)]
-        model = Cnn14(sample_rate=_SR, window_size=1024, hop_size=320, mel_bins=64, fmin=50,
-                      fmax=14000, classes_num=527)
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # the original training script also pickled its sampler's state
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)  # the user's own file
-        state = ckpt["model"] if isinstance(ckpt, dict) and "model" in ckpt else ckpt
-        try:
-            model.load_state_dict(state)
-        except Exception as exc:
-            raise ValueError(f"{str(path)!r} is not a CNN14 checkpoint ({exc})") from None
-        model.eval()  # no dropout, no SpecAugment
-        _MODELS[str(path)] = model
-        return model
+    model = Cnn14(sample_rate=_SR, window_size=1024, hop_size=320, mel_bins=64, fmin=50,
+                  fmax=14000, classes_num=527)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # the original training script also pickled its sampler's state
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)  # the user's own file
+    state = ckpt["model"] if isinstance(ckpt, dict) and "model" in ckpt else ckpt
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise ValueError(f"{path!r} is not a CNN14 checkpoint ({exc})") from None
+    model.eval()  # no dropout, no SpecAugment
+    return model
 
 
 @dataclass(frozen=True)
@@ -113,11 +110,9 @@ class PANNs:
 
         if sample_rate != _SR:
             raise ValueError(f"sample_rate={sample_rate!r} must be {_SR} for {self.name}")
-        model = _load(_checkpoint(self.checkpoint))
-        clips = []
-        for s, d in zip(starts, durations):
-            seg = np.asarray(y[int(round(s * _SR)):int(round((s + d) * _SR))], np.float32)
-            clips.append(np.pad(seg, (0, max(0, _SR - len(seg)))))  # CNN14 needs >= ~0.3 s
+        model = _load(str(_checkpoint(self.checkpoint)))
+        clips = [np.pad(seg, (0, max(0, _SR - len(seg))))  # CNN14 needs >= ~0.3 s
+                 for seg in clip_segments(y, _SR, starts, durations)]
         out = np.empty((len(clips), self.dim), np.float32)
         order = np.argsort([len(c) for c in clips], kind="stable")  # equal lengths batch together
         i = 0

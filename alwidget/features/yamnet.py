@@ -27,13 +27,14 @@ import hashlib
 import importlib.util
 import os
 import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from ..audio import clip_segments
 
 __all__ = ["MODEL_SHA256", "YAMNet", "YAMNetTags", "class_names", "model_path", "top1"]
 
@@ -155,16 +156,13 @@ class _Model:
         return emb.reshape(len(p), 1024), 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid
 
 
-_MODELS: dict[str, _Model] = {}
-_LOCK = threading.Lock()
+@lru_cache(maxsize=2)
+def _load(path: str) -> _Model:
+    return _Model(Path(path))  # once per process and file (a failed load is not cached)
 
 
 def _model() -> _Model:
-    path = model_path()
-    with _LOCK:
-        if str(path) not in _MODELS:
-            _MODELS[str(path)] = _Model(path)
-        return _MODELS[str(path)]
+    return _load(str(model_path()))
 
 
 @dataclass(frozen=True)
@@ -195,8 +193,7 @@ class YAMNet:
                 durations: np.ndarray) -> np.ndarray:
         if sample_rate != _SR:
             raise ValueError(f"sample_rate={sample_rate!r} must be {_SR} for {self.name}")
-        per_clip = [patches(y[int(round(s * _SR)):int(round((s + d) * _SR))])
-                    for s, d in zip(starts, durations)]
+        per_clip = [patches(seg) for seg in clip_segments(y, _SR, starts, durations)]
         if not per_clip:
             return np.empty((0, self.dim), np.float32)
         every = np.concatenate(per_clip)

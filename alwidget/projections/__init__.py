@@ -157,15 +157,17 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
     if cached is not None:
         reused = _extend(cached, key, store, feature_set, method, params, ids, X, report)
         if reused is not None:
-            xy, n_fit, fit_id = reused
+            xy, n_fit = reused
             if xy is cached.coords:
                 report(1.0, "map read from the cache")
                 return Projection(ids, xy, method, n_fit, 0.0, True)
-            return _save(store, feature_set, method, params, ids, X, xy, n_fit, fit_id, t0, report)
+            return _save(store, feature_set, method, params, ids, xy, n_fit,
+                         _fingerprint(ids, X), cached.fit_id, t0, report)
     report(0.02, f"fitting {method} on {min(len(ids), max_fit):,} clips")
     model, xy, n_fit = _fit(method, X, params, report)
-    fit_id = _fingerprint(ids, X)
-    projection = _save(store, feature_set, method, params, ids, X, xy, n_fit, fit_id, t0, report)
+    fit_id = _fingerprint(ids, X)  # a new fit: its id is the fingerprint of what it saw
+    projection = _save(store, feature_set, method, params, ids, xy, n_fit, fit_id, fit_id, t0,
+                       report)
     _remember(key, fit_id, model, store, feature_set, method, params)  # after the row: see _load
     return projection
 
@@ -179,10 +181,13 @@ def _extend(cached, key, store, feature_set, method, params, ids, X, report):
     """
     c_ids, c_xy, n_fit = cached.clip_ids, cached.coords, cached.n_fit
     old = np.isin(ids, c_ids)
-    if old.sum() != len(c_ids) or _fingerprint(ids[old], X[old]) != cached.fingerprint:
+    if old.sum() != len(c_ids):
+        return None
+    seen = _fingerprint(ids, X) if old.all() else _fingerprint(ids[old], X[old])  # no copy
+    if seen != cached.fingerprint:
         return None
     if old.all():
-        return c_xy, n_fit, cached.fit_id
+        return c_xy, n_fit
     if len(ids) > 2 * n_fit and n_fit < params["max_fit"]:
         return None  # a map fitted on a small early pool: fit again on the grown one
     model = _load_model(key, cached.fit_id, store, feature_set, method, params)
@@ -192,7 +197,7 @@ def _extend(cached, key, store, feature_set, method, params, ids, X, report):
     xy = np.empty((len(ids), 2), np.float32)
     xy[old] = c_xy  # both ascending by clip id
     xy[~old] = _transform(model, X[~old])
-    return xy, n_fit, cached.fit_id
+    return xy, n_fit
 
 
 def _fingerprint(ids: np.ndarray, X: np.ndarray) -> str:
@@ -202,10 +207,11 @@ def _fingerprint(ids: np.ndarray, X: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _save(store, feature_set, method, params, ids, X, xy, n_fit, fit_id, t0, report) -> Projection:
+def _save(store, feature_set, method, params, ids, xy, n_fit, fingerprint, fit_id, t0,
+          report) -> Projection:
     seconds = time.perf_counter() - t0
     store.put_projection(feature_set, method, params, ids, xy, n_fit=n_fit, seconds=seconds,
-                         fingerprint=_fingerprint(ids, X), fit_id=fit_id)
+                         fingerprint=fingerprint, fit_id=fit_id)
     report(1.0, "map ready")
     return Projection(ids, xy.astype(np.float32), method, n_fit, seconds, False)
 
@@ -229,9 +235,8 @@ def _fit(method: str, X: np.ndarray, params: dict, report: Progress):
     n_comp = 2 if method == "pca" else min(50, X.shape[1], len(fit_rows))
     pca = PCA(n_components=min(n_comp, X.shape[1]), random_state=seed)
     Z = pca.fit_transform(scaler.transform(X[fit_rows])).astype(np.float32)
-    if method == "pca":
-        fitted = _Fitted(scaler, pca, method, None)
-        return fitted, _transform(fitted, X), len(X)
+    if method == "pca":  # fitted on every clip: Z is the map
+        return _Fitted(scaler, pca, method, None), _two_columns(Z), len(X)
     if method == "tsne":
         model = _fit_tsne(Z, params, seed, report)
     else:
@@ -272,10 +277,15 @@ def _fit_umap(Z: np.ndarray, params: dict, seed: int):
                          min_dist=float(params["min_dist"]), random_state=seed).fit(Z)
 
 
+def _two_columns(Z: np.ndarray) -> np.ndarray:
+    """PCA of 1-d features has one component: pad to a 2-d map."""
+    return (Z if Z.shape[1] == 2 else np.column_stack([Z, np.zeros(len(Z))])).astype(np.float32)
+
+
 def _transform(fitted: _Fitted, X: np.ndarray) -> np.ndarray:
     Z = fitted.pca.transform(fitted.scaler.transform(X)).astype(np.float32)
     if fitted.method == "pca":
-        return (Z if Z.shape[1] == 2 else np.column_stack([Z, np.zeros(len(Z))])).astype(np.float32)
+        return _two_columns(Z)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(fitted.model.transform(Z), dtype=np.float32)

@@ -485,10 +485,8 @@ class Store:
     # -- features ---------------------------------------------------------
     def feature_set(self, extractor: str, config: dict, dim: int) -> FeatureSet:
         """The feature set of ``extractor`` with ``config``, created if absent."""
-        from hashlib import sha256
-
         text = json.dumps(config, sort_keys=True)
-        config_hash = sha256(f"{extractor}:{text}".encode()).hexdigest()[:16]
+        config_hash = _hash(f"{extractor}:{text}")
         with self.transaction():
             row = self._query(
                 "SELECT id, dim FROM feature_sets WHERE extractor = ? AND config_hash = ?",

@@ -33,20 +33,17 @@ def spectrogram_grid(session: Session, groups: Mapping[str, Sequence[int]], *,
     empty = [k for k, v in groups.items() if not v]
     if not groups or empty:
         raise ValueError(f"every group needs at least one clip; empty: {empty or 'no groups'}")
+    rows = {name: [session.proposal_for(c) for c in clips] for name, clips in groups.items()}
     titles = []
-    for name, clips in groups.items():
-        for k in range(per_group):
-            if k < len(clips):
-                p = session.proposal_for(clips[k])
-                guess = "" if p.predicted is None else f" · {p.predicted} {p.confidence:.2f}"
-                titles.append(f"{name}: clip {clips[k]}{guess}")
-            else:
-                titles.append("")
+    for name, props in rows.items():
+        for p in props:
+            guess = "" if p.predicted is None else f" · {p.predicted} {p.confidence:.2f}"
+            titles.append(f"{name}: clip {p.clip_id}{guess}")
+        titles += [""] * (per_group - len(props))
     fig = make_subplots(len(groups), per_group, subplot_titles=titles,
                         horizontal_spacing=0.02, vertical_spacing=0.12)
-    for r, clips in enumerate(groups.values(), start=1):
-        for k, clip in enumerate(clips, start=1):
-            p = session.proposal_for(clip)
+    for r, props in enumerate(rows.values(), start=1):
+        for k, p in enumerate(props, start=1):
             pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=context_s)
             img = np.frombuffer(pay.spec, dtype=np.uint8).reshape(pay.spec_shape)
             fig.add_trace(go.Heatmap(z=img, colorscale="Viridis", showscale=False,

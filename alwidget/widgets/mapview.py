@@ -114,8 +114,8 @@ class MapView(W.VBox):
         self.method_box = W.Dropdown(options=list(_METHOD_NAMES), description="Map",
                                      value=next(k for k, v in _METHOD_NAMES.items() if v == method),
                                      layout=W.Layout(width="220px"))
-        self._tagger = self._tagger_codes()
-        modes = [m for m in COLOR_MODES if m != "tagger" or self._tagger is not None]
+        self._tagger = None  # codes of the tagger's classes, read on first use (or False)
+        modes = [m for m in COLOR_MODES if m != "tagger" or session.has_tagger]
         if color not in modes:
             raise ValueError(f"color={color!r}: the store has no yamnet-tags features; "
                              "run alwidget.extract_features(store, 'yamnet-tags')")
@@ -184,18 +184,15 @@ class MapView(W.VBox):
 
     def _set_projection(self, p) -> None:
         with self._lock:  # the background map thread and the kernel's thread both update
-            self._apply_projection(p)
-
-    def _apply_projection(self, p) -> None:
-        self.projection = p
-        with self.figure.batch_update():
-            self.trace.x = p.coords[:, 0]
-            self.trace.y = p.coords[:, 1]
-            self.trace.customdata = p.clip_ids.astype(np.float32) if p.clip_ids.max() < 2**24 \
-                else p.clip_ids.astype(np.float64)
-            self.trace.selectedpoints = None
-        self.info.value = p.describe()
-        self.recolor()
+            self.projection = p
+            with self.figure.batch_update():
+                self.trace.x = p.coords[:, 0]
+                self.trace.y = p.coords[:, 1]
+                self.trace.customdata = p.clip_ids.astype(
+                    np.float32 if p.clip_ids.max() < 2**24 else np.float64)
+                self.trace.selectedpoints = None
+            self.info.value = p.describe()
+            self._recolor()
 
     # -- colours ------------------------------------------------------------------
     def recolor(self) -> None:
@@ -209,6 +206,9 @@ class MapView(W.VBox):
         v = self.session.pool_view()
         self._maybe_snapshot(v)
         mode = self.color_box.value
+        tags = self._tagger_codes() if mode == "tagger" else None
+        if mode == "tagger" and tags is None:
+            mode = "status"  # the tags cannot be read here (warned once)
         k = len(v.classes)
         if mode == "status":
             values, colors, names = v.status, _STATUS_COLORS, STATUS_NAMES
@@ -220,7 +220,7 @@ class MapView(W.VBox):
             colors = (_NONE_COLOR,) + _class_colors(k) + ("#000000",)
             names = ("unlabeled",) + tuple(v.classes) + (DOUBT,)
         elif mode == "tagger":
-            values, names = self._tagger
+            values, names = tags
             colors = (_NONE_COLOR,) + _class_colors(len(names) - 1)
         else:
             values, colors, names = None, None, None
@@ -241,15 +241,19 @@ class MapView(W.VBox):
             m.showscale = True
             m.size = sizes
         self.figure.layout.title = (f"{v.n_labels} labels · model v{v.model_version}"
-                                    + ("" if self.projection is None else
-                                       f" · {self.projection.describe()}"))
+                                    f" · {self.projection.describe()}")
 
     def _tagger_codes(self):
-        """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class)."""
+        """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class), read once."""
+        if self._tagger is None:
+            self._tagger = self._read_tagger() or False
+        return self._tagger or None
+
+    def _read_tagger(self):
         try:
             tags = self.session.tagger_top1()
         except (FileNotFoundError, ImportError) as exc:  # e.g. tags made on another machine
-            warnings.warn(f"no tagger colouring: {exc}", stacklevel=3)
+            warnings.warn(f"no tagger colouring: {exc}", stacklevel=4)
             return None
         if tags is None:
             return None
@@ -268,15 +272,9 @@ class MapView(W.VBox):
 
     def pick(self, clip_id: int) -> None:
         """Show and play ``clip_id`` in the labeler (or call ``on_pick``), as a click does."""
-        try:
-            if self.labeler is not None:
-                self.labeler.show_clip(clip_id)
-            if self.on_pick is not None:
-                self.on_pick(clip_id)
-            self.error.value = ""
-        except Exception as exc:
-            self.error.value = f"<pre>{type(exc).__name__}: {exc}</pre>"
-            traceback.print_exc()
+        for show in (getattr(self.labeler, "show_clip", None), self.on_pick):
+            if show is not None:
+                self._act(show, clip_id)
 
     def _selected_points(self, trace, points, selector) -> None:
         self.select(self.projection.clip_ids[np.asarray(points.point_inds, dtype=np.int64)])
