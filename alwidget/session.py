@@ -523,7 +523,7 @@ class Session:
         with self._lock:
             if not self._history:
                 raise ValueError("nothing to undo")
-            self.store.undo_event(self._history[-1])
+            self.store.undo_decision(self._history[-1])
             self._cancel_precompute()
             queued = self._state.queued
             self._state = replace(self._load_state(), queued=queued)

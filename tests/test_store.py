@@ -3,6 +3,7 @@
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -29,7 +30,9 @@ FOREIGN_KEYS = {
     "feature_sets": {},
     "features": {"clip_id": "clips.id", "feature_set_id": "feature_sets.id"},
     "label_events": {"clip_id": "clips.id", "labeler_id": "labelers.id",
-                     "undoes": "label_events.id", "label": "ontology.tag"},
+                     "undoes": "label_events.id", "label": "ontology.tag",
+                     "group_id": "label_events.id"},
+    "sessions": {"labeler_id": "labelers.id", "clip_id": "clips.id"},
     "ingest_errors": {},
     "pseudo_labels": {"clip_id": "clips.id", "label": "ontology.tag", "event_id": "label_events.id"},
     "projections": {"feature_set_id": "feature_sets.id"},
@@ -46,7 +49,9 @@ COLUMNS = {
     "proposals": {"iteration_id", "clip_id", "status", "label", "n_labelers", "agreement"},
     "clips": {"audio_id", "start_s", "duration_s"},
     "label_events": {"clip_id", "label", "labeler_id", "created_at", "strategy", "reason",
-                     "model_version", "predicted_proba", "undoes"},
+                     "model_version", "predicted_proba", "undoes", "group_id"},
+    "feature_sets": {"extractor", "config_hash", "config", "dim", "columns"},
+    "experiments": {"name", "params", "features"},
     "ingest_errors": {"path", "reason"},
 }
 
@@ -141,13 +146,13 @@ def test_labels_are_append_only_and_undo_restores_the_previous_label(store):
     e2 = store.add_label(1, "target")
     cur = store.current_labels()
     assert cur.clip_id.tolist() == [1] and cur.label.tolist() == ["target"]
-    store.undo_event(e2)
+    store.undo_decision(e2)
     cur = store.current_labels()
     assert cur.label.tolist() == ["background"] and cur.event_id.tolist() == [e1]
-    store.undo_event(e1)
+    store.undo_decision(e1)
     assert len(store.current_labels()) == 0
     with pytest.raises(StoreError, match="already undone"):
-        store.undo_event(e1)
+        store.undo_decision(e1)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.db.execute("UPDATE label_events SET label = 'target'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -162,7 +167,7 @@ def test_skips_and_strong_labels(store):
     assert [(d.kind, d.clip_id) for d in store.active_events("expert")] == [("skip", 2), ("label", 1)]
     (chunk,) = store.chunks()
     assert (chunk["tag"], chunk["onset_s"], chunk["offset_s"]) == ("target", 0.2, 0.6)
-    store.undo_event(skip)
+    store.undo_decision(skip)
     assert [d.id for d in store.active_events()] == [e]
     with pytest.raises(StoreError, match="onset < offset"):
         store.add_label(2, "target", events=[("target", 0.5, 0.4)])
@@ -274,3 +279,94 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path):
     with Store(path) as s:
         assert s.schema_version == len(MIGRATIONS)
         assert s.db["paths"].count == 1 and "pseudo_labels" in s.db.table_names()
+
+
+
+def test_a_version_3_database_keeps_its_labels_and_gains_groups(tmp_path):
+    path = tmp_path / "old3.db"
+    con = sqlite3.connect(path)
+    con.executescript("BEGIN; " + " ".join(MIGRATIONS[:3]) + " PRAGMA user_version = 3; COMMIT;")
+    con.execute("INSERT INTO paths (path) VALUES ('/rec')")
+    con.execute("INSERT INTO audios (path_id, file_name, sample_rate, duration_s, frames, channels,"
+                " content_hash, size_bytes, ingested_at) VALUES (1, 'a.wav', 16000, 2, 32000, 1,"
+                " 'h', 0, 'now')")
+    con.executemany("INSERT INTO clips (audio_id, start_s, duration_s) VALUES (1, ?, 1)",
+                    [(0,), (1,)])
+    con.execute("INSERT INTO ontology (tag) VALUES ('dog')")
+    con.execute("INSERT INTO label_events (clip_id, kind, label, created_at) "
+                "VALUES (1, 'label', 'dog', 'now')")
+    con.commit()
+    con.close()
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        (d,) = s.active_events()
+        assert (d.clip_id, d.label, d.group_id) == (1, "dog", None)
+        group = s.add_labels([2], "dog")
+        assert [e.group_id for e in s.active_events()] == [None, group[0]]
+
+
+def test_a_group_decision_is_written_whole_and_undone_whole(store):
+    store.add_audio(new_audio(frames=16000 * 4), [(k, 1.0) for k in range(4)])
+    store.add_tag("dog")
+    single = store.add_label(4, "dog")
+    group = store.add_labels([1, 2, 3], "dog", reason="a region of the map")
+    assert len(group) == 3 and {d.group_id for d in store.active_events()} == {None, group[0]}
+    undone = store.undo_decision(group[1])  # any event of the group names the group
+    assert len(undone) == 3 and [d.id for d in store.active_events()] == [single]
+    with pytest.raises(StoreError, match="already undone"):
+        store.undo_decision(group[0])
+    with pytest.raises(StoreError, match="clip_id=99 is not a stored clip"):
+        store.add_labels([1, 99], "dog")
+    with pytest.raises(StoreError, match="label='cat' is not in the ontology"):
+        store.add_labels([1], "cat")
+    assert store.db["label_events"].count == 7  # the refused groups wrote nothing
+
+
+def test_events_since_shows_what_other_writers_did(tmp_path):
+    a = Store(tmp_path / "s.db")
+    a.add_audio(new_audio(frames=32000), [(0, 1.0), (1, 1.0)])
+    a.add_tag("dog")
+    seen = a.last_event_id()
+    b = Store(tmp_path / "s.db")  # another connection, as another kernel has
+    e = b.add_label(1, "dog", labeler="bob")
+    b.undo_decision(e)
+    new = a.events_since(seen)
+    assert [(d.kind, d.clip_id, d.labeler, d.undoes) for d in new] == [
+        ("label", 1, "bob", None), ("undo", 1, "bob", e)]
+    assert a.events_since(a.last_event_id()) == []
+
+
+def test_claims_block_other_processes_until_they_expire(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store(path)
+    store.add_audio(new_audio(frames=32000), [(0, 1.0), (1, 1.0)])
+    other = textwrap.dedent(f"""
+        from alwidget.store import Store
+        s = Store({str(path)!r})
+        print(s.claim_clip("kernel-b", 1, labeler="ann", max_age_s=60),
+              sorted(s.claimed_clips("kernel-b", max_age_s=60)))
+    """)
+    assert store.claim_clip("kernel-a", 1, labeler="ann", max_age_s=60)
+    out = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "[1]"]  # another process may not take clip 1
+    assert store.claim_clip("same-kernel", 1, labeler="ann", max_age_s=60)  # same process: may
+    assert store.claimed_clips("kernel-a", max_age_s=60) == frozenset()
+    store.end_session("kernel-a")
+    store.end_session("same-kernel")
+    out = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "[]"]
+    assert store.claimed_clips("kernel-a", max_age_s=60) == frozenset({1})
+    assert store.claimed_clips("kernel-a", max_age_s=0) == frozenset()  # expired
+
+
+def test_feature_set_column_names_are_kept(store):
+    fs = store.feature_set("tags", {}, 3)
+    assert fs.columns is None
+    named = store.feature_set("tags", {}, 3, columns=["dog", "cat", "rain"])
+    assert named.id == fs.id and named.columns == ("dog", "cat", "rain")
+    assert store.feature_set("tags", {}, 3).columns == ("dog", "cat", "rain")
+    assert store.feature_sets()[0].columns == ("dog", "cat", "rain")
+    with pytest.raises(StoreError, match="other column names"):
+        store.feature_set("tags", {}, 3, columns=["a", "b", "c"])
+    with pytest.raises(StoreError, match="2 column names for the 3 columns"):
+        store.feature_set("tags", {"x": 1}, 3, columns=["a", "b"])

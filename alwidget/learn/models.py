@@ -19,6 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ..distances import nearest
+
 __all__ = ["Committee", "Learner", "MedoidPropagation", "default_committee"]
 
 
@@ -123,11 +125,9 @@ class MedoidPropagation(ClassifierMixin, BaseEstimator):
 
     def propagate(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Label of, and distance to, the nearest labeled clip for each row of X."""
-        from ..strategies.batch import _nearest
-
         check_is_fitted(self, "X_")
         X = check_array(X, dtype=np.float64)
-        j, d = _nearest(X, self.X_)
+        j, d = nearest(X, self.X_)
         return self.y_[j], d
 
     def predict(self, X) -> np.ndarray:

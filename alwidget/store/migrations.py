@@ -238,5 +238,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pseudo_labels ADD COLUMN event_id INTEGER REFERENCES label_events(id);
     CREATE INDEX pseudo_labels_event ON pseudo_labels(event_id);
     """,
+    # 4: group decisions (one undo takes a group back), sessions that claim the clip they
+    #    show (several kernels on one database), the column names of a feature set (a tagger's
+    #    classes), and what a simulated experiment ran on and picked
+    """
+    ALTER TABLE label_events ADD COLUMN group_id INTEGER REFERENCES label_events(id);
+    CREATE INDEX label_events_group ON label_events(group_id) WHERE group_id IS NOT NULL;
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,             -- random, one per Session object
+        labeler_id INTEGER REFERENCES labelers(id),
+        process TEXT NOT NULL,           -- host:pid (a kernel)
+        clip_id INTEGER REFERENCES clips(id),  -- the clip it shows now, NULL for none
+        started_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_clip ON sessions(clip_id);
+    ALTER TABLE feature_sets ADD COLUMN columns TEXT;  -- JSON list of names, or NULL
+    ALTER TABLE experiments ADD COLUMN features TEXT;  -- e.g. "logmel:1a2b3c4d5e6f7a8b"
+    ALTER TABLE experiment_records ADD COLUMN picked INTEGER;  -- data row queried after the fit
+    """,
 ]
-

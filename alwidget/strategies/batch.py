@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..distances import nearest
 from .base import Query, QueryContext, Strategy, check_batch_size, rng_for, top_k
 
 __all__ = ["Entropy", "Margin", "MedoidSampling", "MismatchFirst", "farthest_first"]
@@ -76,20 +77,6 @@ class Margin(Strategy):
                                            for i in idx))
 
 
-def _nearest(X: np.ndarray, C: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and Euclidean distance to the nearest row of C, for every row of X."""
-    idx = np.empty(len(X), np.int64)
-    dist = np.empty(len(X), np.float64)
-    c2 = (C.astype(np.float64) ** 2).sum(axis=1)
-    for a in range(0, len(X), chunk):
-        x = X[a : a + chunk].astype(np.float64)
-        d2 = (x**2).sum(axis=1)[:, None] + c2[None, :] - 2 * x @ C.T.astype(np.float64)
-        j = d2.argmin(axis=1)
-        idx[a : a + chunk] = j
-        dist[a : a + chunk] = np.sqrt(np.maximum(d2[np.arange(len(x)), j], 0))
-    return idx, dist
-
-
 class MedoidSampling(Strategy):
     """MAL's first iteration: the medoids of a k-medoids clustering of the pool.
 
@@ -139,7 +126,7 @@ class MedoidSampling(Strategy):
         seed = int(rng.integers(2**31))
         result = kmedoids.fasterpam(D, k, random_state=seed, n_cpu=1)
         medoids = sample[np.asarray(result.medoids, dtype=np.int64)]
-        owner, _ = _nearest(X, X[medoids])
+        owner, _ = nearest(X, X[medoids])
         sizes = np.bincount(owner, minlength=k)
         order = np.argsort(-sizes, kind="stable")  # largest clusters first
         medoids, sizes = medoids[order], sizes[order]
@@ -165,7 +152,7 @@ def farthest_first(X: np.ndarray, candidates: np.ndarray, X_anchor: np.ndarray |
     k = min(int(k), len(candidates))
     C = np.asarray(X[candidates], dtype=np.float64)
     if X_anchor is not None and len(X_anchor):
-        _, d = _nearest(C, np.asarray(X_anchor, dtype=np.float64))
+        _, d = nearest(C, np.asarray(X_anchor, dtype=np.float64))
     else:
         d = np.full(len(C), np.inf)
     picks, dists = [], []

@@ -1,0 +1,186 @@
+"""Feature sets, feature vectors, 2-d maps and simulated experiments (part of :class:`Store`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import numpy as np
+
+from .types import FeatureSet, StoreError, StoredProjection, short_hash, utc_now
+
+__all__ = ["FeatureTables"]
+
+
+class FeatureTables:
+    """Store methods for ``feature_sets``, ``features``, ``projections`` and ``experiments``."""
+
+    # -- features ---------------------------------------------------------
+    def feature_set(self, extractor: str, config: dict, dim: int,
+                    columns: Sequence[str] | None = None) -> FeatureSet:
+        """The feature set of ``extractor`` with ``config``, created if absent.
+
+        ``columns`` names each of the ``dim`` columns (e.g. a tagger's class names); given for
+        a set stored without names, they are recorded; given differently, it is an error.
+        """
+        text = json.dumps(config, sort_keys=True)
+        config_hash = short_hash(f"{extractor}:{text}")
+        names = None if columns is None else [str(c) for c in columns]
+        if names is not None and len(names) != dim:
+            raise StoreError(f"{len(names)} column names for the {dim} columns of {extractor}")
+        with self.transaction():
+            row = self._query(
+                "SELECT id, dim, columns FROM feature_sets WHERE extractor = ? AND config_hash = ?",
+                (extractor, config_hash),
+            )
+            if row:
+                fs_id, stored_dim, stored_names = row[0]
+                if stored_dim != dim:
+                    raise StoreError(
+                        f"feature set {extractor}:{config_hash} is stored with dim="
+                        f"{stored_dim}, but the extractor now gives dim={dim}"
+                    )
+                if names is not None and stored_names is None:
+                    # the only change a feature set ever gets: names it was stored without
+                    self._conn.execute("UPDATE feature_sets SET columns = ? WHERE id = ?",
+                                       (json.dumps(names), fs_id))
+                elif names is not None and json.loads(stored_names) != names:
+                    raise StoreError(f"feature set {extractor}:{config_hash} is stored with "
+                                     "other column names")
+                elif names is None and stored_names is not None:
+                    names = json.loads(stored_names)
+            else:
+                fs_id = self.db["feature_sets"].insert(
+                    {
+                        "extractor": extractor,
+                        "config_hash": config_hash,
+                        "config": text,
+                        "dim": dim,
+                        "created_at": utc_now(),
+                        "columns": None if names is None else json.dumps(names),
+                    }
+                ).last_pk
+        return FeatureSet(fs_id, extractor, config_hash, json.loads(text), dim,
+                          None if names is None else tuple(names))
+
+    def feature_sets(self) -> list[FeatureSet]:
+        """All feature sets in the store, oldest first."""
+        return [
+            FeatureSet(r[0], r[1], r[2], json.loads(r[3]), r[4],
+                       None if r[5] is None else tuple(json.loads(r[5])))
+            for r in self._query(
+                "SELECT id, extractor, config_hash, config, dim, columns FROM feature_sets "
+                "ORDER BY id"
+            )
+        ]
+
+    def clips_without_features(self, feature_set: FeatureSet) -> np.ndarray:
+        """Ids of clips that have no vector in ``feature_set`` yet, ascending."""
+        rows = self._query(
+            "SELECT c.id FROM clips c WHERE NOT EXISTS (SELECT 1 FROM features f "
+            "WHERE f.feature_set_id = ? AND f.clip_id = c.id) ORDER BY c.id",
+            (feature_set.id,),
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def put_features(
+        self, feature_set: FeatureSet, clip_ids: Sequence[int] | np.ndarray, X: np.ndarray
+    ) -> None:
+        """Store one float32 vector per clip (replacing any earlier one), atomically."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        clip_ids = np.asarray(clip_ids, dtype=np.int64)
+        if X.ndim != 2 or X.shape != (len(clip_ids), feature_set.dim):
+            raise StoreError(
+                f"features of shape {X.shape} do not match {len(clip_ids)} clips x "
+                f"dim={feature_set.dim}"
+            )
+        if not np.isfinite(X).all():
+            bad = clip_ids[~np.isfinite(X).all(axis=1)][:5].tolist()
+            raise StoreError(f"features of clips {bad} contain NaN or inf; nothing was stored")
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO features (clip_id, feature_set_id, vector) VALUES (?, ?, ?)",
+                ((int(c), feature_set.id, row.tobytes()) for c, row in zip(clip_ids, X)),
+            )
+
+    def get_features(
+        self, feature_set: FeatureSet, clip_ids: Sequence[int] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Clip ids (ascending) and their float32 feature matrix.
+
+        With ``clip_ids``, returns exactly those clips in that order and raises
+        if any has no features yet.
+        """
+        rows = self._query(
+            "SELECT clip_id, vector FROM features WHERE feature_set_id = ? ORDER BY clip_id",
+            (feature_set.id,),
+        )
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        X = X.reshape(len(rows), feature_set.dim)
+        if clip_ids is None:
+            return ids, X
+        want = np.asarray(clip_ids, dtype=np.int64)
+        pos = np.searchsorted(ids, want)
+        ok = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == want) if len(ids) else np.zeros(len(want), bool)
+        if not ok.all():
+            missing = want[~ok][:5].tolist()
+            raise StoreError(
+                f"clips {missing} have no {feature_set.extractor} features; "
+                "run alwidget.extract_features first"
+            )
+        return want, X[pos]
+
+    # -- projections (2-d maps) ---------------------------------------------
+    def put_projection(self, feature_set: FeatureSet, method: str, params: dict,
+                       clip_ids: Sequence[int] | np.ndarray, coords: np.ndarray, *,
+                       n_fit: int, fingerprint: str, fit_id: str,
+                       seconds: float | None = None) -> None:
+        """Store the 2-d map of ``feature_set`` by ``method`` with ``params`` (replacing it)."""
+        coords = np.ascontiguousarray(coords, dtype=np.float32)
+        clip_ids = np.ascontiguousarray(clip_ids, dtype=np.int64)
+        if coords.shape != (len(clip_ids), 2):
+            raise StoreError(f"coords of shape {coords.shape} do not match {len(clip_ids)} clips x 2")
+        if not np.isfinite(coords).all():
+            raise StoreError(f"the {method} map has NaN or inf coordinates; nothing was stored")
+        text = json.dumps(params, sort_keys=True, default=str)
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO projections (feature_set_id, method, params_hash, params, "
+                "n_clips, n_fit, clip_ids, coords, fingerprint, fit_id, seconds, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (feature_set.id, method, short_hash(text), text, len(clip_ids), int(n_fit),
+                 clip_ids.tobytes(), coords.tobytes(), fingerprint, fit_id, seconds, utc_now()))
+
+    def get_projection(self, feature_set: FeatureSet, method: str,
+                       params: dict) -> "StoredProjection | None":
+        """The stored map of ``feature_set`` by ``method`` with ``params``; None if absent."""
+        text = json.dumps(params, sort_keys=True, default=str)
+        rows = self._query(
+            "SELECT clip_ids, coords, n_fit, fingerprint, fit_id FROM projections "
+            "WHERE feature_set_id = ? AND method = ? AND params_hash = ?",
+            (feature_set.id, method, short_hash(text)))
+        if not rows:
+            return None
+        ids = np.frombuffer(rows[0][0], dtype=np.int64).copy()
+        coords = np.frombuffer(rows[0][1], dtype=np.float32).reshape(len(ids), 2).copy()
+        return StoredProjection(ids, coords, int(rows[0][2]), rows[0][3], rows[0][4])
+
+    # -- experiments ------------------------------------------------------
+    def add_experiment(self, name: str, params: dict, records: list[dict],
+                       features: str | None = None) -> int:
+        """Store one simulated experiment and its per-iteration records; return its id.
+
+        ``features`` says what it ran on (e.g. ``"logmel:1a2b3c4d5e6f7a8b"``, a feature set's
+        extractor and config hash), so runs on different features can be told apart.
+        """
+        with self.transaction():
+            exp_id = self.db["experiments"].insert(
+                {"name": name, "params": json.dumps(params, sort_keys=True, default=str),
+                 "created_at": utc_now(), "features": features}
+            ).last_pk
+            self.db["experiment_records"].insert_all(
+                {"experiment_id": exp_id, **r} for r in records
+            )
+        return exp_id
+

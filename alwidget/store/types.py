@@ -1,0 +1,159 @@
+"""The store's value types: frozen dataclasses and numpy arrays, never cursors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+__all__ = ["Audio", "ClipSources", "Decision", "FeatureSet", "IngestError", "LabelTable",
+           "NewAudio", "StoreError", "StoredProjection", "label_table", "short_hash", "utc_now"]
+
+
+class StoreError(ValueError):
+    """A request the store cannot satisfy; the message says what to do."""
+
+
+def short_hash(text: str) -> str:
+    """First 16 hex digits of the SHA-256 of ``text`` (config and parameter keys)."""
+    from hashlib import sha256
+
+    return sha256(text.encode()).hexdigest()[:16]
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 text with milliseconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class NewAudio:
+    """What ingest learned about one readable audio file, before it is stored."""
+
+    folder: str
+    file_name: str
+    sample_rate: int
+    bits_per_sample: int | None
+    frames: int
+    channels: int
+    format: str
+    subtype: str
+    content_hash: str
+    size_bytes: int
+    node: str | None = None
+    recorded_at: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Audio:
+    """One stored audio file."""
+
+    id: int
+    path: str
+    sample_rate: int
+    bits_per_sample: int | None
+    duration_s: float
+    frames: int
+    channels: int
+    format: str | None
+    subtype: str | None
+    node: str | None
+    recorded_at: str | None
+    content_hash: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """One extractor with one configuration; features are stored per set."""
+
+    id: int
+    extractor: str
+    config_hash: str
+    config: dict
+    dim: int
+    columns: tuple[str, ...] | None = None  # a name per column (e.g. a tagger's classes)
+
+
+@dataclass(frozen=True)
+class IngestError:
+    """A file that ingest could not use, and why."""
+
+    id: int
+    path: str
+    reason: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ClipSources:
+    """Where each clip's audio lives: parallel arrays, one entry per clip."""
+
+    clip_id: np.ndarray
+    audio_id: np.ndarray
+    path: list[str]
+    start_s: np.ndarray
+    duration_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.clip_id)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One event of ``label_events``: a label or skip (in force, for :meth:`Store.active_events`),
+    or an undo (only from :meth:`Store.events_since`).
+
+    ``group_id`` is shared by the events of one group decision (a map selection labeled at
+    once); one undo takes the whole group back. ``undoes`` is set on undo events.
+    """
+
+    id: int
+    clip_id: int
+    kind: str
+    label: str | None
+    strategy: str | None
+    reason: str | None
+    model_version: int | None
+    labeler: str | None = None
+    group_id: int | None = None
+    undoes: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredProjection:
+    """A 2-d map as stored: clips (ascending), float32 coordinates, and what it was made from."""
+
+    clip_ids: np.ndarray
+    coords: np.ndarray
+    n_fit: int
+    fingerprint: str
+    fit_id: str
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """Current labels: parallel arrays of clip id, label and event id."""
+
+    clip_id: np.ndarray
+    label: np.ndarray
+    event_id: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.clip_id)
+
+
+def label_table(rows: list[tuple]) -> LabelTable:
+    """LabelTable from (clip_id, label, id) rows."""
+    return LabelTable(
+        clip_id=np.array([r[0] for r in rows], dtype=np.int64),
+        label=np.array([r[1] for r in rows], dtype=object),
+        event_id=np.array([r[2] for r in rows], dtype=np.int64),
+    )
+
+
