@@ -59,6 +59,9 @@ make_venv() {  # make_venv EXTRAS: create .venv and install alwidget[EXTRAS] whe
         rm -f "$VENV"/.alwidget-*
         touch "$stamp"
     fi
+    # compile RandomForest's numba kernels into their disk cache now, not at the first label
+    # (13 s after an install or a change to forest.py, 3 s once cached: benchmarks/bench_forest.py)
+    "$PY" -c "from alwidget.learn.forest import warm_up; warm_up()"
 }
 
 cmd_lab() {

@@ -58,53 +58,71 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from . import datasets
-    from .experiment import run_rare_target, save_to_store
+    from .experiment import describe_pairs, run_rare_target, save_to_store
     from .store import Store
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    queries = args.queries if args.queries is not None else args.iterations
+    fold_order = args.fold_order.split(",") if args.fold_order else None
     if args.features is not None:
         if args.labels is None:
             raise ValueError("--features needs --labels (a CSV with one row per feature row)")
         data = datasets.from_matrix(args.features, args.labels, label_column=args.label_column,
                                     fold_column=args.fold_column)
         store = Store(args.db) if args.db else None
+        features = f"matrix:{args.features.name}:{_file_hash(args.features)}"
     elif args.manifest is not None:
+        from .features import extract_features
+
         store = Store(args.db or out / "features.db")
         data = datasets.from_manifest(
             args.manifest, store, audio_root=args.audio_root, path_column=args.path_column,
             label_column=args.label_column, fold_column=args.fold_column,
             extractor=args.extractor, n_jobs=args.jobs, progress=not args.quiet)
+        fs = extract_features(store, args.extractor, progress=False)  # computed above: a lookup
+        features = f"{fs.extractor}:{fs.config_hash}"
     else:
         raise ValueError("give --manifest (audio) or --features and --labels (a matrix)")
+    print(f"features: {features}")
     if args.protocol == "batches":
-        from .batch_experiment import run_batches
+        from .experiment import run_batches
 
         strategies = args.strategies or "random,entropy,margin,mal-mf"
         result = run_batches(
             data.X, data.labels, data.folds, strategies=strategies.split(","),
-            batch_size=args.batch_size, iterations=args.iterations,
+            batch_size=args.batch_size, queries=9 if queries is None else queries,
             seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
             n_jobs=args.jobs, progress=not args.quiet)
         paths = result.to_csv(out)
         print(result.summary_markdown())
         print(f"\nrecords: {paths['records']}\nsummary: {paths['summary']}")
         return 0
+    print(f"folds: {describe_pairs(data.folds, fold_order)}")
     classes = sorted(set(data.labels.tolist()))
     targets = classes if args.target == "all" else args.target.split(",")
     result = run_rare_target(
         data.X, data.labels, data.folds, targets,
-        strategies=(args.strategies or RARE_STRATEGIES).split(","), iterations=args.iterations,
+        strategies=(args.strategies or RARE_STRATEGIES).split(","),
+        queries=100 if queries is None else queries,
         seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
-        positive_share=args.positive_share, n_jobs=args.jobs, progress=not args.quiet)
+        positive_share=args.positive_share, fold_order=fold_order, n_jobs=args.jobs,
+        progress=not args.quiet)
     paths = result.to_csv(out)
     result.save_figure(out / "learning_curves.html")
     if store is not None:
-        save_to_store(result, store, name=f"simulate {','.join(targets)}")
+        save_to_store(result, store, name=f"simulate {','.join(targets)}", features=features)
     print(result.summary_markdown())
     print(f"\nrecords: {paths['records']}\nsummary: {paths['summary']}\n"
           f"figure: {out / 'learning_curves.html'}")
     return 0
+
+
+def _file_hash(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="compare query strategies with a simulated oracle (rare-target protocol)",
         description="For each target (one vs rest) and fold k: test = fold k, validation = "
-        "the next fold, pool = the rest; start from 1 positive + 1 negative, one query per "
-        "iteration, test F1 at the threshold tuned on validation.",
+        "the next fold, pool = the rest; start from 1 positive + 1 negative, then --queries "
+        "queries of one clip each, through the same loop as a labeling session; test F1 at "
+        "the threshold tuned on validation after every fit.",
     )
     src = p.add_argument_group("data: an audio manifest, or a feature matrix")
     src.add_argument("--manifest", type=Path, help="CSV with path, label and fold columns")
@@ -185,7 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategies", help="comma-separated names (default: the rare-sound study's "
                    f"seven, {RARE_STRATEGIES}; with --protocol batches: random,entropy,margin,mal-mf)")
     p.add_argument("--batch-size", type=int, default=20, help="with --protocol batches")
-    p.add_argument("--iterations", type=int, default=100, help="model fits per run")
+    p.add_argument("--queries", type=int,
+                   help="clips asked per run after the start (default 100: models are fitted "
+                   "with 2 to 102 labels); with --protocol batches, batches after the first "
+                   "(default 9)")
+    p.add_argument("--iterations", type=int, help="old name of --queries (same meaning now)")
+    p.add_argument("--fold-order", help="folds in protocol order, comma-separated (each test "
+                   "fold is validated on the next); default: numbers as numbers, else text")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--positive-share", type=float,
                    help="subsample the pool's positives to this share (a rarer target)")

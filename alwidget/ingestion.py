@@ -13,12 +13,21 @@ window, the remaining audio becomes one shorter clip, stored with its real
 duration, when it holds at least ``min_last_seconds`` (default: half a clip);
 otherwise it is dropped. A file shorter than one clip always gives one clip
 covering the whole file. Feature extractors zero-pad short clips.
+
+Given windows
+-------------
+``ingest(..., windows={path: [(start_s, duration_s), ...]})`` makes exactly those
+windows the clips of those files, instead of the clip rule (e.g. one clip per row of a
+labeled manifest). Every window is checked against its file before anything is
+stored: a window that starts before 0, has no positive length or ends after the file
+raises :class:`WindowError` and nothing is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import re
 import struct
@@ -26,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import soundfile as sf
@@ -34,7 +43,8 @@ from tqdm.auto import tqdm
 
 from .store import NewAudio, Store
 
-__all__ = ["AUDIO_EXTENSIONS", "IngestSummary", "clip_windows", "ingest", "parse_name"]
+__all__ = ["AUDIO_EXTENSIONS", "IngestSummary", "WindowError", "clip_windows", "ingest",
+           "parse_name"]
 
 #: File endings that ingest reads (what libsndfile decodes); others are ignored.
 AUDIO_EXTENSIONS = frozenset(
@@ -45,10 +55,30 @@ AUDIO_EXTENSIONS = frozenset(
 _BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
          "FLOAT": 32, "DOUBLE": 64, "ALAW": 8, "ULAW": 8}
 _BLOCK_FRAMES = 1 << 18
+#: How far a given window may end after its file (rounded durations in a manifest).
+WINDOW_TOLERANCE_S = 1e-3
 
 
 class BadAudio(Exception):
     """One file that cannot be ingested; the message is the stored reason."""
+
+
+class WindowError(ValueError):
+    """A given clip window that cannot be a clip of its file; nothing was stored.
+
+    Attributes
+    ----------
+    path : str
+        The file (absolute).
+    start_s, duration_s : object
+        The window as given.
+    reason : str
+        What is wrong with it and what to do, without the path.
+    """
+
+    def __init__(self, path: str, start_s, duration_s, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.start_s, self.duration_s, self.reason = path, start_s, duration_s, reason
 
 
 @dataclass
@@ -431,6 +461,63 @@ def _examine(path: str, max_channels: int) -> tuple[str, dict | None, str | None
     return _hash(data), props, None
 
 
+# -- given windows ------------------------------------------------------------
+def _window_key(start_s: float, duration_s: float) -> tuple[float, float]:
+    """How a window is stored and compared: seconds rounded to the microsecond."""
+    return round(float(start_s), 6), round(float(duration_s), 6)
+
+
+def _checked_windows(windows: Mapping) -> dict[str, list[tuple[float, float]]]:
+    """Windows by absolute path, each checked for numbers, sorted, without repeats."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for path, wins in windows.items():
+        path = os.path.abspath(os.fspath(path))
+        keys = set(out.get(path, []))
+        for window in wins:
+            try:
+                start, duration = window
+                start, duration = float(start), float(duration)
+            except (TypeError, ValueError):
+                raise WindowError(path, None, None, f"window {window!r} must be a pair of "
+                                  "numbers (start_s, duration_s)") from None
+            if not (math.isfinite(start) and start >= 0):
+                raise WindowError(path, start, duration,
+                                  f"start_s={start!r} must be a number of seconds >= 0")
+            if not (math.isfinite(duration) and duration > 0):
+                raise WindowError(path, start, duration,
+                                  f"duration_s={duration!r} must be a number of seconds > 0")
+            keys.add(_window_key(start, duration))
+        if not keys:
+            raise WindowError(path, None, None, "no windows given; give at least one "
+                              "(start_s, duration_s), or leave the file out of windows=")
+        out[path] = sorted(keys)
+    return out
+
+
+def _check_against_files(store: Store, wanted: dict[str, list[tuple[float, float]]],
+                         examined: dict[str, tuple[str, dict | None, str | None]]) -> None:
+    """Raise WindowError for a window outside its file (as stored, or as read now)."""
+    for path, wins in wanted.items():
+        if path not in examined or examined[path][1] is None:
+            continue  # missing or unreadable: reported as an ingest error, as for any file
+        stored = store.find_audio(path)
+        props = examined[path][1]
+        length = stored.duration_s if stored is not None else props["frames"] / props["sample_rate"]
+        for start, duration in wins:
+            if start + duration > length + WINDOW_TOLERANCE_S:
+                raise WindowError(
+                    path, start, duration,
+                    f"the window start_s={start:g}, duration_s={duration:g} ends at "
+                    f"{start + duration:g} s, after the end of the file ({length:g} s); "
+                    "nothing was stored")
+
+
+def _counted(results: Iterable, bar) -> Iterator:
+    for r in results:
+        bar.update()
+        yield r
+
+
 # -- the run ----------------------------------------------------------------
 def ingest(
     paths: str | Path | Iterable[str | Path],
@@ -446,6 +533,7 @@ def ingest(
     n_jobs: int = 2,
     progress: bool = True,
     verbose: bool = True,
+    windows: Mapping[str | os.PathLike, Iterable[tuple[float, float]]] | None = None,
 ) -> IngestSummary:
     """Ingest audio files or folders (recursively) into a store as clips.
 
@@ -481,10 +569,20 @@ def ingest(
         Show a progress bar (tqdm; works in notebooks and terminals).
     verbose : bool, default True
         Print the summary at the end.
+    windows : mapping of path to list of (start_s, duration_s), optional
+        For these files (which must be among ``paths``), exactly these windows are the
+        clips, instead of the clip rule; a file stored already gets those it lacks.
+        A bad window raises :class:`WindowError` and nothing is stored (see the module
+        docstring).
 
     Returns
     -------
     IngestSummary
+
+    Raises
+    ------
+    WindowError
+        A given window starts before 0, has no positive length, or ends after its file.
 
     Examples
     --------
@@ -492,6 +590,11 @@ def ingest(
     >>> summary = alwidget.ingest("recordings/", "project.db", clip_seconds=1.0,
     ...                           name_pattern="{node}_{time:%Y%m%d_%H%M%S}")  # doctest: +SKIP
     400 audio files: 400 added (2000 clips, 0.56 h), 0 already stored, 0 changed, 0 errors
+
+    Two clips of one file, whatever its length:
+
+    >>> summary = alwidget.ingest(["calls/a.wav"], "project.db",
+    ...                           windows={"calls/a.wav": [(0.0, 1.64), (3.2, 0.5)]})  # doctest: +SKIP
     """
     clip_windows(1.0, clip_seconds, hop_seconds, min_last_seconds)  # validates arguments
     if max_channels < 1:
@@ -502,13 +605,17 @@ def ingest(
         _compile_pattern(folder_pattern)
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    paths = list(paths)
+    wanted = _checked_windows(windows or {})
     store = db if isinstance(db, Store) else Store(db)
     summary = IngestSummary()
     walk_errors: list[tuple[str, str]] = []
     files = _find_files(paths, walk_errors)
-    for path, reason in walk_errors:
-        store.add_ingest_error(path, reason)
-        summary.errors.append((path, reason))
+    named = {f for f, _ in files} | {os.path.abspath(os.fspath(p)) for p in paths}
+    stray = [p for p in wanted if p not in named]
+    if stray:
+        raise ValueError(f"windows= names {len(stray)} files that are not among paths, e.g. "
+                         f"{stray[0]!r}; add them to paths")
     summary.files = len(files)
 
     def work(item):
@@ -516,8 +623,19 @@ def ingest(
 
     bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress)
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-        for (path, root), (digest, props, error) in zip(files, pool.map(work, files)):
-            bar.update()
+        results = _counted(pool.map(work, files), bar)
+        if wanted:  # every file read before anything is stored: a bad window stores nothing
+            results = list(results)
+            examined = {f: r for (f, _), r in zip(files, results) if f in wanted}
+            try:
+                _check_against_files(store, wanted, examined)
+            except WindowError:
+                bar.close()
+                raise
+        for path, reason in walk_errors:
+            store.add_ingest_error(path, reason)
+            summary.errors.append((path, reason))
+        for (path, root), (digest, props, error) in zip(files, results):
             shown = _display(path)
             if error is not None:
                 store.add_ingest_error(shown, error)
@@ -527,6 +645,8 @@ def ingest(
             if stored is not None:
                 if stored.content_hash == digest:
                     summary.unchanged += 1
+                    if path in wanted:  # windows it was not stored with become new clips
+                        summary.clips += len(store.add_clips(stored.id, wanted[path]))
                 else:
                     reason = "content changed since it was ingested; the stored version is kept"
                     store.add_ingest_error(shown, reason)
@@ -542,12 +662,13 @@ def ingest(
                 recorded_at=when,
                 **props,
             )
-            windows = clip_windows(audio.duration_s, clip_seconds, hop_seconds, min_last_seconds)
+            clips = wanted.get(path) or clip_windows(audio.duration_s, clip_seconds,
+                                                     hop_seconds, min_last_seconds)
             with store.transaction():
-                store.add_audio(audio, windows, project=project)
+                store.add_audio(audio, clips, project=project)
                 store.clear_ingest_errors(shown)
             summary.added += 1
-            summary.clips += len(windows)
+            summary.clips += len(clips)
             summary.seconds += audio.duration_s
     bar.close()
     if verbose:

@@ -93,7 +93,7 @@ KERNEL_CODE = textwrap.dedent("""
         f.result()
     pool, total = [], []
     for i in range({labels}):
-        t0 = time.perf_counter(); s.pool_view(); pool.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); s.pool.view(); pool.append(time.perf_counter() - t0)
         t0 = time.perf_counter(); m.recolor(); total.append(time.perf_counter() - t0)
         s.label(int(ids[2 + i]), "background" if i % 3 else "target")
         for f in list(s._futures.values()):

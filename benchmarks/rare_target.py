@@ -15,9 +15,9 @@ Run from the project root (about 10 minutes on 2 cores):
 The same runs through the command line:
 
     .venv/bin/alwidget simulate --manifest ../shared/data/esc10/manifest.csv \\
-        --target all --iterations 100 --out benchmarks/out/esc10
+        --target all --queries 100 --out benchmarks/out/esc10
     .venv/bin/alwidget simulate --manifest ../shared/data/fsdd/manifest.csv \\
-        --fold-column speaker --target all --iterations 100 --out benchmarks/out/fsdd
+        --fold-column speaker --target all --queries 100 --out benchmarks/out/fsdd
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=SHARED)
     ap.add_argument("--sets", default="esc10,fsdd")
-    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--queries", type=int, default=100, help="clips asked per run after the 2-label start")
     ap.add_argument("--jobs", type=int, default=-1)
     ap.add_argument("--extractor", default="logmel", help="logmel (default) or yamnet")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -58,12 +58,12 @@ def main() -> None:
         targets = sorted(set(data.labels.tolist()))
         t0 = time.perf_counter()
         res = run_rare_target(data.X, data.labels, data.folds, targets,
-                              iterations=args.iterations, n_jobs=args.jobs)
+                              queries=args.queries, n_jobs=args.jobs)
         t_run = time.perf_counter() - t0
         n_runs = len({(r["target"], r["strategy"], r["fold"], r["seed"]) for r in res.records})
         text = (
             f"## {name} ({args.extractor} features, {data.X.shape[1]}-d): {len(targets)} targets x {len(set(data.folds.tolist()))} folds x "
-            f"7 strategies x {args.iterations} iterations ({n_runs} runs, "
+            f"7 strategies x {args.queries} iterations ({n_runs} runs, "
             f"{len(res.records)} model fits)\n\n"
             f"Features (cached in the store after the first run): {t_feat:.1f} s. "
             f"Simulation: {t_run:.0f} s on {os.cpu_count()} cores.\n\n"

@@ -117,10 +117,12 @@ def test_label_in_jupyterlab_with_mouse_and_keys(lab):
     assert not problems, "\n".join(problems)
     store = Store(tmp / "demo" / "alwidget.db")
     labels = store.current_labels()
-    assert len(labels) == 5
+    assert len(labels) == 6
     kinds = [d.kind for d in store.active_events()]
-    assert kinds == ["label"] * 5
-    assert store.db["label_events"].count == 7  # 6 labels + 1 undo, none deleted
+    assert kinds == ["label"] * 6  # Ctrl+S stored no skip
+    assert store.db["label_events"].count == 8  # 7 labels + 1 undo, none deleted
+    double = int((tmp / "double.txt").read_text())
+    assert [d.clip_id for d in store.active_events()].count(double) == 1  # one label, on it
     picked = store.active_events()[-1]
     assert picked.reason == "chosen by the expert" and picked.label == "target"
     assert picked.clip_id == int(open(tmp / "picked.txt").read())
@@ -155,11 +157,20 @@ def _drive(page, url, tmp):
     root.click(position={"x": 5, "y": 5})
     page.keyboard.press("1")
     wait_labels(page, 3)
-    page.keyboard.press("2")
+    # a double press, a held key's repeat and Ctrl+S, all before the kernel can answer: one
+    # label, on the clip that was shown; the second press is refused, the others ignored
+    shown = root.locator(".alw-clip").get_attribute("data-clip-id")
+    page.evaluate(DOUBLE_PRESS_JS)
     wait_labels(page, 4)
+    page.wait_for_function(
+        "() => document.querySelector('.alw-error').textContent.includes('no longer shown')",
+        timeout=30_000)
+    (tmp / "double.txt").write_text(shown)
+    page.keyboard.press("2")
+    wait_labels(page, 5)
     # undo the last one
     page.keyboard.press("z")
-    wait_labels(page, 3)
+    wait_labels(page, 4)
     # play/pause with Space
     page.keyboard.press(" ")
     page.wait_for_function(
@@ -178,7 +189,7 @@ def _drive(page, url, tmp):
         "() => document.querySelector('.alw-region').textContent.startsWith('event')",
         timeout=10_000)
     page.keyboard.press("2")
-    wait_labels(page, 4)
+    wait_labels(page, 5)
     page.screenshot(path=str(tmp / "labeling.png"), full_page=True)
 
     # keys never reached JupyterLab: no cell added, removed or turned into markdown
@@ -188,6 +199,10 @@ def _drive(page, url, tmp):
     _click_the_map(page, root, tmp)
 
 
+DOUBLE_PRESS_JS = """() => { const r = document.querySelector('.alw-root');
+  const key = (k, o = {}) => r.dispatchEvent(
+    new KeyboardEvent('keydown', {key: k, bubbles: true, cancelable: true, ...o}));
+  key('1'); key('1'); key('1', {repeat: true}); key('s', {ctrlKey: true}); }"""
 POINT_JS = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')].pop();
   const fl = gd._fullLayout, r = gd.getBoundingClientRect(), color = gd._fullData[0].marker.color;
   const t = gd._fullData[0], px = Array.from(t.x, (x, i) => [fl.xaxis.l2p(x), fl.yaxis.l2p(t.y[i])]);
@@ -225,7 +240,7 @@ def _click_the_map(page, root, tmp):
     assert page.evaluate(COLOR_JS, picked) == 0  # unlabeled
     root.click(position={"x": 5, "y": 5})
     page.keyboard.press("2")
-    wait_labels(page, 5)
+    wait_labels(page, 6)
     page.wait_for_function(f"() => ({COLOR_JS})({picked}) === 2", timeout=30_000)  # labeled
     (tmp / "picked.txt").write_text(str(picked))
     plot.screenshot(path=str(tmp / "map.png"))

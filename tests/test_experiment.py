@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from alwidget.cli import main
-from alwidget.experiment import NoisyOracle, run_rare_target, split, summarise
+from alwidget.experiment import (NoisyOracle, describe_pairs, ordered_folds, run_rare_target,
+                                 split, summarise)
 from alwidget.store import Store
 
 
@@ -29,14 +30,15 @@ def test_split_uses_the_next_fold_for_validation_and_the_rest_as_pool():
 
 def test_records_follow_the_protocol_and_are_deterministic():
     X, labels, folds = rare_data()
-    kw = dict(strategies=["random", "lc", "ssal-0.95", "ac-5"], iterations=12, seeds=[0, 1],
+    kw = dict(strategies=["random", "lc", "ssal-0.95", "ac-5"], queries=11, seeds=[0, 1],
               n_jobs=1, progress=False)
     res = run_rare_target(X, labels, folds, ["bird"], **kw)
-    assert len(res.records) == 4 * 4 * 2 * 12  # strategies x folds x seeds x iterations
+    assert len(res.records) == 4 * 4 * 2 * 12  # strategies x folds x seeds x (queries + 1)
     assert len(res.references) == 4 * 2
     for r in res.records:
         assert r["n_labels"] == 2 + r["iteration"]  # starts from 1 positive + 1 negative
         assert 0 <= r["f1"] <= 1 and 0 <= r["threshold"] <= 1
+        assert (r["picked"] is None) == (r["iteration"] == 11)  # every fit but the last asks
     ssal = [r for r in res.records if r["strategy"] == "ssal-0.95"]
     assert max(r["n_pseudo"] for r in ssal) > 0  # pseudo-labels used, never counted as labels
     again = run_rare_target(X, labels, folds, ["bird"], **{**kw, "n_jobs": 2})
@@ -48,7 +50,7 @@ def test_records_follow_the_protocol_and_are_deterministic():
 def test_uncertainty_sampling_asks_more_positives_than_random_on_a_rare_target():
     X, labels, folds = rare_data(n=400, share=0.05, seed=3)
     res = run_rare_target(X, labels, folds, ["bird"], strategies=["random", "lc"],
-                          iterations=30, seeds=[0, 1, 2], n_jobs=2, progress=False)
+                          queries=30, seeds=[0, 1, 2], n_jobs=2, progress=False)
     share = {r["strategy"]: r["positive_query_share"] for r in res.summary()}
     assert share["lc"] > 2 * share["random"]
 
@@ -64,7 +66,7 @@ def test_summary_values_are_means_of_the_records():
 
 def test_rarer_pool_and_bad_arguments():
     X, labels, folds = rare_data()
-    res = run_rare_target(X, labels, folds, ["bird"], strategies=["random"], iterations=2,
+    res = run_rare_target(X, labels, folds, ["bird"], strategies=["random"], queries=1,
                           positive_share=0.02, n_jobs=1, progress=False)
     assert len(res.records) == 8
     with pytest.raises(ValueError, match=r"targets \['cat'\] are not among the labels"):
@@ -91,15 +93,21 @@ def test_cli_from_a_feature_matrix(tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["simulate", "--features", str(tmp_path / "X.npy"), "--labels",
                str(tmp_path / "labels.csv"), "--target", "bird", "--strategies", "random,lc",
-               "--iterations", "5", "--out", str(out), "--db", str(tmp_path / "r.db"),
+               "--queries", "4", "--out", str(out), "--db", str(tmp_path / "r.db"),
                "--jobs", "1", "--quiet"])
     assert rc == 0
-    assert "| lc |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| lc |" in printed and "4 queries per run" in printed
+    assert "test 4 → validation 1" in printed  # the pairs are printed
     with open(out / "records.csv") as fh:
-        assert len(list(csv.DictReader(fh))) == 2 * 4 * 5
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * 4 * 5 and max(int(r["n_labels"]) for r in rows) == 6
     assert (out / "learning_curves.html").stat().st_size > 1_000_000  # plotly.js inline: offline
     assert "cdn.plot.ly" not in (out / "learning_curves.html").read_text()[:5000]
-    assert Store(tmp_path / "r.db").db["experiment_records"].count == 40
+    store = Store(tmp_path / "r.db")
+    assert store.db["experiment_records"].count == 40
+    (features,) = [r[0] for r in store.db.execute("SELECT features FROM experiments")]
+    assert features.startswith("matrix:X.npy:")  # two runs on other features can be told apart
 
 
 def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
@@ -117,20 +125,23 @@ def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
         w.writerow(["path", "label", "fold"])
         w.writerows(rows)
     rc = main(["simulate", "--manifest", str(tmp_path / "m.csv"), "--target", "beep",
-               "--strategies", "lc", "--iterations", "3", "--out", str(tmp_path / "o"),
+               "--strategies", "lc", "--queries", "2", "--out", str(tmp_path / "o"),
                "--jobs", "1", "--quiet"])
     assert rc == 0 and (tmp_path / "o" / "features.db").exists()
-    assert Store(tmp_path / "o" / "features.db").n_clips() == 24
+    store = Store(tmp_path / "o" / "features.db")
+    assert store.n_clips() == 24
+    (features,) = [r[0] for r in store.db.execute("SELECT features FROM experiments")]
+    assert features.startswith("logmel:")
 
 
 def test_batches_start_from_the_same_medoids_and_grow_by_the_batch(tmp_path):
     from sklearn.datasets import make_blobs
 
-    from alwidget.batch_experiment import run_batches
+    from alwidget.experiment import run_batches
 
     X, c = make_blobs(240, centers=4, cluster_std=3.0, random_state=0)
     folds = np.arange(240) % 3
-    kw = dict(strategies=["random", "entropy", "margin", "mal-mf"], batch_size=6, iterations=4,
+    kw = dict(strategies=["random", "entropy", "margin", "mal-mf"], batch_size=6, queries=3,
               n_jobs=1, progress=False)
     res = run_batches(X, c.astype(str), folds, **kw)
     assert len(res.records) == 4 * 3 * 4
@@ -150,7 +161,7 @@ def test_cli_batches_protocol(tmp_path, capsys):
         w.writerow(["label", "fold"])
         w.writerows(zip(labels, folds))
     rc = main(["simulate", "--protocol", "batches", "--features", str(tmp_path / "X.npy"),
-               "--labels", str(tmp_path / "labels.csv"), "--batch-size", "5", "--iterations", "2",
+               "--labels", str(tmp_path / "labels.csv"), "--batch-size", "5", "--queries", "1",
                "--out", str(tmp_path / "o"), "--jobs", "1", "--quiet"])
     assert rc == 0 and "| mal-mf |" in capsys.readouterr().out
 
@@ -158,9 +169,36 @@ def test_cli_batches_protocol(tmp_path, capsys):
 def test_a_chosen_seed_set_replaces_the_random_pair():
     X, labels, folds = rare_data()
     start = np.flatnonzero(labels == "bird")[:6].tolist() + [0, 1, 2, 3, 4, 5]
-    res = run_rare_target(X, labels, folds, ["bird"], strategies=["lc"], iterations=2,
+    res = run_rare_target(X, labels, folds, ["bird"], strategies=["lc"], queries=1,
                           initial=start, n_jobs=1, progress=False)
     first = {r["fold"]: r["n_labels"] for r in res.records if r["iteration"] == 0}
     for k, n in first.items():
         _, _, pool = split(folds, int(k))
         assert n == len(np.intersect1d(start, pool))
+
+
+def test_folds_sort_as_numbers_and_an_explicit_order_is_kept():
+    folds = np.array(["1", "2", "3", "10"] * 3)
+    assert ordered_folds(folds) == ["1", "2", "3", "10"]  # not 1, 10, 2, 3
+    test, val, _ = split(folds, "1")
+    assert set(folds[val]) == {"2"}  # test fold 1 is validated on fold 2, not 10
+    assert set(folds[split(folds, "10")[1]]) == {"1"}
+    assert describe_pairs(folds) == ("test 1 → validation 2, test 2 → validation 3, "
+                                     "test 3 → validation 10, test 10 → validation 1")
+    assert ordered_folds(folds, order=["10", "3", "2", "1"]) == ["10", "3", "2", "1"]
+    assert set(folds[split(folds, "10", order=["10", "3", "2", "1"])[1]]) == {"3"}
+    with pytest.raises(ValueError, match="must list every fold once.*missing \\['3'\\]"):
+        ordered_folds(folds, order=["1", "2", "10"])
+    assert ordered_folds(np.array(["b", "a", "c"])) == ["a", "b", "c"]
+
+
+def test_queries_count_the_clips_asked():
+    X, labels, folds = rare_data()
+    res = run_rare_target(X, labels, folds, ["bird"], strategies=["lc"], queries=7, n_jobs=1,
+                          progress=False)
+    one = [r for r in res.records if r["fold"] == "1"]
+    assert len(one) == 8 and [r["n_labels"] for r in one] == list(range(2, 10))
+    assert sum(r["picked"] is not None for r in one) == 7
+    assert len({r["picked"] for r in one if r["picked"] is not None}) == 7  # never asked twice
+    with pytest.raises(ValueError, match="queries=0 must be a positive integer"):
+        run_rare_target(X, labels, folds, ["bird"], queries=0, progress=False)

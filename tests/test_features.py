@@ -130,3 +130,6 @@ def test_a_file_gone_since_ingest_is_reported_and_the_rest_done(small_project, t
         fs = extract_features(small_project, n_jobs=1, progress=False)
     assert any("f2.wav" in str(w.message) for w in caught)
     assert len(Store(small_project).clips_without_features(fs)) == 3
+
+
+# -- the package's structure: no import cycle, no private imports across modules -----------

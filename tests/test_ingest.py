@@ -250,3 +250,54 @@ def test_node_and_time_are_stored(tmp_path):
     got = {os.path.basename(a.path): (a.node, a.recorded_at) for a in Store(tmp_path / "s.db").audios()}
     assert got == {"n3_20240501_101010.wav": ("n3", "2024-05-01T10:10:10"),
                    "unnamed.wav": ("siteA", None)}
+
+
+# -- given windows ----------------------------------------------------------------------
+def test_given_windows_are_the_clips_of_their_files_and_the_rule_makes_the_others(tmp_path):
+    a = write_audio(tmp_path / "in" / "a.wav", 3.0)
+    write_audio(tmp_path / "in" / "b.wav", 2.0)
+    db = tmp_path / "s.db"
+    s = ingest(tmp_path / "in", db, clip_seconds=1.0, progress=False, verbose=False,
+               windows={str(a): [(1.2, 1.64), (0.0, 0.5), (1.2, 1.64)]})  # a repeat is one clip
+    src = Store(db).clip_sources()
+    got = [(os.path.basename(p), st, d) for p, st, d in zip(src.path, src.start_s, src.duration_s)]
+    assert got == [("a.wav", 0.0, 0.5), ("a.wav", 1.2, 1.64), ("b.wav", 0.0, 1.0), ("b.wav", 1.0, 1.0)]
+    assert (s.added, s.clips) == (2, 4)
+    again = ingest(tmp_path / "in", db, clip_seconds=1.0, progress=False, verbose=False,
+                   windows={a: [(0.0, 0.5)]})  # windows it was stored with: nothing to do
+    assert (again.added, again.unchanged, Store(db).n_clips()) == (0, 2, 4)
+
+
+@pytest.mark.parametrize("windows, message", [
+    ([(2.5, 1.0)], "a.wav: the window start_s=2.5, duration_s=1 ends at 3.5 s, after the end "
+                   "of the file \\(3 s\\); nothing was stored"),
+    ([(-1, 1.0)], "a.wav: start_s=-1.0 must be a number of seconds >= 0"),
+    ([(0, 0)], "a.wav: duration_s=0.0 must be a number of seconds > 0"),
+    ([(0, float("inf"))], "duration_s=inf must be"),
+    ([("x", 1.0)], "window \\('x', 1.0\\) must be a pair of numbers"),
+    ([(0.0,)], "must be a pair of numbers"),
+    ([], "no windows given"),
+])
+def test_a_bad_window_stores_nothing(tmp_path, windows, message):
+    write_audio(tmp_path / "in" / "0.wav", 1.0)  # read and stored first without windows
+    a = write_audio(tmp_path / "in" / "a.wav", 3.0)
+    db = tmp_path / "s.db"
+    with pytest.raises(ingest_mod.WindowError, match=message) as caught:
+        ingest(tmp_path / "in", db, progress=False, verbose=False, windows={a: windows})
+    assert caught.value.path == str(a)
+    store = Store(db)
+    assert (store.n_audios(), store.ingest_errors()) == (0, [])
+
+
+def test_windows_of_a_file_not_among_paths_are_refused_and_new_ones_added(tmp_path):
+    a = write_audio(tmp_path / "in" / "a.wav", 3.0)
+    b = write_audio(tmp_path / "in" / "b.wav", 3.0)
+    db = tmp_path / "s.db"
+    with pytest.raises(ValueError, match="windows= names 1 files that are not among paths"):
+        ingest(a, db, progress=False, verbose=False, windows={b: [(0, 1)]})
+    ingest(a, db, progress=False, verbose=False)  # the clip rule: 0-1, 1-2, 2-3
+    with pytest.raises(ingest_mod.WindowError, match="ends at 3.5 s, after the end of the file"):
+        ingest([a, b], db, progress=False, verbose=False, windows={a: [(2.5, 1.0)]})
+    assert (Store(db).n_audios(), Store(db).n_clips()) == (1, 3)  # b.wav was not stored either
+    summary = ingest([a], db, progress=False, verbose=False, windows={a: [(0.5, 1.0), (0, 1)]})
+    assert summary.clips == 1 and Store(db).n_clips() == 4  # a stored file gets the new window

@@ -11,7 +11,7 @@ from test_widgets import project
 
 def truth_of(session):
     """Every third clip is 'yes' (the toy features are random: the model only needs two classes)."""
-    return {int(c): ("yes" if i % 3 == 0 else "no") for i, c in enumerate(session.pool_view().clip_ids)}
+    return {int(c): ("yes" if i % 3 == 0 else "no") for i, c in enumerate(session.pool.view().clip_ids)}
 
 
 def test_map_arrays_are_float32_and_recolour_after_a_label(tmp_path):
@@ -106,7 +106,7 @@ def test_tsne_is_computed_in_the_background_and_replaces_pca(tmp_path):
 
     started = threading.Event()
     release = threading.Event()
-    real = s.projection
+    real = s.pool.projection
 
     def slow_projection(method, **kw):  # hold t-SNE back until PCA has been checked
         if method == "tsne":
@@ -114,7 +114,7 @@ def test_tsne_is_computed_in_the_background_and_replaces_pca(tmp_path):
             release.wait(30)
         return real(method, **kw)
 
-    s.projection = slow_projection
+    s.pool.projection = slow_projection
     m = MapView(s, method="tsne", background=True)
     assert started.wait(30) and m.projection.method == "pca"  # PCA at once, t-SNE running
     release.set()
@@ -158,7 +158,7 @@ def test_png_export_through_a_local_chromium(tmp_path):
 
 def test_tagger_colouring_needs_tagger_features(tmp_path):
     s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
-    assert s.tagger_top1() is None
+    assert s.pool.tagger_top1() is None
     m = MapView(s, method="pca", background=False)
     assert "tagger" not in m.color_box.options
     with pytest.raises(ValueError, match="no yamnet-tags features"):
@@ -222,7 +222,7 @@ def test_labeling_while_the_map_is_computed_never_deadlocks(tmp_path):
     store = project(tmp_path)
     s = Session(store, classes=["no", "yes"], random_state=0)
     in_map, in_submit = threading.Event(), threading.Event()
-    real_view, real_add = s.pool_view, store.add_label
+    real_view, real_add = s.pool.view, store.add_label
 
     def pool_view():
         if threading.current_thread().name.startswith("alwidget-map"):
@@ -235,7 +235,7 @@ def test_labeling_while_the_map_is_computed_never_deadlocks(tmp_path):
         time.sleep(0.3)  # the map thread asks the session meanwhile
         return real_add(*args, **kwargs)
 
-    s.pool_view = pool_view
+    s.pool.view = pool_view
     m = MapView(s, method="tsne", background=True)
     assert in_map.wait(60)
     store.add_label = add_label

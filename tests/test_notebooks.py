@@ -37,7 +37,7 @@ def test_quickstart_runs_headless_with_a_simulated_annotator(tmp_path, monkeypat
 @pytest.mark.slow
 def test_compare_strategies_runs_headless(tmp_path, monkeypatch):
     monkeypatch.setenv("ALWIDGET_DEMO_DIR", str(tmp_path / "demo"))
-    monkeypatch.setenv("ALWIDGET_ITERATIONS", "8")
+    monkeypatch.setenv("ALWIDGET_QUERIES", "7")
     outputs, text = run_notebook("02_compare_strategies.ipynb")
     assert "(2000, 296) target share: 0.03" in text
     for name in ("random", "lc", "lc-tuned", "ssal-0.95", "ac-5"):

@@ -1,7 +1,6 @@
 """Set-up files agree with each other: pyproject, environment.yml, README, CI."""
 
 import re
-import subprocess
 import tomllib
 
 from conftest import ROOT
@@ -43,19 +42,12 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
         assert env[CONDA_NAMES.get(name, name)].endswith(spec), (name, req, env[CONDA_NAMES.get(name, name)])
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_the_readme_test_command_and_checks_that_no_tests_fail_the_run():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./dev.sh test" in readme and "./dev.sh lab" in readme
     commands = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.startswith("#")]
-    assert commands[-1] == "exec ./dev.sh test"
-
-
-def test_setup_script_treats_no_tests_as_failure():
-    # pytest exits 5 when it runs no test; ./dev.sh test must turn that into a failure
-    run = subprocess.run(
-        ["./dev.sh", "test", "-q", "-k", "no_test_has_this_name", "tests/test_packaging.py"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert "collected no tests" in run.stderr
+    assert "./dev.sh test" in commands  # the README's command, first
+    # ./dev.sh turns pytest's "no tests collected" (exit 5) into a failure; CI checks it
+    # after the suite (it once ran from inside pytest, reinstalling from within the tests)
+    assert any("no_test_has_this_name" in c for c in commands[commands.index("./dev.sh test"):])

@@ -77,3 +77,34 @@ def test_through_the_store_by_name(checkpoint, tmp_path, monkeypatch):
     fs = alwidget.extract_features(db, "panns", n_jobs=1, progress=False)
     ids, X = alwidget.Store(db).get_features(fs)
     assert fs.extractor == "panns" and X.shape == (4, 2048)
+
+
+def test_the_taggers_class_names_are_stored_with_its_probabilities(checkpoint, tmp_path,
+                                                                   monkeypatch):
+    import alwidget
+    from alwidget.tagger import tagger_sets, top1
+
+    monkeypatch.delenv("ALWIDGET_PANNS_LABELS", raising=False)
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    sf.write(folder / "a.wav", audio(2.0), SR)
+    store = alwidget.Store(tmp_path / "p.db")
+    alwidget.ingest(folder, store, clip_seconds=1.0, progress=False)
+    with pytest.warns(UserWarning, match="panns-tags has no class names: give PANNsTags"):
+        fs = alwidget.extract_features(store, PANNsTags(checkpoint), n_jobs=1, progress=False)
+    assert fs.columns is None and tagger_sets(store) == []
+    with pytest.raises(ValueError, match="class_labels='class_labels_indices.csv'\\)\\) again"):
+        top1(store)
+    labels = tmp_path / "class_labels_indices.csv"
+    names = [f"class {i}" for i in range(527)]
+    with open(labels, "w", newline="") as f:
+        f.write("index,mid,display_name\n" + "".join(f"{i},/m/{i},{n}\n" for i, n in enumerate(names)))
+    again = alwidget.extract_features(store, PANNsTags(checkpoint, class_labels=str(labels)),
+                                      n_jobs=1, progress=False)
+    assert again.id == fs.id and again.columns == tuple(names)
+    ids, top, p = top1(store)
+    _, P = store.get_features(fs)
+    assert top.tolist() == [names[i] for i in P.argmax(axis=1)] and len(ids) == 2
+    (tmp_path / "short.csv").write_text("index,mid,display_name\n0,/m/0,dog\n")
+    with pytest.raises(ValueError, match="short.csv' names 1 classes; the CNN14 tagger has 527"):
+        PANNsTags(checkpoint, class_labels=str(tmp_path / "short.csv")).columns

@@ -98,7 +98,7 @@ def test_a_relative_keys_path_and_an_excel_csv_work(project, monkeypatch):
 
 
 def test_imported_tagger_probabilities_give_a_top1_partition(project):
-    from alwidget.features.yamnet import top1
+    from alwidget.tagger import top1
     from alwidget.strategies.partition import partition_by_tagger
 
     store, tmp = project

@@ -56,8 +56,7 @@ def test_precomputed_next_clip_is_exactly_a_fresh_refit(tmp_path):
     s = Session(store, classes=CLASSES, random_state=3)
     for _ in range(25):
         s.current  # noqa: B018 - the expert listens while plans are computed
-        for f in list(s._futures.values()):
-            f.result()  # let the background finish, as 2 s of listening would
+        s._planner.wait()  # let the background finish, as 2 s of listening would
         s.submit(truth[s.current.clip_id])
         fresh = Session(Store(tmp_path / "p.db"), classes=CLASSES, random_state=3, precompute=False)
         assert (fresh.current.clip_id, fresh.current.reason) == (s.current.clip_id, s.current.reason)
@@ -173,7 +172,7 @@ def test_pool_view_tracks_status_labels_and_predictions(tmp_path):
     positive = next(c for c, lab in truth.items() if lab == "target")
     negative = next(c for c, lab in truth.items() if lab == "background")
     with Session(store, classes=CLASSES, random_state=0) as s:
-        v = s.pool_view()
+        v = s.pool.view()
         assert (v.predicted == -1).all() and np.isnan(v.p_target).all()
         assert [STATUS_NAMES[k] for k in np.unique(v.status)] == ["unlabeled", "proposed"]
         s.label(positive, "target")
@@ -181,7 +180,7 @@ def test_pool_view_tracks_status_labels_and_predictions(tmp_path):
         skipped = s.current.clip_id
         s.skip()
         s.doubt() if s.current.clip_id != positive else None
-        v = s.pool_view()
+        v = s.pool.view()
         row = {int(c): i for i, c in enumerate(v.clip_ids)}
         assert STATUS_NAMES[v.status[row[positive]]] == "labeled" and v.label[row[positive]] == 1
         assert v.label[row[negative]] == 0 and STATUS_NAMES[v.status[row[skipped]]] == "skipped"
@@ -191,7 +190,7 @@ def test_pool_view_tracks_status_labels_and_predictions(tmp_path):
         assert v.p_target.dtype == np.float32 and np.isfinite(v.p_target).all()
         is_target = np.array([truth[int(c)] == "target" for c in v.clip_ids])
         assert v.p_target[is_target].mean() > v.p_target[~is_target].mean()  # a real model
-        assert s.proposal_for(positive).p_target == pytest.approx(v.p_target[row[positive]])
+        assert s.pool.proposal(positive).p_target == pytest.approx(v.p_target[row[positive]])
 
 
 def test_queue_comes_before_the_strategy_and_observers_hear_every_change(tmp_path):
@@ -248,9 +247,9 @@ def test_pool_view_shows_what_a_semi_supervised_strategy_would_label_itself(tmp_
         s.label(negative, "background")
         for _ in range(10):
             s.submit(truth[s.current.clip_id])
-        v = s.pool_view()
+        v = s.pool.view()
         pseudo = v.status == STATUS_NAMES.index("pseudo-labeled")
-        plan_rows = s._plan.pseudo
+        plan_rows = s._planned.plan.pseudo_rows
         assert pseudo.any() and set(np.flatnonzero(pseudo)) <= set(plan_rows.tolist())
         confident = np.maximum(v.p_target[pseudo], 1 - v.p_target[pseudo])
         assert (confident >= 0.95).all()  # T_SSL: only confident predictions
@@ -258,7 +257,7 @@ def test_pool_view_shows_what_a_semi_supervised_strategy_would_label_itself(tmp_
 
 
 def test_semi_supervised_session_trains_on_pseudo_labels_and_resumes_exactly(tmp_path, monkeypatch):
-    import alwidget.session as session_module
+    import alwidget.loop as session_module
 
     store, truth = make_project(tmp_path / "p.db")
     fit_sizes = []
@@ -276,8 +275,7 @@ def test_semi_supervised_session_trains_on_pseudo_labels_and_resumes_exactly(tmp
     s.label(negative, "background")
     sync_before = s.n_sync_plans
     for _ in range(12):
-        for f in list(s._futures.values()):
-            f.result()
+        s._planner.wait()
         s.submit(truth[s.current.clip_id])
         fresh = Session(Store(tmp_path / "p.db"), classes=CLASSES, strategy="ssal-0.95",
                         random_state=2, precompute=False)

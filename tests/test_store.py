@@ -336,27 +336,46 @@ def test_events_since_shows_what_other_writers_did(tmp_path):
     assert a.events_since(a.last_event_id()) == []
 
 
-def test_claims_block_other_processes_until_they_expire(tmp_path):
+def test_claims_block_live_kernels_only_and_expire(tmp_path):
     path = tmp_path / "s.db"
     store = Store(path)
     store.add_audio(new_audio(frames=32000), [(0, 1.0), (1, 1.0)])
     other = textwrap.dedent(f"""
+        import sys
         from alwidget.store import Store
         s = Store({str(path)!r})
-        print(s.claim_clip("kernel-b", 1, labeler="ann", max_age_s=60),
-              sorted(s.claimed_clips("kernel-b", max_age_s=60)))
+        for line in sys.stdin:  # one command per line, answered on stdout
+            clip = int(line)
+            print(s.claim_clip("kernel-b", clip, labeler="ann", max_age_s=60),
+                  sorted(s.claimed_clips("kernel-b", labeler="ann", max_age_s=60)), flush=True)
     """)
+    kernel_b = subprocess.Popen([sys.executable, "-c", other], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+
+    def ask_b(clip: int) -> list[str]:
+        kernel_b.stdin.write(f"{clip}\n")
+        kernel_b.stdin.flush()
+        return kernel_b.stdout.readline().split()
+
     assert store.claim_clip("kernel-a", 1, labeler="ann", max_age_s=60)
-    out = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "[1]"]  # another process may not take clip 1
+    assert ask_b(1) == ["False", "[1]"]  # another live kernel may not take clip 1
+    assert ask_b(2) == ["True", "[1]"]
+    assert store.claimed_clips("kernel-a", labeler="ann", max_age_s=60) == frozenset({2})
+    assert not store.claim_clip("kernel-a", 2, labeler="ann", max_age_s=60)
     assert store.claim_clip("same-kernel", 1, labeler="ann", max_age_s=60)  # same process: may
-    assert store.claimed_clips("kernel-a", max_age_s=60) == frozenset()
+    assert not store.claim_clip("bob-here", 1, labeler="bob", max_age_s=60)  # not another labeler
+    store.db.execute("UPDATE sessions SET seen_at = '2000-01-01T00:00:00.000+00:00' "
+                     "WHERE id = 'kernel-b'")  # kernel-b showed clip 2 long ago: expired
+    assert store.claimed_clips("kernel-a", labeler="ann", max_age_s=60) == frozenset()
+    assert ask_b(2) == ["True", "[1]"]  # kernel-b may show clip 2 again; kernel-a still has 1
     store.end_session("kernel-a")
     store.end_session("same-kernel")
-    out = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "[]"]
-    assert store.claimed_clips("kernel-a", max_age_s=60) == frozenset({1})
-    assert store.claimed_clips("kernel-a", max_age_s=0) == frozenset()  # expired
+    assert ask_b(1) == ["True", "[]"]  # both sessions ended: clip 1 is free
+    kernel_b.stdin.close()
+    kernel_b.wait(timeout=30)
+    # kernel-b's process has ended: its claim on clip 1 ends with it
+    assert store.claimed_clips("kernel-a", labeler="ann", max_age_s=60) == frozenset()
+    assert store.claim_clip("kernel-a", 1, labeler="ann", max_age_s=60)
 
 
 def test_feature_set_column_names_are_kept(store):

@@ -182,3 +182,37 @@ def test_partition_by_tagger_is_disjoint_and_complete():
     assert sizes == sorted(sizes, reverse=True)  # largest first
     with pytest.raises(ValueError, match="min_confidence=1.5 must be in"):
         partition_by_tagger(names, prob, min_confidence=1.5)
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES + ("lc@0.3", "ssal-0.9-tuned", "ac-3-tuned"))
+def test_strategies_are_estimators_whose_name_builds_them_again(name):
+    from sklearn.base import clone
+
+    s = make_strategy(name, random_state=5)
+    assert s.name == name
+    twin = clone(s)
+    assert twin is not s and twin.get_params() == s.get_params()
+    assert make_strategy(s.name, random_state=5).get_params() == s.get_params()
+    twin.set_params(random_state=6)
+    assert s.random_state == 5 and twin.random_state == 6  # clone never shares state
+    assert s.tunes_threshold == name.endswith("-tuned") or name == "lc-tuned"
+    assert repr(s).startswith(type(s).__name__ + "(")
+
+
+def test_bad_strategy_names_fail_at_once_with_the_choices():
+    for bad in ("ssal-0.3", "ac-0", "best", "lc-"):
+        with pytest.raises(ValueError, match="strategy"):
+            make_strategy(bad)
+
+
+def test_semi_supervised_with_three_classes_balances_by_predicted_class():
+    P = np.array([[0.97, 0.02, 0.01], [0.99, 0.005, 0.005], [0.4, 0.3, 0.3],
+                  [0.01, 0.98, 0.01], [0.02, 0.96, 0.02], [0.02, 0.02, 0.96],
+                  [0.35, 0.3, 0.35]])
+    q = SemiSupervised(0.95).query(QueryContext(n_pool=7, proba=P, classes=np.array(["a", "b", "c"])))
+    assert q.indices.tolist() == [6]  # max P 0.35: the least confident
+    # one confident "c" only: one of each class, the most confident first
+    assert q.pseudo_indices.tolist() == [1, 3, 5] and q.pseudo_labels.tolist() == [0, 1, 2]
+    assert set(q.pseudo_labels.tolist()) <= {0, 1, 2}  # never an invalid class (was -1)
+    none = SemiSupervised(0.95).query(QueryContext(n_pool=3, proba=P[:3]))
+    assert len(none.pseudo_indices) == 0  # a class never confidently predicted: no pseudo-labels

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from alwidget.features.yamnet import YAMNet, YAMNetTags, class_names, model_path, top1
+from alwidget.features.yamnet import YAMNet, YAMNetTags, class_names, model_path
+from alwidget.tagger import tagger_sets, top1
 
 try:
     model_path()
@@ -65,10 +66,37 @@ def test_features_and_top1_through_the_store(tmp_path):
     tags = alwidget.extract_features(store, "yamnet-tags", n_jobs=1, progress=False)
     assert (emb.dim, tags.dim) == (1024, 521)
     assert {fs.extractor for fs in store.feature_sets()} == {"yamnet", "yamnet-tags"}
+    assert tags.columns == class_names() and emb.columns is None
+    assert tagger_sets(store) == [tags]
     ids, names, p = top1(store)
     assert names[0] in ("Beep, bleep", "Sine wave")
     assert names[1:].tolist() == ["White noise", "Silence"]
     assert p.dtype == np.float32 and (p > 0.3).all()
+
+
+def test_rerunning_the_tagger_on_an_older_store_records_the_names_and_computes_nothing(
+        tmp_path, monkeypatch):
+    import alwidget
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    sf.write(audio / "a.wav", sounds(), SR)
+    store = alwidget.Store(tmp_path / "p.db")
+    alwidget.ingest(audio, store, clip_seconds=1.0, progress=False)
+    ex = YAMNetTags()
+    old = store.feature_set(ex.name, ex.config(), ex.dim)  # as stored before names were kept
+    P = ex.extract(sounds(), SR, np.array([0.0, 1.0, 2.0]), np.ones(3))
+    store.put_features(old, store.clip_ids(), P)
+    with pytest.raises(ValueError, match="extract_features\\(store, 'yamnet-tags'\\) again"):
+        top1(store)
+
+    def no_model(*args):
+        raise AssertionError("the model ran: re-running should compute nothing")
+
+    monkeypatch.setattr(YAMNetTags, "extract", no_model)
+    fs = alwidget.extract_features(store, "yamnet-tags", n_jobs=1, progress=False)
+    assert fs.id == old.id and fs.columns == class_names()
+    assert top1(store)[1].tolist() == [class_names()[i] for i in P.argmax(axis=1)]
 
 
 def test_the_map_colours_by_the_taggers_top1_class(tmp_path):
@@ -85,7 +113,7 @@ def test_the_map_colours_by_the_taggers_top1_class(tmp_path):
     emb = alwidget.extract_features(store, "yamnet", n_jobs=1, progress=False)
     alwidget.extract_features(store, "yamnet-tags", n_jobs=1, progress=False)
     s = Session(store, emb, classes=["other", "beep"])
-    names, prob = s.tagger_top1()
+    names, prob = s.pool.tagger_top1()
     assert set(names[1::3]) == {"White noise"} and np.isfinite(prob).all()
     m = MapView(s, method="pca", color="tagger", background=False)
     codes = np.asarray(m.trace.marker.color)

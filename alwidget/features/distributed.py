@@ -21,16 +21,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..store import FeatureSet, Store
+from .base import extract_files, feature_set_for, file_jobs, warn_unreadable
+from .registry import get_extractor
 
 __all__ = ["extract_features_distributed"]
 
 
 def _run_partition(extractor, jobs, out: str) -> str:
     """Worker: features of a partition's files, written to ``out`` (.npz); returns ``out``."""
-    from . import _extract_files
-
     if not os.path.exists(out):
-        ids, X, errors = _extract_files(extractor, jobs)
+        ids, X, errors = extract_files(extractor, jobs)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), suffix=".tmp.npz")
         os.close(fd)
         np.savez(tmp, ids=ids, X=X, errors=np.array([f"{p}\t{r}\t{n}" for p, r, n in errors],
@@ -75,22 +75,20 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
     """
     from distributed import Client, LocalCluster, as_completed
 
-    from . import _file_jobs, _warn_unreadable, get_extractor
-
     if files_per_partition < 1:
         raise ValueError(f"files_per_partition={files_per_partition!r} must be >= 1")
     if scheduler is not None and client is not None:
         raise ValueError("give scheduler= or client=, not both")
     store = db if isinstance(db, Store) else Store(db)
     ex = get_extractor(extractor)
-    fs = store.feature_set(ex.name, ex.config(), ex.dim)
     if work_dir is None:
         if store.path == ":memory:":
             raise ValueError("an in-memory store needs work_dir= for the partition files")
         work_dir = Path(store.path + ".extract")
+    fs = feature_set_for(store, ex)  # records the extractor's column names, if any
     work = Path(work_dir) / f"fs{fs.id}"
     work.mkdir(parents=True, exist_ok=True)
-    jobs = _file_jobs(store, fs)
+    jobs = file_jobs(store, fs)
     if not jobs:
         return fs
     parts = [jobs[i:i + files_per_partition] for i in range(0, len(jobs), files_per_partition)]
@@ -127,7 +125,7 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
         if own is not None:
             client.close()
             own.close()
-    _warn_unreadable(errors)
+    warn_unreadable(errors)
     return fs
 
 

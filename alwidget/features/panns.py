@@ -12,12 +12,18 @@ Audio is resampled to 32 kHz; each clip (padded to at least 1 s) gives the
 2048-d ``embedding`` (``panns``) or the 527 AudioSet probabilities
 ``clipwise_output`` (``panns-tags``). The checkpoint's sha256 is part of the
 feature set's config, so features of two different checkpoints never mix.
+
+The 527 class names of ``panns-tags`` come from the ``class_labels_indices.csv`` that is
+published with the checkpoint (``index,mid,display_name``): ``PANNsTags(class_labels=...)``,
+``$ALWIDGET_PANNS_LABELS``, or that file beside the checkpoint. They are stored with the
+probabilities, for :func:`alwidget.tagger.top1`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import clip_segments
+from .base import read_class_names
 
 __all__ = ["PANNs", "PANNsTags"]
 
@@ -129,11 +136,52 @@ class PANNs:
 
 @dataclass(frozen=True)
 class PANNsTags(PANNs):
-    """The CNN14 tagger: 527 AudioSet class probabilities (``clipwise_output``), one per clip."""
+    """The CNN14 tagger: 527 AudioSet class probabilities (``clipwise_output``), one per clip.
 
+    Parameters
+    ----------
+    checkpoint : str, optional
+        As for :class:`PANNs`.
+    class_labels : str, optional
+        The checkpoint's ``class_labels_indices.csv`` (527 rows of ``index,mid,display_name``);
+        default ``$ALWIDGET_PANNS_LABELS``, else that file beside the checkpoint. The names
+        are stored with the probabilities; they do not change them.
+
+    Examples
+    --------
+    >>> import alwidget
+    >>> from alwidget.features import PANNsTags
+    >>> from alwidget.tagger import top1
+    >>> tagger = PANNsTags("Cnn14_mAP=0.431.pth", class_labels="class_labels_indices.csv")
+    >>> fs = alwidget.extract_features("project.db", tagger)  # doctest: +SKIP
+    >>> ids, names, p = top1(alwidget.Store("project.db"), fs)  # doctest: +SKIP
+    """
+
+    class_labels: str | None = None
     name = "panns-tags"
     _output = "clipwise_output"
 
     @property
     def dim(self) -> int:
         return 527
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The 527 class names, one per column; None (with a warning) when no file gives them."""
+        path = self.class_labels or os.environ.get("ALWIDGET_PANNS_LABELS")
+        if path is None:
+            ckpt = self.checkpoint or os.environ.get("ALWIDGET_PANNS_CHECKPOINT")
+            beside = Path(ckpt).parent / "class_labels_indices.csv" if ckpt else None
+            if beside is None or not beside.is_file():
+                warnings.warn("panns-tags has no class names: give PANNsTags(class_labels="
+                              "'class_labels_indices.csv') or set ALWIDGET_PANNS_LABELS, so that "
+                              "they are stored with the probabilities", stacklevel=3)
+                return None
+            path = beside
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"class_labels={str(path)!r} does not exist")
+        names = read_class_names(path)
+        if len(names) != self.dim:
+            raise ValueError(f"{str(path)!r} names {len(names)} classes; the CNN14 tagger has "
+                             f"{self.dim}: give the class_labels_indices.csv of its checkpoint")
+        return names

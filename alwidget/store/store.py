@@ -271,6 +271,34 @@ class Store(DecisionTables, FeatureTables):
             )
         return audio_id
 
+    def add_clips(self, audio_id: int, clips: Iterable[tuple[float, float]]) -> list[int]:
+        """Add clip windows to a stored audio, in one transaction; return the new clips' ids.
+
+        A window the audio already has (same start and duration, to the microsecond) is
+        kept as it is; a window outside the file is refused and nothing is added.
+        """
+        row = self._query("SELECT duration_s FROM audios WHERE id = ?", (int(audio_id),))
+        if not row:
+            raise StoreError(f"audio_id={audio_id!r} is not a stored audio")
+        length = row[0][0]
+        clips = [(float(s), float(d)) for s, d in clips]
+        for start, duration in clips:
+            if not (start >= 0 and duration > 0 and start + duration <= length + 1e-3):
+                raise StoreError(f"clip ({start!r}, {duration!r}) must lie inside audio "
+                                 f"{audio_id} of {length:g} s; nothing was added")
+        with self.transaction():
+            have = {(round(s, 6), round(d, 6)) for s, d in self._query(
+                "SELECT start_s, duration_s FROM clips WHERE audio_id = ?", (int(audio_id),))}
+            new = []
+            for start, duration in clips:
+                key = (round(start, 6), round(duration, 6))
+                if key not in have:
+                    have.add(key)
+                    new.append(self._conn.execute(
+                        "INSERT INTO clips (audio_id, start_s, duration_s) VALUES (?, ?, ?)",
+                        (int(audio_id), start, duration)).lastrowid)
+        return new
+
     def add_ingest_error(self, path: str, reason: str) -> None:
         """Record that ``path`` could not be ingested, and why.
 

@@ -34,28 +34,40 @@ __all__ = [
 STRATEGY_NAMES = ("random", "lc", "lc-tuned", "ssal-0.95", "ssal-0.98", "ac-5", "ac-10",
                   "entropy", "margin", "mal", "mal-mf")
 
+_SIMPLE = {"random": RandomSampling, "entropy": Entropy, "margin": Margin,
+           "mal": MedoidSampling, "mal-mf": MismatchFirst}
+
 
 def make_strategy(name: str, random_state=None) -> Strategy:
-    """A strategy from its short name (see the module docstring).
+    """A strategy from its short name (see the module docstring); ``strategy.name`` gives it back.
 
-    ``ssal-T`` and ``ac-K`` accept any T in (0.5, 1) and any K >= 1.
+    ``ssal-T`` and ``ac-K`` accept any T in (0.5, 1) and any K >= 1; ``lc@T`` is least
+    confidence at a fixed threshold T other than 0.5; a ``-tuned`` suffix on ``ssal-T`` or
+    ``ac-K`` tunes their least-confidence threshold on validation, as ``lc-tuned`` does.
 
     Examples
     --------
     >>> make_strategy("ac-10", random_state=0)
-    AlternatingConfidence(every=10, high_threshold=0.85, threshold=0.5, random_state=0)
+    AlternatingConfidence(every=10, random_state=0)
+    >>> make_strategy("ssal-0.98-tuned").name
+    'ssal-0.98-tuned'
     """
-    if name == "random":
-        return RandomSampling(random_state)
-    if name == "lc":
-        return LeastConfidence(0.5, random_state)
-    if name in ("lc-tuned", "lc-varied"):
-        return LeastConfidence("tuned", random_state)
-    if m := re.fullmatch(r"ssal-(0\.\d+)", name):
-        return SemiSupervised(float(m.group(1)), random_state=random_state)
-    if m := re.fullmatch(r"ac-(\d+)", name):
-        return AlternatingConfidence(int(m.group(1)), random_state=random_state)
-    simple = {"entropy": Entropy, "margin": Margin, "mal": MedoidSampling, "mal-mf": MismatchFirst}
-    if name in simple:
-        return simple[name](random_state=random_state)
+    if not isinstance(name, str):
+        raise TypeError(f"strategy name {name!r} must be a string")
+    if name in _SIMPLE:
+        return _SIMPLE[name](random_state=random_state)
+    if name == "lc-varied":  # the study's word for tuned
+        name = "lc-tuned"
+    if m := re.fullmatch(r"(lc|ssal-(0\.\d+)|ac-(\d+))(-tuned|@(0\.\d+))?", name):
+        threshold = "tuned" if m.group(4) == "-tuned" else float(m.group(5) or 0.5)
+        if m.group(2) and not 0.5 < float(m.group(2)) < 1:
+            raise ValueError(f"strategy {name!r}: T_SSL must be in (0.5, 1), e.g. ssal-0.95")
+        if m.group(3) and int(m.group(3)) < 1:
+            raise ValueError(f"strategy {name!r}: K must be >= 1, e.g. ac-5")
+        if m.group(1) == "lc":
+            return LeastConfidence(threshold, random_state)
+        if m.group(2):
+            return SemiSupervised(float(m.group(2)), threshold, random_state=random_state)
+        return AlternatingConfidence(int(m.group(3)), threshold=threshold,
+                                     random_state=random_state)
     raise ValueError(f"strategy {name!r} is unknown; choose from {', '.join(STRATEGY_NAMES)}")

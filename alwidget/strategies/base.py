@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 __all__ = ["Query", "QueryContext", "Strategy", "rng_for", "top_k"]
 
@@ -89,24 +90,32 @@ class Query:
             raise ValueError("indices, utilities and reasons must have one entry per pick")
 
 
-class Strategy:
+class Strategy(BaseEstimator):
     """Base class: a named, seeded rule that picks clips from the pool.
 
-    Subclasses set ``name`` and implement :meth:`query`. Parameters live in
-    ``__init__`` only (scikit-learn style: ``get_params`` lists them).
+    A scikit-learn estimator in all but fitting: parameters live in ``__init__`` only, so
+    ``get_params``, ``set_params``, ``clone`` and ``repr`` work as for any estimator, and a
+    strategy keeps no state between queries (the same context and iteration give the same
+    picks). Subclasses implement :meth:`query` and :attr:`name`.
+
+    Attributes
+    ----------
+    needs_model : bool
+        True when the strategy reads the model's probabilities (or committee votes); before
+        a model exists (fewer than two classes labeled) the loop picks at random instead.
     """
 
-    name = "strategy"
+    needs_model = True
 
-    def get_params(self) -> dict:
-        import inspect
+    @property
+    def name(self) -> str:
+        """The short name :func:`~alwidget.strategies.make_strategy` builds this strategy from."""
+        raise NotImplementedError
 
-        keys = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {k: getattr(self, k) for k in keys}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+    @property
+    def tunes_threshold(self) -> bool:
+        """True when the strategy reads a decision threshold tuned on a validation set."""
+        return getattr(self, "threshold", None) == "tuned"
 
     def query(self, context: QueryContext, batch_size: int = 1) -> Query:
         raise NotImplementedError

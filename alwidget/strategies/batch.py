@@ -102,6 +102,7 @@ class MedoidSampling(Strategy):
     """
 
     name = "mal"
+    needs_model = False
 
     def __init__(self, max_exact=5000, random_state=None):
         self.max_exact = max_exact

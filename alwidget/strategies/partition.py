@@ -23,8 +23,8 @@ def partition_by_tagger(names, probability, *, min_confidence: float = 0.5,
     Parameters
     ----------
     names : array of str
-        Top-1 class per clip (e.g. from :meth:`Session.tagger_top1` or
-        :func:`alwidget.features.yamnet.top1`).
+        Top-1 class per clip (e.g. from ``session.pool.tagger_top1()`` or
+        :func:`alwidget.tagger.top1`).
     probability : array of float
         The tagger's probability of that class.
     min_confidence : float, default 0.5

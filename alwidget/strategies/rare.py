@@ -5,7 +5,8 @@
   threshold: fixed (Td = 0.5) or re-tuned on validation each iteration.
 * :class:`SemiSupervised` — a least-confidence query, plus the model's most
   confident predictions (P >= T_SSL, or <= 1 - T_SSL) as pseudo-labels,
-  balanced between positives and negatives.
+  balanced between positives and negatives (between all classes, by the predicted
+  class, for more than two).
 * :class:`AlternatingConfidence` — least confidence, but every k-th query is a
   high-confidence prediction (P(target) >= T_HC) so the annotator can correct
   an over-confident model.
@@ -20,6 +21,12 @@ from .base import Query, QueryContext, Strategy, check_batch_size, rng_for, top_
 __all__ = ["AlternatingConfidence", "LeastConfidence", "RandomSampling", "SemiSupervised"]
 
 
+def _lc_name(prefix: str, threshold) -> str:
+    if threshold == "tuned":
+        return f"{prefix}-tuned"
+    return prefix if float(threshold) == 0.5 else f"{prefix}@{float(threshold):g}"
+
+
 class RandomSampling(Strategy):
     """Pick clips uniformly at random (seeded).
 
@@ -31,10 +38,12 @@ class RandomSampling(Strategy):
     ('random',)
     """
 
-    name = "random"
+    needs_model = False
 
     def __init__(self, random_state=None):
         self.random_state = random_state
+
+    name = "random"
 
     def query(self, context: QueryContext, batch_size: int = 1) -> Query:
         k = check_batch_size(batch_size, context.n_pool)
@@ -70,11 +79,13 @@ class LeastConfidence(Strategy):
     array([1])
     """
 
-    name = "lc"
-
     def __init__(self, threshold=0.5, random_state=None):
         self.threshold = threshold
         self.random_state = random_state
+
+    @property
+    def name(self) -> str:
+        return _lc_name("lc", self.threshold)
 
     def _threshold(self, context: QueryContext) -> float:
         if self.threshold == "tuned":
@@ -108,10 +119,12 @@ class LeastConfidence(Strategy):
 class SemiSupervised(Strategy):
     """Least-confidence query plus balanced pseudo-labels of confident predictions.
 
-    Pool clips with P(target) >= ``confidence`` are candidate positives, those
-    with P(target) <= 1 - ``confidence`` candidate negatives. The same number
-    of each is kept (the smaller count, at most ``max_pseudo`` per side), the
-    most confident first. The queried clips are never pseudo-labeled.
+    A pool clip is a candidate for class ``c`` when the model's most likely class is ``c``
+    with probability at least ``confidence`` (binary: P(target) >= T_SSL for the target,
+    P(target) <= 1 - T_SSL for the rest). Every class then keeps the same number of
+    candidates (the smallest count over the classes, at most ``max_pseudo`` each), the most
+    confident first, so a class the model has never predicted confidently means no
+    pseudo-labels at all. The queried clips are never pseudo-labeled.
 
     Parameters
     ----------
@@ -120,7 +133,7 @@ class SemiSupervised(Strategy):
     threshold : float or "tuned", default 0.5
         Threshold of the least-confidence query.
     max_pseudo : int, optional
-        Cap per side.
+        Cap per class.
     random_state : int, optional
 
     Examples
@@ -131,9 +144,15 @@ class SemiSupervised(Strategy):
     >>> q = SemiSupervised(0.95).query(QueryContext(n_pool=6, proba=np.c_[1 - p, p]))
     >>> q.indices, q.pseudo_indices, q.pseudo_labels
     (array([2]), array([0, 1, 3, 4]), array([1, 1, 0, 0]))
-    """
 
-    name = "ssal"
+    With three classes, each class gets as many pseudo-labels as the rarest:
+
+    >>> P = np.array([[0.97, 0.02, 0.01], [0.96, 0.02, 0.02], [0.4, 0.3, 0.3],
+    ...               [0.01, 0.98, 0.01], [0.02, 0.02, 0.96]])
+    >>> q = SemiSupervised(0.95).query(QueryContext(n_pool=5, proba=P))
+    >>> q.indices, q.pseudo_indices, q.pseudo_labels
+    (array([2]), array([0, 3, 4]), array([0, 1, 2]))
+    """
 
     def __init__(self, confidence=0.95, threshold=0.5, max_pseudo=None, random_state=None):
         self.confidence = confidence
@@ -141,24 +160,31 @@ class SemiSupervised(Strategy):
         self.max_pseudo = max_pseudo
         self.random_state = random_state
 
+    @property
+    def name(self) -> str:
+        return _lc_name(f"ssal-{float(self.confidence):g}", self.threshold)
+
     def query(self, context: QueryContext, batch_size: int = 1) -> Query:
         if not 0.5 < self.confidence < 1:
             raise ValueError(f"confidence={self.confidence!r} must be in (0.5, 1)")
         base = LeastConfidence(self.threshold, self.random_state).query(context, batch_size)
-        p = context.p_target().copy()
-        p[base.indices] = np.nan  # never pseudo-label what the human is asked about
-        with np.errstate(invalid="ignore"):
-            pos = np.flatnonzero(p >= self.confidence)
-            neg = np.flatnonzero(p <= 1 - self.confidence)
-        n = min(len(pos), len(neg))
+        if context.proba is None:
+            raise ValueError("this strategy needs the model's probabilities (proba) on the pool")
+        P = np.asarray(context.proba, dtype=float)
+        best = P.argmax(axis=1)
+        conf = P[np.arange(len(P)), best]
+        conf[base.indices] = -1.0  # never pseudo-label what the human is asked about
+        k = P.shape[1]
+        # the target class first (binary), then the column order
+        order = [context.positive] + [c for c in range(k) if c != context.positive] \
+            if k == 2 else list(range(k))
+        candidates = [np.flatnonzero((best == c) & (conf >= self.confidence)) for c in order]
+        n = min(len(c) for c in candidates)
         if self.max_pseudo is not None:
             n = min(n, int(self.max_pseudo))
-        pos = pos[np.argsort(-p[pos], kind="stable")][:n]
-        neg = neg[np.argsort(p[neg], kind="stable")][:n]
-        pseudo = np.concatenate([pos, neg]).astype(np.int64)
-        labels = np.concatenate([
-            np.full(n, context.positive), np.full(n, 1 - context.positive)
-        ]).astype(np.int64)
+        picked = [c[np.argsort(-conf[c], kind="stable")][:n] for c in candidates]
+        pseudo = np.concatenate(picked).astype(np.int64)
+        labels = np.repeat(np.asarray(order, dtype=np.int64), n)
         return Query(base.indices, base.utilities, base.reasons, pseudo, labels)
 
 
@@ -192,13 +218,15 @@ class AlternatingConfidence(Strategy):
     array([2])
     """
 
-    name = "ac"
-
     def __init__(self, every=5, high_threshold=0.85, threshold=0.5, random_state=None):
         self.every = every
         self.high_threshold = high_threshold
         self.threshold = threshold
         self.random_state = random_state
+
+    @property
+    def name(self) -> str:
+        return _lc_name(f"ac-{self.every}", self.threshold)
 
     def query(self, context: QueryContext, batch_size: int = 1) -> Query:
         if int(self.every) != self.every or self.every < 1:
@@ -207,12 +235,16 @@ class AlternatingConfidence(Strategy):
         if (context.iteration + 1) % self.every:
             return lc.query(context, batch_size)
         k = check_batch_size(batch_size, context.n_pool)
-        p = context.p_target()
+        if context.proba is not None and context.proba.shape[1] > 2:  # the predicted class
+            p = context.proba.max(axis=1)
+            what = lambda i: context.label_name(int(context.proba[i].argmax()))  # noqa: E731
+        else:
+            p = context.p_target()
+            what = lambda i: context.label_name(context.positive)  # noqa: E731
         confident = np.flatnonzero(p >= self.high_threshold)
         picks = confident[np.argsort(-p[confident], kind="stable")][:k]
         reasons = tuple(
-            f"high-confidence check every {self.every}: P({context.label_name(context.positive)})"
-            f" = {p[i]:.2f}" for i in picks)
+            f"high-confidence check every {self.every}: P({what(i)}) = {p[i]:.2f}" for i in picks)
         if len(picks) == k:
             return Query(picks, p[picks], reasons)
         # not enough confident predictions: fill with least-confident clips

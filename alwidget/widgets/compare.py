@@ -33,7 +33,7 @@ def spectrogram_grid(session: Session, groups: Mapping[str, Sequence[int]], *,
     empty = [k for k, v in groups.items() if not v]
     if not groups or empty:
         raise ValueError(f"every group needs at least one clip; empty: {empty or 'no groups'}")
-    rows = {name: [session.proposal_for(c) for c in clips] for name, clips in groups.items()}
+    rows = {name: [session.pool.proposal(c) for c in clips] for name, clips in groups.items()}
     titles = []
     for name, props in rows.items():
         for p in props:

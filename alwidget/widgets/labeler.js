@@ -249,8 +249,10 @@ function render({ model, el: root }) {
   }
 
   function decide(msg) {
+    // every decision names the clip on screen: the kernel refuses it if that clip has gone
     audio.pause();
-    model.send({ type: "decide", ...msg });
+    const shown = (model.get("status") || {}).clip_id;
+    model.send({ type: "decide", clip_id: shown === undefined ? null : shown, ...msg });
   }
 
   function buildButtons() {
@@ -265,6 +267,8 @@ function render({ model, el: root }) {
 
   root.addEventListener("keydown", (ev) => {
     if (ev.target instanceof HTMLSelectElement || ev.target instanceof HTMLInputElement) return;
+    // a held key repeats: one press is one decision; Ctrl/Cmd/Alt keys belong to the browser
+    if (ev.repeat || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const classes = model.get("classes");
     let handled = true;
     if (ev.key >= "1" && ev.key <= "9" && Number(ev.key) <= classes.length) {

@@ -14,7 +14,7 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
-from ..session import DOUBT, Session
+from ..session import DOUBT, Session, StaleDecision
 from .payload import clip_payload
 
 __all__ = ["LabelingWidget"]
@@ -27,9 +27,14 @@ class LabelingWidget(anywidget.AnyWidget):
 
     Keys (while the widget has focus): 1–9 label with a class, Enter accepts
     the model's prediction, Space play/pause, S skip, D doubt, Z or Backspace
-    undo, Esc clears the event region. Drag on the spectrogram to mark an
-    event's onset and offset; click to seek. Audio reaches the browser as
-    binary WAV bytes and never autoplays or loops unless ``autoplay=True``.
+    undo, Esc clears the event region; a held key's repeats and keys with Ctrl,
+    Cmd or Alt do nothing. Drag on the spectrogram to mark an event's onset and
+    offset; click to seek. Audio reaches the browser as binary WAV bytes and
+    never autoplays or loops unless ``autoplay=True``.
+
+    Every decision names the clip it was made on: a message for a clip that is no
+    longer shown (a double press, a slow kernel) is refused with a note in the
+    widget, and nothing is stored.
 
     Parameters
     ----------
@@ -84,7 +89,7 @@ class LabelingWidget(anywidget.AnyWidget):
         Labeling it commits a label for that clip; Skip returns to the session's
         next clip without storing anything.
         """
-        self._chosen = self.session.proposal_for(clip_id)
+        self._chosen = self.session.pool.proposal(clip_id)
         self.error = ""
         self._show()
         if play:
@@ -98,35 +103,48 @@ class LabelingWidget(anywidget.AnyWidget):
     def _on_message(self, widget, content, buffers) -> None:
         if not isinstance(content, dict) or content.get("type") != "decide":
             return
-        self.decide(content.get("action"), content.get("label"))
+        self.decide(content.get("action"), content.get("label"), clip_id=content.get("clip_id"))
 
-    def decide(self, action: str, label: str | None = None) -> None:
+    @property
+    def shown(self):
+        """The :class:`~alwidget.session.Proposal` on screen (None when nothing is left)."""
+        return self._chosen or self.session.current
+
+    def decide(self, action: str, label: str | None = None, *, clip_id: int | None = None) -> None:
         """Apply a decision ("label", "accept", "skip", "doubt", "undo") as the buttons do.
 
+        ``clip_id`` is the clip shown when the expert decided (the browser always sends
+        it); if another clip is shown by now, the decision is refused and nothing stored.
         Errors are shown inside the widget (and kept in ``error``), never swallowed.
         """
         self.busy = True
         self._deciding = True
         try:
+            shown = self.shown
+            if clip_id is not None and (shown is None or int(clip_id) != shown.clip_id):
+                raise StaleDecision(f"that {action} was for clip {clip_id}, which is no longer "
+                                    "shown; nothing was stored")
+            on = None if shown is None else shown.clip_id
             s = self.session
             if self._chosen is not None:
                 self._decide_chosen(action, label)
             elif action == "label":
-                s.submit(label, events=self._events(label))
+                s.submit(label, events=self._events(label), clip_id=on)
             elif action == "accept":
-                p = s.current
-                if p is None or p.predicted is None:
+                if shown is None or shown.predicted is None:
                     raise ValueError("no prediction to accept yet: press a class key (1-9)")
-                s.submit(p.predicted, events=self._events(p.predicted))
+                s.submit(shown.predicted, events=self._events(shown.predicted), clip_id=on)
             elif action == "skip":
-                s.skip()
+                s.skip(clip_id=on)
             elif action == "doubt":
-                s.doubt()
+                s.doubt(clip_id=on)
             elif action == "undo":
-                s.undo()
+                s.undo(clip_id=on)
             else:
                 raise ValueError(f"unknown action {action!r}")
             self.error = ""
+        except StaleDecision as exc:  # expected (a double press): a note, not a traceback
+            self.error = str(exc)
         except Exception as exc:  # shown in the widget, with the traceback for the log
             self.error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -157,9 +175,15 @@ class LabelingWidget(anywidget.AnyWidget):
         return [(label, float(self.region[0]), float(self.region[1]))]
 
     # -- session -> browser ------------------------------------------------------
+    def close(self) -> None:
+        """Close the widget and stop listening to the session."""
+        if getattr(self, "session", None) is not None:
+            self.session.unobserve(self._session_changed)
+        super().close()
+
     def _show(self) -> None:
         s = self.session
-        p = self._chosen or s.current
+        p = self.shown
         st = s.status()
         status = {
             "n_labels": st.n_labels,

@@ -28,8 +28,9 @@ __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 #: has ``yamnet-tags`` features).
 COLOR_MODES = ("status", "predicted", "probability", "label", "tagger")
 _METHOD_NAMES = {"PCA (instant)": "pca", "t-SNE": "tsne", "UMAP": "umap"}
-_STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#a1d99b", "#e377c2")
-_STATUS_SIZES = np.array([4, 12, 8, 6, 8, 3, 5], np.float32)
+_STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#a1d99b", "#e377c2",
+                  "#ececec")
+_STATUS_SIZES = np.array([4, 12, 8, 6, 8, 3, 5, 2], np.float32)
 _CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#ff7f0e", "#393b79")
 
@@ -115,7 +116,7 @@ class MapView(W.VBox):
                                      value=next(k for k, v in _METHOD_NAMES.items() if v == method),
                                      layout=W.Layout(width="220px"))
         self._tagger = None  # codes of the tagger's classes, read on first use (or False)
-        modes = [m for m in COLOR_MODES if m != "tagger" or session.has_tagger]
+        modes = [m for m in COLOR_MODES if m != "tagger" or session.pool.has_tagger]
         if color not in modes:
             raise ValueError(f"color={color!r}: the store has no yamnet-tags features; "
                              "run alwidget.extract_features(store, 'yamnet-tags')")
@@ -146,10 +147,17 @@ class MapView(W.VBox):
                           self.error, self.selection_box])
         self.method_box.observe(lambda ch: self.show_method(_METHOD_NAMES[ch["new"]]), "value")
         self.color_box.observe(lambda ch: self.recolor(), "value")
-        session.observe(lambda s: self.recolor())
-        self._set_projection(session.projection("pca"))
+        self._listener = lambda s: self.recolor()
+        session.observe(self._listener)
+        self._set_projection(session.pool.projection("pca"))
         if method != "pca":
             self.show_method(method)
+
+    def close(self) -> None:
+        """Close the view and stop listening to the session."""
+        if getattr(self, "_listener", None) is not None:
+            self.session.unobserve(self._listener)
+        super().close()
 
     # -- coordinates ----------------------------------------------------------------
     def show_method(self, method: str) -> None:
@@ -158,12 +166,12 @@ class MapView(W.VBox):
             self._request += 1
             request = self._request
         if method == "pca":
-            self._set_projection(self.session.projection("pca"))
+            self._set_projection(self.session.pool.projection("pca"))
             return
 
         def work():
             try:
-                p = self.session.projection(method, progress=lambda f, m: self._progress(
+                p = self.session.pool.projection(method, progress=lambda f, m: self._progress(
                     request, method, f, m), **self.projection_kwargs)
             except Exception as exc:
                 self.error.value = f"<pre>cannot compute the {method} map: {exc}</pre>"
@@ -203,7 +211,7 @@ class MapView(W.VBox):
     def _recolor(self) -> None:
         if self.projection is None:
             return
-        v = self.session.pool_view()
+        v = self.session.pool.view()
         self._maybe_snapshot(v)
         mode = self.color_box.value
         tags = self._tagger_codes() if mode == "tagger" else None
@@ -251,8 +259,8 @@ class MapView(W.VBox):
 
     def _read_tagger(self):
         try:
-            tags = self.session.tagger_top1()
-        except (FileNotFoundError, ImportError) as exc:  # e.g. tags made on another machine
+            tags = self.session.pool.tagger_top1()
+        except ValueError as exc:  # e.g. an older store without the tagger's class names
             warnings.warn(f"no tagger colouring: {exc}", stacklevel=4)
             return None
         if tags is None:
@@ -282,7 +290,7 @@ class MapView(W.VBox):
     def select(self, clip_ids) -> None:
         """Make ``clip_ids`` the selection (as a box or lasso does) and list them."""
         self.selected = np.asarray(clip_ids, dtype=np.int64)
-        v = self.session.pool_view()
+        v = self.session.pool.view()
         row = np.searchsorted(v.clip_ids, self.selected)
         rows = []
         for c, r in zip(self.selected[:_MAX_ROWS], row[:_MAX_ROWS]):
@@ -313,7 +321,7 @@ class MapView(W.VBox):
         Clips already labeled, skipped or in the validation set are left as they are;
         the view says how many. Returns the number of clips labeled.
         """
-        v = self.session.pool_view()
+        v = self.session.pool.view()
         status = v.status[np.searchsorted(v.clip_ids, self.selected)]
         open_ = np.isin(status, [STATUS_NAMES.index("unlabeled"), STATUS_NAMES.index("proposed"),
                                  STATUS_NAMES.index("pseudo-labeled")])

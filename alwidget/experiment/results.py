@@ -1,0 +1,170 @@
+"""Results of simulated comparisons: records, summaries, tables and learning curves."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["BatchResult", "ExperimentResult", "SUMMARY_AT", "curves", "summarise", "write_tables"]
+
+#: Numbers of labels at which the summary reports F1.
+SUMMARY_AT = (10, 25, 50, 100)
+
+
+@dataclass
+class ExperimentResult:
+    """Records of a simulated comparison, with its summary and figure."""
+
+    records: list[dict]
+    references: list[dict]
+    params: dict = field(default_factory=dict)
+
+    def summary(self) -> list[dict]:
+        """One row per strategy; see :func:`summarise`."""
+        return summarise(self.records, self.references)
+
+    def summary_markdown(self) -> str:
+        """The summary as a markdown table, headed by what a run was (queries, start, folds)."""
+        rows = self.summary()
+        p = self.params
+        lines = []
+        if "queries" in p:
+            lines += [f"{p['queries']} queries per run after a start of "
+                      f"{p.get('start', '1 positive + 1 negative')}; F1@n = test F1 at the "
+                      "validation-tuned threshold with n labels (start included); "
+                      f"folds: {p.get('fold_pairs', '')}", ""]
+        head = ("| strategy | mean F1 | max F1 (labels) | "
+                + " | ".join(f"F1@{n}" for n in SUMMARY_AT)
+                + " | positive queries | reference F1 |")
+        lines += [head, "|" + "---|" * (5 + len(SUMMARY_AT))]
+        for r in rows:
+            at = " | ".join("" if r[f"f1_at_{n}"] is None else f"{r[f'f1_at_{n}']:.3f}"
+                            for n in SUMMARY_AT)
+            lines.append(f"| {r['strategy']} | {r['mean_f1']:.3f} | {r['max_f1']:.3f} "
+                         f"({r['max_f1_labels']}) | {at} | {r['positive_query_share']:.1%} | "
+                         f"{r['reference_f1']:.3f} |")
+        return "\n".join(lines)
+
+    def to_csv(self, folder: str | Path) -> dict[str, Path]:
+        """Write ``records.csv``, ``summary.csv`` and ``summary.md``; return their paths."""
+        return write_tables(folder, {"records": self.records, "summary": self.summary(),
+                                     "references": self.references}, self.summary_markdown())
+
+    def figure(self):
+        """Plotly learning curves: mean F1 ± std per strategy against labels used."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        for i, (strategy, n, mean, std) in enumerate(curves(self.records)):
+            colour = palette[i % len(palette)]
+            fig.add_trace(go.Scatter(x=np.r_[n, n[::-1]], y=np.r_[mean + std, (mean - std)[::-1]],
+                                     fill="toself", fillcolor=colour, opacity=0.15,
+                                     line=dict(width=0), hoverinfo="skip", showlegend=False))
+            fig.add_trace(go.Scatter(x=n, y=mean, name=strategy, line=dict(color=colour)))
+        ref = np.mean([r["f1"] for r in self.references]) if self.references else None
+        if ref is not None:
+            fig.add_hline(y=ref, line_dash="dash", annotation_text=f"reference {ref:.2f}")
+        fig.update_layout(xaxis_title="labels used", yaxis_title="test F1 (threshold tuned on validation)",
+                          template="plotly_white", title="Learning curves (mean ± std)")
+        return fig
+
+    def save_figure(self, path: str | Path) -> Path:
+        """Save the learning curves as a self-contained HTML file (works offline)."""
+        path = Path(path)
+        self.figure().write_html(path, include_plotlyjs=True)
+        return path
+
+
+def write_tables(folder: str | Path, tables: dict[str, list[dict]], summary_md: str) -> dict[str, Path]:
+    """Write each table as ``NAME.csv`` and the summary as ``summary.md``; return the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, rows in tables.items():
+        paths[name] = folder / f"{name}.csv"
+        with open(paths[name], "w", newline="") as fh:
+            if rows:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+    paths["summary_md"] = folder / "summary.md"
+    paths["summary_md"].write_text(summary_md + "\n")
+    return paths
+
+
+def curves(records: list[dict]):
+    """Per strategy: (name, labels, mean F1, std F1) over targets, folds and seeds."""
+    by: dict[str, dict[int, list[float]]] = {}
+    for r in records:
+        by.setdefault(r["strategy"], {}).setdefault(r["n_labels"], []).append(r["f1"])
+    for strategy, curve in by.items():
+        n = np.array(sorted(curve))
+        vals = [np.asarray(curve[k]) for k in n]
+        yield strategy, n, np.array([v.mean() for v in vals]), np.array([v.std() for v in vals])
+
+
+def summarise(records: list[dict], references: list[dict]) -> list[dict]:
+    """Per strategy: mean F1, max F1 and when, F1 at 10/25/50/100 labels, positive share.
+
+    F1 values are means over targets, folds and seeds at each number of labels;
+    "mean F1" averages that curve over all iterations.
+    """
+    ref = float(np.mean([r["f1"] for r in references])) if references else float("nan")
+    out = []
+    for strategy, n, mean, _ in curves(records):
+        q = [r["query_positive"] for r in records
+             if r["strategy"] == strategy and r["query_positive"] is not None]
+        best = int(np.argmax(mean))
+        row = {"strategy": strategy, "mean_f1": float(mean.mean()), "max_f1": float(mean[best]),
+               "max_f1_labels": int(n[best])}
+        for k in SUMMARY_AT:
+            row[f"f1_at_{k}"] = float(mean[n == k][0]) if (n == k).any() else None
+        row["positive_query_share"] = float(np.mean(q)) if q else float("nan")
+        row["reference_f1"] = ref
+        out.append(row)
+    return out
+
+
+
+@dataclass
+class BatchResult:
+    """Per-iteration records of a batch experiment."""
+
+    records: list[dict]
+    params: dict = field(default_factory=dict)
+
+    def summary(self) -> list[dict]:
+        """Per strategy: accuracy and macro-F1 (mean over folds and seeds) at each label count."""
+        out = []
+        for s in dict.fromkeys(r["strategy"] for r in self.records):
+            rows = [r for r in self.records if r["strategy"] == s]
+            for n in sorted({r["n_labels"] for r in rows}):
+                at = [r for r in rows if r["n_labels"] == n]
+                out.append({"strategy": s, "n_labels": n,
+                            "accuracy": float(np.mean([r["accuracy"] for r in at])),
+                            "macro_f1": float(np.mean([r["macro_f1"] for r in at]))})
+        return out
+
+    def summary_markdown(self) -> str:
+        rows = self.summary()
+        counts = sorted({r["n_labels"] for r in rows})
+        lines = ["| strategy | " + " | ".join(f"{n} labels" for n in counts) + " |",
+                 "|---|" + "---|" * len(counts)]
+        for s in dict.fromkeys(r["strategy"] for r in rows):
+            cells = {r["n_labels"]: r for r in rows if r["strategy"] == s}
+            lines.append(f"| {s} | " + " | ".join(
+                f"{cells[n]['accuracy']:.3f} / {cells[n]['macro_f1']:.3f}" if n in cells else ""
+                for n in counts) + " |")
+        return "accuracy / macro-F1\n\n" + "\n".join(lines)
+
+    def to_csv(self, folder) -> dict:
+        """Write ``records.csv``, ``summary.csv`` and ``summary.md``; return their paths."""
+        return write_tables(folder, {"records": self.records, "summary": self.summary()},
+                            self.summary_markdown())
+
+

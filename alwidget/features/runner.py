@@ -1,0 +1,79 @@
+"""The local runner: :func:`extract_features`, cached, resumable and parallel over files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from ..store import FeatureSet, Store
+from .base import Extractor, extract_files, feature_set_for, file_jobs, warn_unreadable
+from .registry import get_extractor
+
+__all__ = ["extract_features"]
+
+
+def extract_features(
+    db: Store | str | Path,
+    extractor: str | Extractor = "logmel",
+    *,
+    n_jobs: int = -1,
+    files_per_batch: int = 64,
+    progress: bool = True,
+) -> FeatureSet:
+    """Compute and cache features for every clip of a store that lacks them.
+
+    Resumable: clips already stored in this extractor's feature set are
+    skipped, and each batch is committed as soon as it is done. The extractor's
+    column names (a tagger's classes) are recorded with the feature set, also
+    for a set computed before names were recorded: running again fills them in
+    and computes nothing new.
+
+    Parameters
+    ----------
+    db : Store or path
+        The store (or its database file).
+    extractor : str or Extractor, default "logmel"
+        A name from :data:`~alwidget.features.EXTRACTORS` or an object following
+        :class:`~alwidget.features.Extractor`.
+    n_jobs : int, default -1
+        Worker processes (joblib; -1 = all cores, 1 = in this process).
+    files_per_batch : int, default 64
+        Files per unit of work; also how much work an interruption can lose.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    FeatureSet
+        Use it with ``store.get_features(feature_set)``.
+
+    Examples
+    --------
+    >>> import alwidget
+    >>> fs = alwidget.extract_features("project.db", "logmel")  # doctest: +SKIP
+    >>> ids, X = alwidget.Store("project.db").get_features(fs)  # doctest: +SKIP
+    """
+    if files_per_batch < 1:
+        raise ValueError(f"files_per_batch={files_per_batch!r} must be >= 1")
+    store = db if isinstance(db, Store) else Store(db)
+    ex = get_extractor(extractor)
+    fs = feature_set_for(store, ex)
+    jobs = file_jobs(store, fs)
+    if not jobs:
+        return fs
+    n_clips = sum(len(j[1]) for j in jobs)
+    batches = [jobs[i : i + files_per_batch] for i in range(0, len(jobs), files_per_batch)]
+    bar = tqdm(total=n_clips, desc=f"features ({ex.name})", unit="clip", disable=not progress)
+    errors: list[tuple[str, str, int]] = []
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    try:
+        for ids, X, errs in parallel(delayed(extract_files)(ex, b) for b in batches):
+            store.put_features(fs, ids, X)
+            errors += errs
+            bar.update(len(ids) + sum(e[2] for e in errs))
+    finally:
+        bar.close()
+    warn_unreadable(errors)
+    return fs

@@ -1,0 +1,318 @@
+"""The active-learning step, written once: labels + features + learner + strategy + seed → plan.
+
+:class:`LoopCore` is pure and synchronous: no store, no threads, no widgets. Given the
+labeled rows of a feature matrix, the rows still in the pool and the iteration, it fits
+the learner, scores every row, tunes the decision threshold on the validation rows, and
+asks the strategy for the next picks. The live :class:`~alwidget.session.Session` wraps
+it with the store and a background planner; the simulated experiments
+(:mod:`alwidget.experiment`) drive it with an oracle. So the strategy tables in the README
+measure the loop the expert runs.
+
+The rules, in one place:
+
+* **Seeds.** Everything random is fixed by ``(random_state, iteration)``: the model's
+  ``random_state`` is :func:`model_seed`, the strategy's and the cold start's draws use
+  :func:`~alwidget.strategies.base.rng_for`. ``iteration`` is the number of decisions
+  taken so far, so a replay or a resumed session makes the same picks.
+* **Training set.** The human labels, plus the previous plan's pseudo-labels
+  (semi-supervised strategies) on rows that are neither labeled nor validation, each in
+  ascending row order (the order a forest's bootstrap sees does not depend on who asks).
+* **Fewer than two classes labeled.** No model is fitted; a strategy that needs one
+  (:attr:`~alwidget.strategies.Strategy.needs_model`) is replaced by a random pick whose
+  reason says so.
+* **Threshold.** Binary tasks: tuned for F1 on the validation rows when there are any
+  (:func:`~alwidget.learn.tune_threshold`), else 0.5. ``lc-tuned`` and other ``-tuned``
+  strategies read it, and refuse to start without validation rows.
+* **Expert's queue.** Queued rows still in the pool come first, before the strategy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import f1_score
+
+from .learn import Learner, default_model, tune_threshold
+from .strategies import QueryContext, RandomSampling, Strategy, make_strategy
+
+__all__ = ["LoopCore", "Plan", "model_seed"]
+
+
+def model_seed(random_state, iteration: int) -> int | None:
+    """The learner's ``random_state`` at ``iteration`` (None stays None: fresh randomness).
+
+    Examples
+    --------
+    >>> model_seed(0, 5) == model_seed(0, 5) != model_seed(0, 6)
+    True
+    """
+    if random_state is None:
+        return None
+    return int(np.random.SeedSequence([int(random_state), int(iteration)]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One step of the loop: the model fitted on the labels, and the next picks.
+
+    Attributes
+    ----------
+    iteration : int
+        Decisions taken before this plan (its seed).
+    picks : ndarray of int64
+        Rows of ``X`` to ask next, in order (empty when the pool is empty).
+    utilities : ndarray of float
+        One per pick (comparable within a strategy).
+    reasons : tuple of str
+        Why each pick was made, for the expert.
+    strategies : tuple of str
+        Which rule made each pick: the strategy's name, ``"random"`` at a cold start or a
+        fallback, ``"expert"`` for a queued row.
+    learner : Learner or None
+        The fitted model (None before two classes are labeled).
+    proba : ndarray of float32 (n_rows, n_classes) or None
+        The model's probabilities for every row of ``X``, columns in class order.
+    threshold : float or None
+        Decision threshold on P(target) (binary tasks).
+    val_f1 : float or None
+        F1 on the validation rows: at ``threshold`` for a binary task, macro-F1 of the
+        most likely class otherwise.
+    pseudo_rows, pseudo_labels : ndarray
+        Rows the strategy labels itself (semi-supervised) and their class names; the next
+        plan trains on them.
+    n_train : int
+        Rows the model was fitted on (human and pseudo-labels).
+    seconds : float
+        Time the plan took.
+    """
+
+    iteration: int
+    picks: np.ndarray
+    utilities: np.ndarray
+    reasons: tuple[str, ...]
+    strategies: tuple[str, ...]
+    learner: Learner | None = None
+    proba: np.ndarray | None = None
+    threshold: float | None = None
+    val_f1: float | None = None
+    pseudo_rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    pseudo_labels: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+    n_train: int = 0
+    seconds: float = 0.0
+
+
+_EMPTY = np.empty(0, np.int64)
+
+
+class LoopCore:
+    """The active-learning step over a fixed feature matrix, class list, learner and strategy.
+
+    Parameters
+    ----------
+    X : ndarray (n_rows, d)
+        Features of every row the loop may train on, score or ask about.
+    classes : sequence of str
+        The fixed class list (probability columns are in this order).
+    target : str, optional
+        The positive class of a binary task (default ``classes[-1]``); ignored otherwise.
+    model : classifier, optional
+        Default :func:`alwidget.learn.default_model`; cloned on every fit, never changed.
+    strategy : str or Strategy, default "lc"
+        A name for :func:`alwidget.strategies.make_strategy`, or an instance (cloned).
+    random_state : int or None, default 0
+    validation : (rows, labels), optional
+        Rows of ``X`` held out to tune the threshold and report F1; never trained on.
+    batch_size : int, default 1
+        Picks per plan.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(0, 1, (95, 4)), rng.normal(3, 1, (5, 4))]
+    >>> core = LoopCore(X, ["background", "bird"], strategy="lc", random_state=0)
+    >>> plan = core.plan([0, 99], ["background", "bird"], pool=np.arange(1, 99), iteration=2)
+    >>> plan.picks.shape, plan.strategies, plan.threshold
+    ((1,), ('lc',), 0.5)
+    >>> plan.proba.shape
+    (100, 2)
+    """
+
+    def __init__(self, X, classes, *, target: str | None = None, model=None,
+                 strategy: str | Strategy = "lc", random_state=0, validation=None,
+                 batch_size: int = 1):
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        if self.X.ndim != 2:
+            raise ValueError(f"X must be 2-d (rows, features); got shape {self.X.shape}")
+        self.classes = [str(c) for c in classes]
+        if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes={list(classes)!r} must list at least two distinct classes")
+        self.binary = len(self.classes) == 2
+        self.target = (target if target is not None else self.classes[-1]) if self.binary else None
+        if self.binary and self.target not in self.classes:
+            raise ValueError(f"target={target!r} is not one of classes={self.classes!r}")
+        self.model = clone(model if model is not None else default_model())
+        self.strategy = (make_strategy(strategy, random_state) if isinstance(strategy, str)
+                         else clone(strategy))
+        self.random_state = random_state
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+        self.batch_size = int(batch_size)
+        self._val_rows = _EMPTY
+        self._val_labels = np.empty(0, object)
+        if validation is not None:
+            rows, labels = validation
+            self._val_rows = self._rows(rows, "validation rows")
+            self._val_labels = np.asarray([str(v) for v in labels], dtype=object)
+            if len(self._val_labels) != len(self._val_rows):
+                raise ValueError(f"validation has {len(self._val_rows)} rows but "
+                                 f"{len(self._val_labels)} labels")
+        if self.strategy.tunes_threshold and not (self.binary and len(self._val_rows)):
+            raise ValueError(
+                f"strategy {self.strategy.name!r} tunes its threshold on a validation set of a "
+                "binary task; give validation=(clips, labels), or choose 'lc' (threshold 0.5)")
+
+    @property
+    def validation_rows(self) -> np.ndarray:
+        """Rows held out for validation (never in a pool, never trained on)."""
+        return self._val_rows
+
+    def _rows(self, rows, what: str) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self.X)):
+            raise ValueError(f"{what} must be rows of X (0 .. {len(self.X) - 1})")
+        return rows
+
+    # -- one step ------------------------------------------------------------------------
+    def plan(self, labeled_rows, labels, *, pool, iteration: int, pseudo=None,
+             queued=()) -> Plan:
+        """Fit on the labels (and pseudo-labels), score every row, pick the next rows.
+
+        Parameters
+        ----------
+        labeled_rows, labels : sequences
+            Rows of ``X`` with a human label, and the labels (class names).
+        pool : sequence of int
+            Rows that may be asked (unlabeled, not validation).
+        iteration : int
+            Decisions taken so far: seeds the model, the strategy and a cold start.
+        pseudo : (rows, labels), optional
+            The previous plan's pseudo-labels (semi-supervised strategies).
+        queued : sequence of int
+            Rows the expert asked to see next; those still in the pool come first.
+
+        Returns
+        -------
+        Plan
+        """
+        t0 = time.perf_counter()
+        rows = self._rows(labeled_rows, "labeled rows")
+        labels = np.asarray([str(v) for v in labels], dtype=object)
+        if len(labels) != len(rows):
+            raise ValueError(f"{len(rows)} labeled rows but {len(labels)} labels")
+        unknown = sorted(set(labels.tolist()) - set(self.classes))
+        if unknown:
+            raise ValueError(f"labels {unknown} are not in classes={self.classes}")
+        pool = self._rows(pool, "pool rows")
+        order = np.argsort(rows, kind="stable")
+        rows, labels = rows[order], labels[order]
+        present = sorted(set(labels.tolist()))
+
+        learner = proba = threshold = val_f1 = None
+        n_train = 0
+        if len(present) >= 2:
+            fit_rows, fit_labels = self._training_set(rows, labels, pseudo)
+            n_train = len(fit_rows)
+            learner = self._fit(fit_rows, fit_labels, iteration)
+            proba = learner.predict_proba(self.X).astype(np.float32)
+            threshold, val_f1 = self._validate(proba)
+        elif self.binary:
+            threshold = 0.5
+
+        picks, utilities, reasons, strategies = [], [], [], []
+        pseudo_rows, pseudo_labels = _EMPTY, np.empty(0, object)
+        k = min(self.batch_size, len(pool))
+        if k:
+            in_pool = set(pool.tolist())
+            for r in dict.fromkeys(int(q) for q in queued):
+                if r in in_pool and len(picks) < k:
+                    picks.append(r)
+                    utilities.append(np.inf)
+                    reasons.append("queued by the expert")
+                    strategies.append("expert")
+        if len(picks) < k:
+            rest = np.setdiff1d(pool, np.asarray(picks, np.int64)) if picks else pool
+            ctx = QueryContext(
+                n_pool=len(rest), proba=None if proba is None else proba[rest],
+                classes=np.asarray(self.classes, dtype=object),
+                positive=self.classes.index(self.target) if self.binary else 1,
+                threshold=0.5 if threshold is None else threshold, iteration=int(iteration),
+                X_pool=self.X[rest], X_labeled=self.X[rows], **self._committee(learner, rest))
+            if learner is None and self.strategy.needs_model:
+                why = "no labels yet" if not present else f"only {present[0]!r} labeled so far"
+                q = RandomSampling(self.random_state).query(ctx, k - len(picks))
+                q_reasons, name = (f"random: {why}",) * len(q.indices), "random"
+            else:
+                q = self.strategy.query(ctx, k - len(picks))
+                q_reasons, name = q.reasons, self.strategy.name
+                if len(q.pseudo_indices):
+                    pseudo_rows = rest[q.pseudo_indices]
+                    pseudo_labels = np.asarray(self.classes, dtype=object)[q.pseudo_labels]
+            picks += rest[q.indices].tolist()
+            utilities += np.asarray(q.utilities, float).tolist()
+            reasons += list(q_reasons)
+            strategies += [name] * len(q.indices)
+        return Plan(int(iteration), np.asarray(picks, np.int64), np.asarray(utilities, float),
+                    tuple(reasons), tuple(strategies), learner, proba, threshold, val_f1,
+                    pseudo_rows, pseudo_labels, n_train, time.perf_counter() - t0)
+
+    def random_plan(self, pool, iteration: int, reason: str) -> Plan:
+        """A random pick with ``reason`` (a session's fallback when planning failed)."""
+        pool = self._rows(pool, "pool rows")
+        k = min(self.batch_size, len(pool))
+        if not k:
+            return Plan(int(iteration), _EMPTY, np.empty(0), (), ())
+        q = RandomSampling(self.random_state).query(
+            QueryContext(n_pool=len(pool), iteration=int(iteration)), k)
+        return Plan(int(iteration), pool[q.indices], q.utilities, (reason,) * k, ("random",) * k,
+                    threshold=0.5 if self.binary else None)
+
+    # -- parts ---------------------------------------------------------------------------
+    def _training_set(self, rows, labels, pseudo):
+        if pseudo is None or not len(pseudo[0]):
+            return rows, labels
+        p_rows = np.asarray(pseudo[0], np.int64)
+        p_labels = np.asarray([str(v) for v in pseudo[1]], dtype=object)
+        keep = ~np.isin(p_rows, rows) & ~np.isin(p_rows, self._val_rows)
+        p_rows, p_labels = p_rows[keep], p_labels[keep]
+        order = np.argsort(p_rows, kind="stable")
+        return np.r_[rows, p_rows[order]], np.r_[labels, p_labels[order]]
+
+    def _fit(self, rows, labels, iteration) -> Learner:
+        model = clone(self.model)
+        if "random_state" in model.get_params():
+            model.set_params(random_state=model_seed(self.random_state, iteration))
+        return Learner(model, self.classes).fit(self.X[rows], labels)
+
+    def _validate(self, proba) -> tuple[float | None, float | None]:
+        if not self.binary:
+            if not len(self._val_rows):
+                return None, None
+            pred = np.asarray(self.classes, dtype=object)[proba[self._val_rows].argmax(axis=1)]
+            return None, float(f1_score(self._val_labels.astype(str), pred.astype(str),
+                                        labels=self.classes, average="macro", zero_division=0))
+        if not len(self._val_rows):
+            return 0.5, None
+        t = self.classes.index(self.target)
+        return tune_threshold(self._val_labels == self.target, proba[self._val_rows, t])
+
+    def _committee(self, learner, rest) -> dict:
+        """A committee's votes on the pool (MAL-MF reads where its members disagree)."""
+        committee = getattr(learner, "estimator_", None)
+        if committee is None or not hasattr(committee, "votes") or not len(rest):
+            return {}
+        return dict(committee=committee.votes(self.X[rest]),
+                    member_names=tuple(getattr(committee, "names_", ())))

@@ -1,0 +1,64 @@
+"""The background planner: plans the next clip for every possible answer while the expert listens.
+
+While a clip is shown, one worker thread computes, for each likely answer (both answers of
+a binary task, the two likeliest classes otherwise) and for a skip, the plan a fresh refit
+would make after it. When the answer comes, its plan is usually ready. Plans are keyed by
+the state they were made from; a plan made from another state is never used.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
+__all__ = ["Planner"]
+
+
+class Planner:
+    """Runs ``make_plan(state)`` for states ahead of time, one worker thread.
+
+    Parameters
+    ----------
+    make_plan : callable(state) -> plan
+        Must not raise (the session's planning falls back by itself) and must return an
+        object with a ``state`` attribute.
+    enabled : bool, default True
+        False computes nothing ahead (every plan is made when asked).
+    """
+
+    def __init__(self, make_plan: Callable, enabled: bool = True):
+        self.make_plan = make_plan
+        self.enabled = enabled
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alwidget-plan")
+        self._futures: dict[tuple, Future] = {}
+
+    def start(self, states) -> None:
+        """Compute plans for ``states`` in the background (replacing earlier requests)."""
+        self.cancel()
+        if not self.enabled:
+            return
+        for state in states:
+            self._futures[state.key] = self._pool.submit(self.make_plan, state)
+
+    def take(self, state):
+        """The plan made from exactly ``state`` (waiting for it if it is running), or None."""
+        future = self._futures.get(state.key)
+        plan = future.result() if future is not None and not future.cancelled() else None
+        return plan if plan is not None and plan.state == state else None
+
+    def wait(self) -> None:
+        """Wait until every requested plan is ready (tests; the expert never waits here)."""
+        for f in list(self._futures.values()):
+            if not f.cancelled():
+                f.result()
+
+    def cancel(self) -> None:
+        """Drop the requests: those not started never run (stale plans must not take cores)."""
+        for f in self._futures.values():
+            f.cancel()
+        self._futures = {}
+
+    def close(self) -> None:
+        """Stop the worker thread (waits for a plan already running)."""
+        self.cancel()
+        self._pool.shutdown(wait=True)

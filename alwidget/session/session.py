@@ -1,0 +1,549 @@
+"""The labeling session: the one stateful object between the store and the widgets.
+
+A :class:`Session` shows one clip at a time (:attr:`~Session.current`), takes the expert's
+decisions (:meth:`~Session.submit`, :meth:`~Session.skip`, :meth:`~Session.doubt`,
+:meth:`~Session.label`, :meth:`~Session.label_many`, :meth:`~Session.undo`), and picks the
+next clip with the loop core (:class:`alwidget.loop.LoopCore`), the same step the
+simulated experiments measure.
+
+* **Committed first.** Each decision names its clip, is written to the store whole (one
+  transaction, with the pseudo-labels the next fit trains on), and only then does the
+  state move forward and the next clip get planned. If planning fails, the next clip is
+  random and its reason says why; a clip is never labeled twice.
+* **No waiting.** While a clip is shown, a background planner already refits and picks
+  the next clip for every likely answer (:mod:`~alwidget.session.planner`), so the pick
+  is the one a fresh refit would make and the expert does not wait for it.
+* **Several sessions, one database.** The state is every labeler's decisions in force.
+  Inside the commit, a session reads what others decided since it last looked: a clip
+  someone else just decided is refused (:class:`~alwidget.session.StaleDecision`, nothing
+  stored) and the session moves on. Each session claims the clip it shows, and sessions
+  of other kernels leave claimed clips alone, so two kernels never show the same clip.
+* **Resumable.** Everything is seeded by (random_state, decisions in force): a new
+  session on the same database resumes with the same next clip.
+
+No ipywidgets here: the widgets only call this class.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import warnings
+import weakref
+from dataclasses import replace
+
+import numpy as np
+
+from ..loop import LoopCore
+from ..store import FeatureSet, Store, StoreError
+from ..strategies import Strategy
+from .planner import Planner
+from .pool import SessionPool
+from .state import DOUBT, LoopState, Proposal, SessionPlan, StaleDecision, Status, read_state
+
+__all__ = ["Session"]
+
+
+class _Taken(Exception):
+    """Another session decided a clip of this decision first (inside the commit)."""
+
+    def __init__(self, event):
+        self.event = event
+
+
+class Session:
+    """Active-learning loop over a store, a learner and a strategy.
+
+    Parameters
+    ----------
+    store : Store or path
+    feature_set : FeatureSet, optional
+        Which features to learn from; the store's first set by default.
+    classes : sequence of str
+        The fixed class list (added to the ontology if absent). Two classes make
+        a binary task whose target is ``target``.
+    target : str, optional
+        The positive class of a binary task; default ``classes[-1]``.
+    strategy : str or Strategy, default "lc"
+        A name from :data:`alwidget.strategies.STRATEGY_NAMES` or an instance (cloned).
+        ``lc-tuned`` (and any ``-tuned`` strategy) needs ``validation``.
+    model : classifier, optional
+        Default :func:`alwidget.learn.default_model`. Cloned, never changed.
+    labeler : str, default "expert"
+    budget : int, optional
+        Stop after this many labels.
+    validation : (clip_ids, labels), optional
+        Labeled clips kept out of the pool: the decision threshold is tuned on them and
+        F1 is reported after each fit.
+    target_f1 : float, optional
+        Stop once validation F1 reaches it.
+    random_state : int, default 0
+    precompute : bool, default True
+        Plan the next clip for every answer in the background.
+    clips : sequence of int, optional
+        Ask only about these clips (e.g. one node's week); default every clip with features.
+        Labels of other clips still train the model.
+    claim_timeout_s : float, default 1800
+        A clip shown by a session of another kernel stays off this session's pool until that
+        session moves on, closes, or has shown it this long.
+
+    Examples
+    --------
+    >>> session = Session("project.db", classes=["background", "target"])  # doctest: +SKIP
+    >>> session.current.reason  # doctest: +SKIP
+    'random: no labels yet'
+    >>> nxt = session.submit("target", clip_id=session.current.clip_id)  # doctest: +SKIP
+    """
+
+    def __init__(self, store, feature_set: FeatureSet | None = None, *, classes,
+                 target: str | None = None, strategy: str | Strategy = "lc", model=None,
+                 labeler: str = "expert", budget: int | None = None, validation=None,
+                 target_f1: float | None = None, random_state: int = 0,
+                 precompute: bool = True, clips=None, claim_timeout_s: float = 1800.0):
+        self.store = store if isinstance(store, Store) else Store(store)
+        classes = [str(c) for c in classes]
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise ValueError(f"classes={classes!r} must list at least two distinct classes")
+        if DOUBT in classes:
+            raise ValueError(f"{DOUBT!r} is the doubt class; do not list it in classes")
+        self.classes = classes
+        self.target = target if target is not None else classes[-1]
+        if self.target not in classes:
+            raise ValueError(f"target={target!r} is not one of classes={classes!r}")
+        if budget is not None and budget < 1:
+            raise ValueError(f"budget={budget!r} must be >= 1")
+        if not claim_timeout_s > 0:
+            raise ValueError(f"claim_timeout_s={claim_timeout_s!r} must be > 0")
+        if feature_set is None:
+            sets = self.store.feature_sets()
+            if not sets:
+                raise ValueError("the store has no features yet; run alwidget.extract_features")
+            feature_set = sets[0]
+        self.feature_set = feature_set
+        ids, X = self.store.get_features(feature_set)
+        if len(ids) == 0:
+            raise ValueError(f"no clip has {feature_set.extractor} features yet")
+        self._ids = ids
+        self._row = {int(c): i for i, c in enumerate(ids)}
+        val_rows, val_labels = self._validation(validation)
+        inside = np.ones(len(ids), bool) if clips is None else self._inside(clips)
+        inside[val_rows] = False
+        self._inside_rows = np.flatnonzero(inside)
+        self._core = LoopCore(X, classes, target=self.target, model=model, strategy=strategy,
+                              random_state=random_state,
+                              validation=None if validation is None else (val_rows, val_labels))
+        for tag in classes + [DOUBT]:
+            self.store.add_tag(tag)
+        self.strategy = self._core.strategy
+        self.model = self._core.model
+        self.labeler = labeler
+        self.budget = budget
+        self.target_f1 = target_f1
+        self.random_state = random_state
+        self.claim_timeout_s = float(claim_timeout_s)
+        #: plans computed while the caller waited (0 when the background planner kept up)
+        self.n_sync_plans = 0
+        #: (labels, validation F1) after each fit that followed a decision
+        self.curve: list[tuple[int, float]] = []
+        self.last_retrain_s: float | None = None
+        self._lock = threading.RLock()
+        self._observers: list = []
+        self._id = uuid.uuid4().hex
+        self._claimed: frozenset[int] = frozenset()
+        self._finalizer = weakref.finalize(self, _end_session, self.store, self._id)
+        self.pool = SessionPool(
+            store=self.store, feature_set=feature_set, clip_ids=ids,
+            sources=self.store.clip_sources(ids), classes=classes, target=self.target,
+            validation_rows=val_rows, inside=inside, snapshot=self._snapshot)
+        self._planner = Planner(self._plan_for, enabled=precompute)
+        self._seen = self.store.last_event_id()
+        self._state, self._history = self._read()
+        self._planned: SessionPlan | None = None
+        self._advance(record=False)
+        self.n_sync_plans = 0  # the first plan is made while the session starts
+        _warm_up(self.model)
+
+    def _validation(self, validation):
+        if validation is None:
+            return np.empty(0, np.int64), np.empty(0, object)
+        v_ids, v_labels = validation
+        v_ids = [int(c) for c in v_ids]
+        missing = [c for c in v_ids if c not in self._row]
+        if missing:
+            raise ValueError(f"validation clips {missing[:5]} have no "
+                             f"{self.feature_set.extractor} features")
+        unknown = sorted(set(map(str, v_labels)) - set(self.classes))
+        if unknown:
+            raise ValueError(f"validation labels {unknown} are not in classes={self.classes}")
+        return np.array([self._row[c] for c in v_ids], np.int64), np.asarray(v_labels, object)
+
+    def _inside(self, clips) -> np.ndarray:
+        clips = np.asarray([int(c) for c in clips], np.int64)
+        missing = clips[~np.isin(clips, self._ids)]
+        if len(missing):
+            raise ValueError(f"clips {missing[:5].tolist()} have no {self.feature_set.extractor} "
+                             "features; run alwidget.extract_features first")
+        return np.isin(self._ids, clips)
+
+    # -- what the session shows -----------------------------------------------------------
+    @property
+    def current(self) -> Proposal | None:
+        """The clip to label now (None when the pool is empty or a stop criterion is met)."""
+        return None if self.done else self._planned.proposal
+
+    @property
+    def n_labels(self) -> int:
+        """Human labels in force (every labeler's; Doubt excluded)."""
+        return sum(1 for _, lab in self._state.labels if lab != DOUBT)
+
+    @property
+    def done(self) -> bool:
+        """True once the budget or the target F1 is reached, or nothing is left."""
+        if self.budget is not None and self.n_labels >= self.budget:
+            return True
+        if self.target_f1 is not None and self.curve and self.curve[-1][1] >= self.target_f1:
+            return True
+        return self._planned.proposal is None
+
+    @property
+    def learner(self):
+        """The current model (a fitted :class:`~alwidget.learn.Learner`), None before one exists."""
+        return self._planned.plan.learner
+
+    @property
+    def threshold(self) -> float | None:
+        """The decision threshold on P(target): tuned on ``validation`` when given, else 0.5."""
+        return self._planned.plan.threshold
+
+    def status(self) -> Status:
+        """Counts, model version, retrain time and learning curve, for display."""
+        labels = [lab for _, lab in self._state.labels if lab != DOUBT]
+        n_pos = sum(lab == self.target for lab in labels) if len(self.classes) == 2 else None
+        return Status(len(labels), n_pos, self._planned.plan.iteration, self.last_retrain_s,
+                      list(self.curve), self.done)
+
+    def _snapshot(self) -> tuple[SessionPlan, bool]:
+        with self._lock:
+            return self._planned, self.done
+
+    # -- decisions ----------------------------------------------------------------------
+    def submit(self, label: str, events=None, *, clip_id: int | None = None) -> Proposal | None:
+        """Label the current clip (optionally with strong-label events); return the next clip.
+
+        ``events`` is a list of ``(class, onset_s, offset_s)`` relative to the clip's start.
+        ``clip_id`` names the clip the decision was made on (the widget always sends it): if
+        it is no longer the current clip, :class:`StaleDecision` is raised and nothing is
+        stored. The label is committed to the store before anything else.
+        """
+        label = self._check_label(label)
+        with self._lock:
+            p = self._require_current(clip_id)
+            stale = self._decide(
+                [p.clip_id], lambda st: st.with_labels([p.clip_id], label),
+                lambda: [self.store.add_label(
+                    p.clip_id, label, labeler=self.labeler, strategy=p.strategy,
+                    reason=p.reason, model_version=p.model_version,
+                    predicted_proba=p.p_target, events=events)])
+        return self._after(stale)
+
+    def doubt(self, *, clip_id: int | None = None) -> Proposal | None:
+        """Put the current clip in the Doubt class (kept for a doubt-resolution round)."""
+        return self.submit(DOUBT, clip_id=clip_id)
+
+    def skip(self, *, clip_id: int | None = None) -> Proposal | None:
+        """Skip the current clip (committed; it is not asked again); return the next clip."""
+        with self._lock:
+            p = self._require_current(clip_id)
+            stale = self._decide(
+                [p.clip_id], lambda st: st.with_skip(p.clip_id),
+                lambda: [self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
+                                             reason=p.reason, model_version=p.model_version)])
+        return self._after(stale)
+
+    def label(self, clip_id: int, label: str, events=None) -> Proposal | None:
+        """Label a clip of the expert's choosing (a known example, a clip found on a map).
+
+        Committed like any label; the next clip is then planned from the new labels.
+        """
+        label = self._check_label(label)
+        clip_id = int(clip_id)
+        self._check_labelable([clip_id])
+        with self._lock:
+            stale = self._decide(
+                [clip_id], lambda st: st.with_labels([clip_id], label),
+                lambda: [self.store.add_label(clip_id, label, labeler=self.labeler,
+                                              strategy="expert", reason="chosen by the expert",
+                                              model_version=self._state.n_decisions,
+                                              events=events)])
+        return self._after(stale)
+
+    def label_many(self, clip_ids, label: str) -> Proposal | None:
+        """Give many clips (e.g. a region selected on a map) the same label: one decision.
+
+        All are committed in one transaction and the model is refitted once; one
+        :meth:`undo` takes the whole group back.
+        """
+        label = self._check_label(label)
+        clip_ids = list(dict.fromkeys(int(c) for c in clip_ids))
+        self._check_labelable(clip_ids)
+        if not clip_ids:
+            return self.current
+        with self._lock:
+            stale = self._decide(
+                clip_ids, lambda st: st.with_labels(clip_ids, label),
+                lambda: self.store.add_labels(clip_ids, label, labeler=self.labeler,
+                                              strategy="expert",
+                                              reason="labeled as a group by the expert",
+                                              model_version=self._state.n_decisions))
+        return self._after(stale)
+
+    def undo(self, *, clip_id: int | None = None) -> Proposal | None:
+        """Take back this labeler's last decision (a group label whole); its clip comes back.
+
+        ``clip_id`` names the clip shown when undo was asked; if the session has moved on
+        since, :class:`StaleDecision` is raised and nothing is undone.
+        """
+        with self._lock:
+            if clip_id is not None:
+                self._require_current(clip_id)
+            while self._history:
+                try:
+                    self.store.undo_decision(self._history[-1][0])
+                    break
+                except StoreError as exc:  # undone meanwhile by this labeler's other kernel
+                    if "already undone" not in str(exc):
+                        raise
+                    self._history.pop()
+            else:
+                raise ValueError("nothing to undo")
+            self._resync(keep_pseudo=False)
+        return self._after(None)
+
+    def queue(self, clip_ids) -> None:
+        """Ask these clips next (in order), before the strategy's picks; undecided ones only.
+
+        The queue lives in this session (a new session starts with an empty one).
+        """
+        clip_ids = [int(c) for c in clip_ids]
+        self._check_features(clip_ids)
+        with self._lock:
+            queued = tuple(dict.fromkeys(self._state.queued + tuple(clip_ids)))
+            self._state = replace(self._state, queued=queued)
+            self._precompute()
+        self._notify()
+
+    def _require_current(self, clip_id) -> Proposal:
+        p = self.current
+        if p is None:
+            raise ValueError("the session is done: no clip to decide on")
+        if clip_id is not None and int(clip_id) != p.clip_id:
+            raise StaleDecision(f"that decision was for clip {clip_id}, which is no longer "
+                                f"shown (the current clip is {p.clip_id}); nothing was stored")
+        return p
+
+    def _decide(self, clip_ids, step, write) -> StaleDecision | None:
+        """Commit a decision, move the state forward, then plan the next clip.
+
+        Called with the lock held. Inside the transaction the session reads what other
+        sessions decided since it last looked; a clip of this decision among them means
+        nothing is written, and the :class:`StaleDecision` to raise is returned (after the
+        views have heard of the move, see :meth:`_after`).
+        """
+        wanted = set(clip_ids)
+        pseudo = self._next_pseudo()
+        try:
+            with self.store.transaction():
+                others = self.store.events_since(self._seen)
+                taken = [d for d in others if d.kind != "undo" and d.clip_id in wanted]
+                if taken:
+                    raise _Taken(taken[0])
+                events = write()
+                if pseudo:
+                    clips, labels = zip(*pseudo)
+                    self.store.add_pseudo_labels(
+                        clips, labels, strategy=self.strategy.name,
+                        model_version=self._state.n_decisions, event_id=events[-1])
+        except _Taken as t:
+            self._resync(keep_pseudo=True)
+            d = t.event
+            what = "labeled" if d.kind == "label" else "skipped"
+            stale = StaleDecision(f"clip {d.clip_id} was just {what} by {d.labeler} in another "
+                                  "session; nothing was stored, and the next clip is shown")
+        else:
+            stale = None
+            self._seen = max([self._seen, *events, *(d.id for d in others)])
+            self._history.append(list(events))
+            state = replace(step(self._state), pseudo=pseudo)
+            if others:  # their decisions and undos too: read everything in force again
+                state, _ = read_state(self.store, labeler=self.labeler, classes=self.classes,
+                                      known=self._row, queued=state.queued, pseudo=pseudo)
+            self._state = state  # the state moves forward before planning
+            self._advance(record=True)
+        return stale
+
+    def _after(self, stale: StaleDecision | None) -> Proposal | None:
+        """Tell the views (outside the lock: they read the session), then answer the caller."""
+        self._notify()
+        if stale is not None:
+            raise stale
+        return self.current
+
+    def _resync(self, *, keep_pseudo: bool) -> None:
+        """Read every decision in force again, and plan from it (lock held)."""
+        self._planner.cancel()
+        self._seen = self.store.last_event_id()
+        self._state, self._history = read_state(
+            self.store, labeler=self.labeler, classes=self.classes, known=self._row,
+            queued=self._state.queued, pseudo=self._state.pseudo if keep_pseudo else None)
+        self._advance(record=False)
+
+    def _read(self):
+        return read_state(self.store, labeler=self.labeler, classes=self.classes, known=self._row)
+
+    def _check_label(self, label) -> str:
+        label = str(label)
+        if label != DOUBT and label not in self.classes:
+            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        return label
+
+    def _check_features(self, clip_ids) -> None:
+        missing = [c for c in clip_ids if c not in self._row]
+        if missing:
+            raise ValueError(f"clips {missing[:5]} have no {self.feature_set.extractor} features")
+
+    def _check_labelable(self, clip_ids) -> None:
+        self._check_features(clip_ids)
+        val = set(self._ids[self._core.validation_rows].tolist())
+        held_out = [c for c in clip_ids if c in val]
+        if held_out:
+            raise ValueError(f"clips {held_out[:5]} are in the validation set: labeling them "
+                             "would train on the clips that measure the model")
+
+    # -- planning -------------------------------------------------------------------------
+    def _plan_for(self, state: LoopState) -> SessionPlan:
+        """The loop core's plan for ``state`` (pure; runs in the background too). Never raises:
+        a failure gives a random pick whose reason says what failed."""
+        out = state.decided() | self._claimed
+        pool = self._inside_rows
+        if out:
+            pool = pool[~np.isin(self._ids[pool], np.fromiter(out, np.int64, len(out)))]
+        train = [(self._row[c], lab) for c, lab in state.labels if lab != DOUBT]
+        try:
+            plan = self._core.plan(
+                [r for r, _ in train], [lab for _, lab in train], pool=pool,
+                iteration=state.n_decisions,
+                pseudo=([self._row[c] for c, _ in state.pseudo], [lab for _, lab in state.pseudo]),
+                queued=[self._row[c] for c in state.queued if c in self._row])
+        except Exception as exc:
+            warnings.warn(f"planning the next clip failed, so it is picked at random: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)
+            plan = self._core.random_plan(
+                pool, state.n_decisions, f"random: planning failed ({type(exc).__name__}: {exc})")
+        proposal = None
+        if len(plan.picks):
+            proposal = self.pool.describe(int(plan.picks[0]), plan.reasons[0], plan.strategies[0],
+                                          plan.iteration, plan.proba)
+        return SessionPlan(state, plan, proposal)
+
+    def _next_pseudo(self) -> tuple:
+        """The pseudo-labels of the current plan: the next fit trains on them."""
+        plan = self._planned.plan
+        return tuple(sorted((int(self._ids[r]), str(lab))
+                            for r, lab in zip(plan.pseudo_rows, plan.pseudo_labels)))
+
+    def _advance(self, *, record: bool) -> None:
+        """Adopt the plan for the current state (precomputed if it is ready), claim its clip,
+        and start planning the next answers. Lock held."""
+        state = self._state
+        self._claimed = self.store.claimed_clips(self._id, labeler=self.labeler,
+                                                 max_age_s=self.claim_timeout_s)
+        planned = self._planner.take(state)
+        self._planner.cancel()  # before a refit here: stale plans must not compete for cores
+        if planned is None or (planned.proposal is not None
+                               and planned.proposal.clip_id in self._claimed):
+            planned = self._plan_for(state)
+            self.n_sync_plans += 1
+        while True:
+            self._planned = planned
+            clip = None if self.done else planned.proposal.clip_id
+            if self.store.claim_clip(self._id, clip, labeler=self.labeler,
+                                     max_age_s=self.claim_timeout_s):
+                break
+            # another kernel shows the clip, or decided it since this session last looked
+            if self.store.events_since(self._seen):
+                self._seen = self.store.last_event_id()
+                self._state, self._history = read_state(
+                    self.store, labeler=self.labeler, classes=self.classes, known=self._row,
+                    queued=state.queued, pseudo=state.pseudo)
+                state = self._state
+            self._claimed = self.store.claimed_clips(
+                self._id, labeler=self.labeler, max_age_s=self.claim_timeout_s) | {clip}
+            planned = self._plan_for(state)
+            self.n_sync_plans += 1
+        if planned.plan.learner is not None:
+            self.last_retrain_s = planned.plan.seconds
+        if record and planned.plan.val_f1 is not None:
+            self.curve.append((self.n_labels, planned.plan.val_f1))
+        self._precompute()
+
+    def _outcomes(self) -> list[str]:
+        p, P = self._planned.proposal, self._planned.plan.proba
+        if len(self.classes) <= 2 or p is None or P is None:
+            return list(self.classes)
+        top2 = np.argsort(-P[self._row[p.clip_id]], kind="stable")[:2]  # the two likeliest
+        return [self.classes[int(k)] for k in top2]
+
+    def _precompute(self) -> None:
+        if self.done:
+            self._planner.cancel()
+            return
+        clip, st, pseudo = self._planned.proposal.clip_id, self._state, self._next_pseudo()
+        states = [replace(st.with_labels([clip], lab), pseudo=pseudo) for lab in self._outcomes()]
+        states.append(replace(st.with_skip(clip), pseudo=pseudo))
+        self._planner.start(states)
+
+    # -- views ----------------------------------------------------------------------------
+    def observe(self, callback) -> None:
+        """Call ``callback(session)`` after every decision, undo or queue change."""
+        self._observers.append(callback)
+
+    def unobserve(self, callback) -> None:
+        """Stop calling ``callback`` (e.g. a widget that is no longer shown)."""
+        self._observers = [c for c in self._observers if c is not callback and c != callback]
+
+    def _notify(self) -> None:
+        # The decision is already stored: a failing view must not make it look failed.
+        for callback in list(self._observers):
+            try:
+                callback(self)
+            except Exception as exc:
+                warnings.warn(f"a view of the session failed to update: "
+                              f"{type(exc).__name__}: {exc}", stacklevel=3)
+
+    def close(self) -> None:
+        """Stop the background planner and give up the claim (the store stays open)."""
+        self._planner.close()
+        self._finalizer()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _end_session(store: Store, session_id: str) -> None:
+    try:
+        store.end_session(session_id)
+    except Exception:  # the store may be closed already (interpreter exit)
+        pass
+
+
+def _warm_up(model) -> None:
+    """Compile the forest's kernels in the background if this environment has not yet."""
+    try:
+        from ..learn.forest import RandomForest, warm_up
+    except ImportError:  # an older alwidget.learn without warm_up
+        return
+    if isinstance(model, RandomForest):
+        warm_up(background=True)
