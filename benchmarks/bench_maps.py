@@ -89,15 +89,13 @@ KERNEL_CODE = textwrap.dedent("""
     s = Session(store, classes=["background", "target"], random_state=0)
     m = MapView(s, method="pca", background=False)
     s.label(int(ids[0]), "target"); s.label(int(ids[1]), "background")
-    for f in list(s._futures.values()):
-        f.result()
+    s._planner.wait()
     pool, total = [], []
     for i in range({labels}):
         t0 = time.perf_counter(); s.pool.view(); pool.append(time.perf_counter() - t0)
         t0 = time.perf_counter(); m.recolor(); total.append(time.perf_counter() - t0)
         s.label(int(ids[2 + i]), "background" if i % 3 else "target")
-        for f in list(s._futures.values()):
-            f.result()
+        s._planner.wait()
     s.close()
     print("RESULT" + json.dumps(dict(pool=pool, total=total)))
 """)
@@ -151,7 +149,7 @@ def main() -> None:
     lines += ["", f"Map recolour after a label, 100,000 clips, inside a Jupyter kernel "
                   f"({args.labels} labels, ms, Python side):", "",
               "| step | median | p95 |", "|---|---|---|",
-              f"| Session.pool_view() | {med(r['pool']):.1f} | {p95(r['pool']):.1f} |",
+              f"| session.pool.view() | {med(r['pool']):.1f} | {p95(r['pool']):.1f} |",
               f"| MapView.recolor() (pool view + batch_update) | {med(r['total']):.1f} | "
               f"{p95(r['total']):.1f} |"]
     report(lines, args.out)

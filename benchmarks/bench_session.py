@@ -58,7 +58,7 @@ def run_alwidget(n: int, dim: int, labels: int, think: float) -> dict:
             time.sleep(think)  # the expert listens; the session plans in the background
             clip = s.current.clip_id
             t0 = time.perf_counter()
-            s.submit(truth[clip])
+            s.submit(truth[clip], clip_id=clip)  # as the widget does
             waits.append(time.perf_counter() - t0)
         sync = s.n_sync_plans - sync_before
         s.close()

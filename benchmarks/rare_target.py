@@ -2,12 +2,13 @@
 
 Protocol 1 of ``../shared/data/README.md``: every class as the target (one vs
 rest), every fold as the test fold (validation = the next fold, pool = the
-rest), start from 1 positive + 1 negative, one query per iteration, 100
-iterations, the seven strategies of the rare-sound study, default ``logmel``
-features, random forest of 100 trees. ESC-10 folds are the official ones;
-FSDD folds are speakers.
+rest), start from 1 positive + 1 negative, then 100 queries of one clip each
+through the loop core (the step a labeling session runs), the seven strategies
+of the rare-sound study, default ``logmel`` features, random forest of 100
+trees, seeds 0, 1 and 2. ESC-10 folds are the official ones; FSDD folds are
+speakers.
 
-Run from the project root (about 10 minutes on 2 cores):
+Run from the project root (about half an hour on 2 cores):
 
     .venv/bin/python benchmarks/rare_target.py --out benchmarks/results
     .venv/bin/python benchmarks/rare_target.py --sets esc10 --extractor yamnet
@@ -15,9 +16,9 @@ Run from the project root (about 10 minutes on 2 cores):
 The same runs through the command line:
 
     .venv/bin/alwidget simulate --manifest ../shared/data/esc10/manifest.csv \\
-        --target all --queries 100 --out benchmarks/out/esc10
+        --target all --queries 100 --seeds 0,1,2 --out benchmarks/out/esc10
     .venv/bin/alwidget simulate --manifest ../shared/data/fsdd/manifest.csv \\
-        --fold-column speaker --target all --queries 100 --out benchmarks/out/fsdd
+        --fold-column speaker --target all --queries 100 --seeds 0,1,2 --out benchmarks/out/fsdd
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=SHARED)
     ap.add_argument("--sets", default="esc10,fsdd")
     ap.add_argument("--queries", type=int, default=100, help="clips asked per run after the 2-label start")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--jobs", type=int, default=-1)
     ap.add_argument("--extractor", default="logmel", help="logmel (default) or yamnet")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
     if not (args.data / "README.md").exists():
         sys.exit(f"the shared recordings are not at {args.data}; pass --data")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -58,12 +61,12 @@ def main() -> None:
         targets = sorted(set(data.labels.tolist()))
         t0 = time.perf_counter()
         res = run_rare_target(data.X, data.labels, data.folds, targets,
-                              queries=args.queries, n_jobs=args.jobs)
+                              queries=args.queries, seeds=seeds, n_jobs=args.jobs)
         t_run = time.perf_counter() - t0
         n_runs = len({(r["target"], r["strategy"], r["fold"], r["seed"]) for r in res.records})
         text = (
             f"## {name} ({args.extractor} features, {data.X.shape[1]}-d): {len(targets)} targets x {len(set(data.folds.tolist()))} folds x "
-            f"7 strategies x {args.queries} iterations ({n_runs} runs, "
+            f"7 strategies x {len(seeds)} seeds x {args.queries} queries ({n_runs} runs, "
             f"{len(res.records)} model fits)\n\n"
             f"Features (cached in the store after the first run): {t_feat:.1f} s. "
             f"Simulation: {t_run:.0f} s on {os.cpu_count()} cores.\n\n"

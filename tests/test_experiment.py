@@ -62,6 +62,10 @@ def test_summary_values_are_means_of_the_records():
     assert row["f1_at_10"] == pytest.approx(0.3) and row["max_f1"] == 0.9
     assert row["max_f1_labels"] == 11 and row["mean_f1"] == pytest.approx(0.6)
     assert row["positive_query_share"] == 0.5 and row["f1_at_25"] is None
+    assert row["mean_f1_seed_sd"] is None  # one seed: no spread to report
+    two = [dict(strategy="s", n_labels=10, f1=f, query_positive=None, seed=k)
+           for k, f in [(0, 0.2), (1, 0.6)]]
+    assert summarise(two, [])[0]["mean_f1_seed_sd"] == pytest.approx(0.2)
 
 
 def test_rarer_pool_and_bad_arguments():

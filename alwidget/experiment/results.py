@@ -35,7 +35,9 @@ class ExperimentResult:
             lines += [f"{p['queries']} queries per run after a start of "
                       f"{p.get('start', '1 positive + 1 negative')}; F1@n = test F1 at the "
                       "validation-tuned threshold with n labels (start included); "
-                      f"folds: {p.get('fold_pairs', '')}", ""]
+                      f"folds: {p.get('fold_pairs', '')}"
+                      + ("; mean F1 ± the standard deviation over seeds of each seed's mean F1"
+                         if len(p.get("seeds", ())) > 1 else ""), ""]
         head = ("| strategy | mean F1 | max F1 (labels) | "
                 + " | ".join(f"F1@{n}" for n in SUMMARY_AT)
                 + " | positive queries | reference F1 |")
@@ -43,7 +45,8 @@ class ExperimentResult:
         for r in rows:
             at = " | ".join("" if r[f"f1_at_{n}"] is None else f"{r[f'f1_at_{n}']:.3f}"
                             for n in SUMMARY_AT)
-            lines.append(f"| {r['strategy']} | {r['mean_f1']:.3f} | {r['max_f1']:.3f} "
+            sd = "" if r["mean_f1_seed_sd"] is None else f" ± {r['mean_f1_seed_sd']:.3f}"
+            lines.append(f"| {r['strategy']} | {r['mean_f1']:.3f}{sd} | {r['max_f1']:.3f} "
                          f"({r['max_f1_labels']}) | {at} | {r['positive_query_share']:.1%} | "
                          f"{r['reference_f1']:.3f} |")
         return "\n".join(lines)
@@ -112,16 +115,24 @@ def summarise(records: list[dict], references: list[dict]) -> list[dict]:
     """Per strategy: mean F1, max F1 and when, F1 at 10/25/50/100 labels, positive share.
 
     F1 values are means over targets, folds and seeds at each number of labels;
-    "mean F1" averages that curve over all iterations.
+    "mean F1" averages that curve over all fits. With several seeds, ``mean_f1_seed_sd`` is
+    the standard deviation over seeds of each seed's own mean F1 (how much a table row
+    moves with the random start and forest seeds); None with one seed.
     """
     ref = float(np.mean([r["f1"] for r in references])) if references else float("nan")
+    per_seed: dict[str, list[float]] = {}
+    for seed in sorted({r.get("seed", 0) for r in records}):
+        for strategy, _, mean, _ in curves([r for r in records if r.get("seed", 0) == seed]):
+            per_seed.setdefault(strategy, []).append(float(mean.mean()))
     out = []
     for strategy, n, mean, _ in curves(records):
         q = [r["query_positive"] for r in records
              if r["strategy"] == strategy and r["query_positive"] is not None]
         best = int(np.argmax(mean))
-        row = {"strategy": strategy, "mean_f1": float(mean.mean()), "max_f1": float(mean[best]),
-               "max_f1_labels": int(n[best])}
+        seeds = per_seed.get(strategy, [])
+        row = {"strategy": strategy, "mean_f1": float(mean.mean()),
+               "mean_f1_seed_sd": float(np.std(seeds)) if len(seeds) > 1 else None,
+               "max_f1": float(mean[best]), "max_f1_labels": int(n[best])}
         for k in SUMMARY_AT:
             row[f"f1_at_{k}"] = float(mean[n == k][0]) if (n == k).any() else None
         row["positive_query_share"] = float(np.mean(q)) if q else float("nan")
