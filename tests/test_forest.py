@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 from sklearn.tree import DecisionTreeClassifier
 
 from alwidget.learn import forest as forest_module
+from alwidget.learn import forest_kernels
 from alwidget.learn.forest import RandomForest, warm_up
 
 
@@ -412,8 +413,8 @@ def test_bad_inputs():
 
 # --------------------------------------------------------------------------- compiling ahead
 def _compiled_signatures():
-    return {name: len(getattr(forest_module, name).signatures)
-            for name in ("_grow_forest", "_forest_proba")}
+    return {name: len(getattr(forest_kernels, name).signatures)
+            for name in ("grow_forest", "forest_proba")}
 
 
 def test_warm_up_compiles_what_every_fit_and_predict_use():
@@ -466,10 +467,10 @@ def test_background_warm_up_and_a_fit_at_the_same_time():
 
 _FIT_AFTER_WARM_UP = """
 import numpy as np
-from alwidget.learn import forest
+from alwidget.learn import forest, forest_kernels
 forest.RandomForest(n_estimators=3, class_weight="balanced").fit(
     np.random.rand(30, 4), np.arange(30) % 3).predict(np.random.rand(5, 4))
-for kernel in (forest._grow_forest, forest._forest_proba):
+for kernel in (forest_kernels.grow_forest, forest_kernels.forest_proba):
     print(len(kernel.stats.cache_hits), len(kernel.stats.cache_misses))
 """
 

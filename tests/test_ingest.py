@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 import alwidget.ingestion as ingest_mod
+import alwidget.ingestion.files as ingest_files
 from alwidget.ingestion import clip_windows, ingest, parse_name
 from alwidget.store import Store
 from conftest import write_audio
@@ -191,7 +192,7 @@ def test_bad_input_gives_one_error_row_per_file_and_no_other_damage(tmp_path, mo
                 raise PermissionError(13, "Permission denied", str(path))
             return real_open(path, *a, **kw)
 
-        monkeypatch.setattr(ingest_mod, "open", fake_open, raising=False)
+        monkeypatch.setattr(ingest_files, "open", fake_open, raising=False)
     db = tmp_path / "s.db"
     summary = ingest(root, db, progress=False, verbose=False)
     store = Store(db)

@@ -1,0 +1,33 @@
+"""Ingest folders of recordings into the store as fixed-length clips.
+
+``ingest`` walks folders (recursively, following links, never looping), reads
+every audio file completely once to validate it, and stores one ``audios`` row
+plus its ``clips`` per good file in a single transaction. A file that cannot be
+used is recorded in ``ingest_errors`` with the reason, and the run goes on.
+
+Clip rule
+---------
+Clips are windows ``[start, start + clip_seconds)`` starting every
+``hop_seconds`` (default: ``clip_seconds``, no overlap). After the last full
+window, the remaining audio becomes one shorter clip, stored with its real
+duration, when it holds at least ``min_last_seconds`` (default: half a clip);
+otherwise it is dropped. A file shorter than one clip always gives one clip
+covering the whole file. Feature extractors zero-pad short clips.
+
+Given windows
+-------------
+``ingest(..., windows={path: [(start_s, duration_s), ...]})`` makes exactly those
+windows the clips of those files, instead of the clip rule (e.g. one clip per row of a
+labeled manifest). Every window is checked against its file before anything is
+stored: a window that starts before 0, has no positive length or ends after the file
+raises :class:`WindowError` and nothing is stored.
+"""
+
+
+from .files import AUDIO_EXTENSIONS
+from .names import parse_name
+from .run import IngestSummary, ingest
+from .windows import WindowError, clip_windows
+
+__all__ = ["AUDIO_EXTENSIONS", "IngestSummary", "WindowError", "clip_windows", "ingest",
+           "parse_name"]

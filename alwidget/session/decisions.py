@@ -1,0 +1,219 @@
+"""The expert's decisions on a session: each names its clip and is committed first.
+
+:class:`Decisions` is the part of :class:`~alwidget.session.Session` that takes
+decisions (label, doubt, skip, a chosen clip, a group, undo, queue). Each is written to
+the store whole, after reading what other sessions decided, before the state moves on
+and the next clip is planned (:meth:`Session._advance`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..store import StoreError
+from .state import DOUBT, Proposal, StaleDecision, read_state
+
+__all__ = ["Decisions"]
+
+
+class _Taken(Exception):
+    """Another session decided a clip of this decision first (inside the commit)."""
+
+    def __init__(self, event):
+        self.event = event
+
+
+class Decisions:
+    """The decision methods of :class:`~alwidget.session.Session` (see there for the rules)."""
+
+    def submit(self, label: str, events=None, *, clip_id: int | None = None) -> Proposal | None:
+        """Label the current clip (optionally with strong-label events); return the next clip.
+
+        ``events`` is a list of ``(class, onset_s, offset_s)`` relative to the clip's start.
+        ``clip_id`` names the clip the decision was made on (the widget always sends it): if
+        it is no longer the current clip, :class:`StaleDecision` is raised and nothing is
+        stored. The label is committed to the store before anything else.
+        """
+        label = self._check_label(label)
+        with self._lock:
+            p = self._require_current(clip_id)
+            stale = self._decide(
+                [p.clip_id], lambda st: st.with_labels([p.clip_id], label),
+                lambda: [self.store.add_label(
+                    p.clip_id, label, labeler=self.labeler, strategy=p.strategy,
+                    reason=p.reason, model_version=p.model_version,
+                    predicted_proba=p.p_target, events=events)])
+        return self._after(stale)
+
+    def doubt(self, *, clip_id: int | None = None) -> Proposal | None:
+        """Put the current clip in the Doubt class (kept for a doubt-resolution round)."""
+        return self.submit(DOUBT, clip_id=clip_id)
+
+    def skip(self, *, clip_id: int | None = None) -> Proposal | None:
+        """Skip the current clip (committed; it is not asked again); return the next clip."""
+        with self._lock:
+            p = self._require_current(clip_id)
+            stale = self._decide(
+                [p.clip_id], lambda st: st.with_skip(p.clip_id),
+                lambda: [self.store.add_skip(p.clip_id, labeler=self.labeler, strategy=p.strategy,
+                                             reason=p.reason, model_version=p.model_version)])
+        return self._after(stale)
+
+    def label(self, clip_id: int, label: str, events=None) -> Proposal | None:
+        """Label a clip of the expert's choosing (a known example, a clip found on a map).
+
+        Committed like any label; the next clip is then planned from the new labels.
+        """
+        label = self._check_label(label)
+        clip_id = int(clip_id)
+        self._check_labelable([clip_id])
+        with self._lock:
+            stale = self._decide(
+                [clip_id], lambda st: st.with_labels([clip_id], label),
+                lambda: [self.store.add_label(clip_id, label, labeler=self.labeler,
+                                              strategy="expert", reason="chosen by the expert",
+                                              model_version=self._state.n_decisions,
+                                              events=events)])
+        return self._after(stale)
+
+    def label_many(self, clip_ids, label: str) -> Proposal | None:
+        """Give many clips (e.g. a region selected on a map) the same label: one decision.
+
+        All are committed in one transaction and the model is refitted once; one
+        :meth:`undo` takes the whole group back.
+        """
+        label = self._check_label(label)
+        clip_ids = list(dict.fromkeys(int(c) for c in clip_ids))
+        self._check_labelable(clip_ids)
+        if not clip_ids:
+            return self.current
+        with self._lock:
+            stale = self._decide(
+                clip_ids, lambda st: st.with_labels(clip_ids, label),
+                lambda: self.store.add_labels(clip_ids, label, labeler=self.labeler,
+                                              strategy="expert",
+                                              reason="labeled as a group by the expert",
+                                              model_version=self._state.n_decisions))
+        return self._after(stale)
+
+    def undo(self, *, clip_id: int | None = None) -> Proposal | None:
+        """Take back this labeler's last decision (a group label whole); its clip comes back.
+
+        ``clip_id`` names the clip shown when undo was asked; if the session has moved on
+        since, :class:`StaleDecision` is raised and nothing is undone.
+        """
+        with self._lock:
+            if clip_id is not None:
+                self._require_current(clip_id)
+            while self._history:
+                try:
+                    self.store.undo_decision(self._history[-1][0])
+                    break
+                except StoreError as exc:  # undone meanwhile by this labeler's other kernel
+                    if "already undone" not in str(exc):
+                        raise
+                    self._history.pop()
+            else:
+                raise ValueError("nothing to undo")
+            self._resync(keep_pseudo=False)
+        return self._after(None)
+
+    def queue(self, clip_ids) -> None:
+        """Ask these clips next (in order), before the strategy's picks; undecided ones only.
+
+        The queue lives in this session (a new session starts with an empty one).
+        """
+        clip_ids = [int(c) for c in clip_ids]
+        self._check_features(clip_ids)
+        with self._lock:
+            queued = tuple(dict.fromkeys(self._state.queued + tuple(clip_ids)))
+            self._state = replace(self._state, queued=queued)
+            self._precompute()
+        self._notify()
+
+    def _require_current(self, clip_id) -> Proposal:
+        p = self.current
+        if p is None:
+            raise ValueError("the session is done: no clip to decide on")
+        if clip_id is not None and int(clip_id) != p.clip_id:
+            raise StaleDecision(f"that decision was for clip {clip_id}, which is no longer "
+                                f"shown (the current clip is {p.clip_id}); nothing was stored")
+        return p
+
+    def _decide(self, clip_ids, step, write) -> StaleDecision | None:
+        """Commit a decision, move the state forward, then plan the next clip.
+
+        Called with the lock held. Inside the transaction the session reads what other
+        sessions decided since it last looked; a clip of this decision among them means
+        nothing is written, and the :class:`StaleDecision` to raise is returned (after the
+        views have heard of the move, see :meth:`_after`).
+        """
+        wanted = set(clip_ids)
+        pseudo = self._next_pseudo()
+        try:
+            with self.store.transaction():
+                others = self.store.events_since(self._seen)
+                taken = [d for d in others if d.kind != "undo" and d.clip_id in wanted]
+                if taken:
+                    raise _Taken(taken[0])
+                events = write()
+                if pseudo:
+                    clips, labels = zip(*pseudo)
+                    self.store.add_pseudo_labels(
+                        clips, labels, strategy=self.strategy.name,
+                        model_version=self._state.n_decisions, event_id=events[-1])
+        except _Taken as t:
+            self._resync(keep_pseudo=True)
+            d = t.event
+            what = "labeled" if d.kind == "label" else "skipped"
+            stale = StaleDecision(f"clip {d.clip_id} was just {what} by {d.labeler} in another "
+                                  "session; nothing was stored, and the next clip is shown")
+        else:
+            stale = None
+            self._seen = max([self._seen, *events, *(d.id for d in others)])
+            self._history.append(list(events))
+            state = replace(step(self._state), pseudo=pseudo)
+            if others:  # their decisions and undos too: read everything in force again
+                state, _ = read_state(self.store, labeler=self.labeler, classes=self.classes,
+                                      known=self._row, queued=state.queued, pseudo=pseudo)
+            self._state = state  # the state moves forward before planning
+            self._advance(record=True)
+        return stale
+
+    def _after(self, stale: StaleDecision | None) -> Proposal | None:
+        """Tell the views (outside the lock: they read the session), then answer the caller."""
+        self._notify()
+        if stale is not None:
+            raise stale
+        return self.current
+
+    def _resync(self, *, keep_pseudo: bool) -> None:
+        """Read every decision in force again, and plan from it (lock held)."""
+        self._planner.cancel()
+        self._seen = self.store.last_event_id()
+        self._state, self._history = read_state(
+            self.store, labeler=self.labeler, classes=self.classes, known=self._row,
+            queued=self._state.queued, pseudo=self._state.pseudo if keep_pseudo else None)
+        self._advance(record=False)
+
+    def _read(self):
+        return read_state(self.store, labeler=self.labeler, classes=self.classes, known=self._row)
+
+    def _check_label(self, label) -> str:
+        label = str(label)
+        if label != DOUBT and label not in self.classes:
+            raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
+        return label
+
+    def _check_features(self, clip_ids) -> None:
+        missing = [c for c in clip_ids if c not in self._row]
+        if missing:
+            raise ValueError(f"clips {missing[:5]} have no {self.feature_set.extractor} features")
+
+    def _check_labelable(self, clip_ids) -> None:
+        self._check_features(clip_ids)
+        val = set(self._ids[self._core.validation_rows].tolist())
+        held_out = [c for c in clip_ids if c in val]
+        if held_out:
+            raise ValueError(f"clips {held_out[:5]} are in the validation set: labeling them "
+                             "would train on the clips that measure the model")
