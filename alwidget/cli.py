@@ -64,7 +64,14 @@ def _simulate(args: argparse.Namespace) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     queries = args.queries if args.queries is not None else args.iterations
+    if args.queries is None and args.iterations is not None:
+        print(f"note: --iterations {args.iterations} means {args.iterations} queries (as "
+              "--queries); it used to count model fits, one more than the queries",
+              file=sys.stderr)
     fold_order = args.fold_order.split(",") if args.fold_order else None
+    if fold_order and args.protocol == "batches":
+        raise ValueError("--fold-order sets which fold validates which (rare-target protocol); "
+                         "the batch protocol has no validation fold: leave it out")
     if args.features is not None:
         if args.labels is None:
             raise ValueError("--features needs --labels (a CSV with one row per feature row)")

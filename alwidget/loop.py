@@ -12,11 +12,14 @@ The rules, in one place:
 
 * **Seeds.** Everything random is fixed by ``(random_state, iteration)``: the model's
   ``random_state`` is :func:`model_seed`, the strategy's and the cold start's draws use
-  :func:`~alwidget.strategies.base.rng_for`. ``iteration`` is the number of decisions
-  taken so far, so a replay or a resumed session makes the same picks.
-* **Training set.** The human labels, plus the previous plan's pseudo-labels
-  (semi-supervised strategies) on rows that are neither labeled nor validation, each in
-  ascending row order (the order a forest's bootstrap sees does not depend on who asks).
+  :func:`~alwidget.strategies.base.rng_for` (a strategy given without a ``random_state``
+  gets the loop's). ``iteration`` is the number of decisions taken so far (labels,
+  including a simulation's start pair, and skips), so a replay or a resumed session makes
+  the same picks.
+* **Training set.** The human labels outside the validation rows, plus the previous plan's
+  pseudo-labels (semi-supervised strategies) on rows that are neither labeled nor
+  validation, each in ascending row order (the order a forest's bootstrap sees does not
+  depend on who asks).
 * **Fewer than two classes labeled.** No model is fitted; a strategy that needs one
   (:attr:`~alwidget.strategies.Strategy.needs_model`) is replaced by a random pick whose
   reason says so.
@@ -155,8 +158,11 @@ class LoopCore:
         if self.binary and self.target not in self.classes:
             raise ValueError(f"target={target!r} is not one of classes={self.classes!r}")
         self.model = clone(model if model is not None else default_model())
+        self._seeded = "random_state" in self.model.get_params()  # asked once, not per fit
         self.strategy = (make_strategy(strategy, random_state) if isinstance(strategy, str)
                          else clone(strategy))
+        if self.strategy.get_params().get("random_state", 0) is None:  # seeded like the loop
+            self.strategy.set_params(random_state=random_state)
         self.random_state = random_state
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
@@ -194,7 +200,8 @@ class LoopCore:
         Parameters
         ----------
         labeled_rows, labels : sequences
-            Rows of ``X`` with a human label, and the labels (class names).
+            Rows of ``X`` with a human label, and the labels (class names). Validation rows
+            among them are left out: validation is never trained on.
         pool : sequence of int
             Rows that may be asked (unlabeled, not validation).
         iteration : int
@@ -217,8 +224,9 @@ class LoopCore:
         if unknown:
             raise ValueError(f"labels {unknown} are not in classes={self.classes}")
         pool = self._rows(pool, "pool rows")
-        order = np.argsort(rows, kind="stable")
-        rows, labels = rows[order], labels[order]
+        held_out = np.isin(rows, self._val_rows)  # labeled elsewhere: still never trained on
+        order = np.argsort(rows[~held_out], kind="stable")
+        rows, labels = rows[~held_out][order], labels[~held_out][order]
         present = sorted(set(labels.tolist()))
 
         learner = proba = threshold = val_f1 = None
@@ -293,9 +301,9 @@ class LoopCore:
 
     def _fit(self, rows, labels, iteration) -> Learner:
         model = clone(self.model)
-        if "random_state" in model.get_params():
+        if self._seeded:
             model.set_params(random_state=model_seed(self.random_state, iteration))
-        return Learner(model, self.classes).fit(self.X[rows], labels)
+        return Learner(model, self.classes).fit(self.X[rows], labels.astype(str))
 
     def _validate(self, proba) -> tuple[float | None, float | None]:
         if not self.binary:

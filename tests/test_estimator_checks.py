@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -55,7 +56,7 @@ def test_predict_validates_x_like_scikit_learn(estimator):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20, 4))
     y = np.arange(20) % 2
-    fitted = estimator.fit(X, y)
+    fitted = clone(estimator).fit(X, y)  # the shared instance stays unfitted for other tests
     assert fitted.n_features_in_ == 4
     name = type(estimator).__name__
     with pytest.raises(ValueError, match=f"X has 3 features, but {name} is expecting 4 features"):

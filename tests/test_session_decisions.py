@@ -190,3 +190,127 @@ def test_a_session_asks_only_about_its_clips(tmp_path):
         assert (v.status[50:] == STATUS_NAMES.index("outside")).sum() == len(ids) - 51
     with pytest.raises(ValueError, match=r"clips \[99999\] have no toy features"):
         Session(store, classes=CLASSES, clips=[99999])
+
+
+# -- regressions found in review --------------------------------------------------------
+def test_a_store_that_fails_after_the_commit_never_lets_a_clip_be_labeled_twice(tmp_path):
+    import sqlite3
+
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=0) as s:
+        real = store.claimed_clips
+        calls = []
+
+        def locked(*args, **kwargs):  # another kernel holds the write lock past the timeout
+            calls.append(1)
+            if len(calls) == 1:
+                raise sqlite3.OperationalError("database is locked")
+            return real(*args, **kwargs)
+
+        store.claimed_clips = locked
+        first = s.current.clip_id
+        with pytest.warns(UserWarning, match="the store did not answer"):
+            s.submit(truth[first], clip_id=first)
+        assert s.current.clip_id != first  # the session moved on all the same
+        with pytest.raises(StaleDecision):
+            s.submit("target", clip_id=first)
+        assert [e.clip_id for e in store.active_events()] == [first]
+
+
+def test_validation_clips_labeled_elsewhere_are_never_trained_on(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    held = [int(c) for c in store.clip_ids()[-40:]]
+    with Session(Store(tmp_path / "p.db"), classes=CLASSES, labeler="bob") as bob:
+        bob.label_many([c for c in held if truth[c] == "background"][:12], "background")
+    with Session(store, classes=CLASSES, labeler="ann", random_state=0,
+                 validation=(held, [truth[c] for c in held])) as ann:
+        positive = next(c for c, lab in truth.items() if lab == "target" and c not in held)
+        ann.label(positive, "target")
+        for _ in range(3):
+            ann.submit(truth[ann.current.clip_id])
+        assert ann._planned.plan.n_train == 4  # ann's 4 labels; bob's 12 are validation clips
+
+
+def test_a_strategy_given_without_a_seed_is_seeded_by_the_session(tmp_path):
+    from alwidget.strategies import LeastConfidence
+
+    store, truth = make_project(tmp_path / "p.db", n_files=60)
+    ids = store.clip_ids()
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    negative = next(c for c, lab in truth.items() if lab == "background")
+    store.add_tag("target")
+    store.add_tag("background")
+    store.add_label(positive, "target")
+    store.add_label(negative, "background")
+    picks = set()
+    for _ in range(4):
+        with Session(Store(tmp_path / "p.db"), classes=CLASSES, random_state=7,
+                     strategy=LeastConfidence(), precompute=False) as s:
+            picks.add(s.current.clip_id)
+    assert len(picks) == 1 and len(ids) == 600  # resumable: the same next clip every time
+
+
+def test_a_clip_put_in_doubt_loses_its_pseudo_label(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    negatives = [c for c, lab in truth.items() if lab == "background"][:3]
+    with Session(store, classes=CLASSES, strategy="ssal-0.9", random_state=0) as s:
+        s.label(positive, "target")
+        s.label_many(negatives, "background")
+        for _ in range(6):
+            s.submit(truth[s.current.clip_id])
+        pseudo = dict(s._next_pseudo())
+        assert pseudo, "the model labels some clips itself"
+        doubtful = next(iter(pseudo))
+        s.label(doubtful, DOUBT)
+        plan = s._planned.plan
+        trained = plan.n_train - s.n_labels
+        assert trained == len([c for c in pseudo if c != doubtful])
+
+
+def test_undo_after_another_kernel_undid_takes_back_nothing_more(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    a = Session(store, classes=CLASSES, random_state=0)
+    a.submit(truth[a.current.clip_id])
+    second = a.current.clip_id
+    a.submit(truth[second])
+    other = Store(tmp_path / "p.db")  # this labeler's other kernel undoes the last decision
+    other.undo_decision(other.active_events()[-1].id)
+    with pytest.raises(StaleDecision, match="already undone in another session"):
+        a.undo()
+    assert a.n_labels == 1 and len(store.active_events()) == 1  # the first label stays
+    a.close()
+
+
+def test_a_clip_labeled_and_undone_elsewhere_can_still_be_decided(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=0, labeler="ann") as ann:
+        shown = ann.current.clip_id
+        bob = Store(tmp_path / "p.db")
+        bob.add_tag("target")
+        bob.undo_decision(bob.add_label(shown, "target", labeler="bob"))  # a slip, taken back
+        ann.submit(truth[shown], clip_id=shown)  # nothing in force on it: not refused
+        assert [(e.clip_id, e.labeler) for e in store.active_events()] == [(shown, "ann")]
+
+
+def test_pseudo_labels_of_clips_without_these_features_are_left_out(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    ids = store.clip_ids()
+    positive = next(c for c, lab in truth.items() if lab == "target")
+    negatives = [c for c, lab in truth.items() if lab == "background"][:3]
+    with Session(store, classes=CLASSES, strategy="ssal-0.9", random_state=0) as s:
+        s.label(positive, "target")
+        s.label_many(negatives, "background")
+        for _ in range(5):
+            s.submit(truth[s.current.clip_id])
+        pseudo = [c for c, _ in s._next_pseudo()]
+    half = store.feature_set("half", {}, 8)  # features for fewer clips than the pseudo-labels
+    keep = np.setdiff1d(ids, pseudo[: len(pseudo) // 2 + 1])
+    _, X = store.get_features(store.feature_sets()[0], keep)
+    store.put_features(half, keep, X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "planning the next clip failed" would be an error
+        with Session(store, half, classes=CLASSES, strategy="ssal-0.9", random_state=0) as again:
+            assert again.current.strategy == "ssal-0.9"

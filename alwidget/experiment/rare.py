@@ -239,6 +239,19 @@ def save_to_store(result: ExperimentResult, store, name: str = "simulation",
 
     ``features`` names what it ran on (e.g. ``"logmel:<config hash>"``), so that runs on
     different features in one database can be told apart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from alwidget.store import Store
+    >>> X, c = make_classification(200, 6, weights=[0.9], random_state=0)
+    >>> res = run_rare_target(X, c.astype(str), np.arange(200) % 3, ["1"], strategies=["lc"],
+    ...                       queries=3, n_jobs=1, progress=False)
+    >>> store = Store(":memory:")
+    >>> save_to_store(res, store, "lc on toy data", features="toy:0")
+    1
+    >>> store.db.execute("SELECT features FROM experiments").fetchone()
+    ('toy:0',)
     """
     rows = [{k: r[k] for k in ("target", "strategy", "fold", "seed", "iteration", "n_labels",
                                "f1", "threshold", "query_positive", "n_pseudo", "picked")}

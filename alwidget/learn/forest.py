@@ -50,9 +50,10 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_is_fitted
 
 from .forest_kernels import GROUP, forest_proba, grow_forest
+from .validation import features, features_and_labels
 
 __all__ = ["RandomForest", "warm_up"]
 
@@ -290,8 +291,7 @@ class RandomForest(ClassifierMixin, BaseEstimator):
         -------
         self : RandomForest
         """
-        X, y = check_X_y(X, y, dtype=np.float32, order="C")
-        X = _writeable(X)
+        X, y = features_and_labels(X, y, np.float32)
         if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
             example = float(y[y != np.round(y)][0])
             raise ValueError(f"y is continuous (e.g. {example!r} is not a whole number); "
@@ -334,7 +334,7 @@ class RandomForest(ClassifierMixin, BaseEstimator):
             Columns in the order of ``classes_``; rows sum to 1.
         """
         check_is_fitted(self)
-        X = _writeable(check_array(X, dtype=np.float32, order="C"))
+        X = features(X, np.float32)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but RandomForest is expecting "
                              f"{self.n_features_in_} features as input")

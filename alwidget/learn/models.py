@@ -22,9 +22,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_is_fitted
 
 from ..distances import nearest
+from .validation import features, features_and_labels
 
 __all__ = ["Committee", "Learner", "MedoidPropagation", "default_committee"]
 
@@ -35,7 +36,7 @@ def _check_fit_data(estimator, X, y, dtype, class_list=None):
     Without a class list, y must hold class labels as scikit-learn sees them
     (not continuous values); with one, membership in the list is the test.
     """
-    X, y = check_X_y(X, y, dtype=dtype)
+    X, y = features_and_labels(X, y, dtype)
     if class_list is None:
         check_classification_targets(y)
     estimator.n_features_in_ = X.shape[1]
@@ -44,7 +45,7 @@ def _check_fit_data(estimator, X, y, dtype, class_list=None):
 
 def _check_predict_data(estimator, X, dtype):
     """X as a finite 2-d array with as many features as at fit."""
-    X = check_array(X, dtype=dtype)
+    X = features(X, dtype)
     if X.shape[1] != estimator.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
                          f"expecting {estimator.n_features_in_} features as input")

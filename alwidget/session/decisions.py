@@ -105,18 +105,18 @@ class Decisions:
         with self._lock:
             if clip_id is not None:
                 self._require_current(clip_id)
-            while self._history:
-                try:
-                    self.store.undo_decision(self._history[-1][0])
-                    break
-                except StoreError as exc:  # undone meanwhile by this labeler's other kernel
-                    if "already undone" not in str(exc):
-                        raise
-                    self._history.pop()
-            else:
+            if not self._history:
                 raise ValueError("nothing to undo")
+            stale = None
+            try:
+                self.store.undo_decision(self._history[-1][0])
+            except StoreError as exc:  # undone meanwhile by this labeler's other kernel
+                if "already undone" not in str(exc):
+                    raise
+                stale = StaleDecision("the last decision was already undone in another session; "
+                                      "nothing more was undone")
             self._resync(keep_pseudo=False)
-        return self._after(None)
+        return self._after(stale)
 
     def queue(self, clip_ids) -> None:
         """Ask these clips next (in order), before the strategy's picks; undecided ones only.
@@ -138,6 +138,10 @@ class Decisions:
         if clip_id is not None and int(clip_id) != p.clip_id:
             raise StaleDecision(f"that decision was for clip {clip_id}, which is no longer "
                                 f"shown (the current clip is {p.clip_id}); nothing was stored")
+        if p.clip_id in self._state.decided():  # never twice, whatever went wrong in between
+            self._resync(keep_pseudo=True)
+            raise StaleDecision(f"clip {p.clip_id} is decided already; nothing was stored, and "
+                                "the next clip is shown")
         return p
 
     def _decide(self, clip_ids, step, write) -> StaleDecision | None:
@@ -153,7 +157,9 @@ class Decisions:
         try:
             with self.store.transaction():
                 others = self.store.events_since(self._seen)
-                taken = [d for d in others if d.kind != "undo" and d.clip_id in wanted]
+                undone = {d.undoes for d in others if d.kind == "undo"}
+                taken = [d for d in others
+                         if d.kind != "undo" and d.id not in undone and d.clip_id in wanted]
                 if taken:
                     raise _Taken(taken[0])
                 events = write()

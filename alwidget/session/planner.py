@@ -8,7 +8,7 @@ the state they were made from; a plan made from another state is never used.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Callable
 
 __all__ = ["Planner"]
@@ -24,6 +24,23 @@ class Planner:
         object with a ``state`` attribute.
     enabled : bool, default True
         False computes nothing ahead (every plan is made when asked).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class State:
+    ...     key: tuple
+    >>> @dataclass
+    ... class Plan:
+    ...     state: State
+    >>> planner = Planner(lambda state: Plan(state))
+    >>> planner.start([State(("label", 1)), State(("skip", 1))])
+    >>> planner.take(State(("skip", 1)))
+    Plan(state=State(key=('skip', 1)))
+    >>> planner.take(State(("label", 1))) is None  # dropped when the other answer came
+    True
+    >>> planner.close()
     """
 
     def __init__(self, make_plan: Callable, enabled: bool = True):
@@ -41,10 +58,19 @@ class Planner:
             self._futures[state.key] = self._pool.submit(self.make_plan, state)
 
     def take(self, state):
-        """The plan made from exactly ``state`` (waiting for it if it is running), or None."""
-        future = self._futures.get(state.key)
-        plan = future.result() if future is not None and not future.cancelled() else None
-        return plan if plan is not None and plan.state == state else None
+        """The plan made from exactly ``state`` (waiting for it if it is running), or None.
+
+        The plans of the other answers are dropped first, so the wait is for this one only.
+        """
+        future = self._futures.pop(state.key, None)
+        self.cancel()
+        if future is None:
+            return None
+        try:
+            plan = future.result()
+        except CancelledError:
+            return None
+        return plan if plan.state == state else None
 
     def wait(self) -> None:
         """Wait until every requested plan is ready (tests; the expert never waits here)."""

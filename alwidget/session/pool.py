@@ -65,6 +65,14 @@ class SessionPool:
 
     Made by the session (``session.pool``); ``snapshot()`` returns the session's current
     ``(SessionPlan, done)`` under its lock.
+
+    Examples
+    --------
+    >>> session = Session("project.db", classes=["background", "target"])  # doctest: +SKIP
+    >>> view = session.pool.view()  # doctest: +SKIP
+    >>> STATUS_NAMES[view.status[0]], view.p_target.dtype  # doctest: +SKIP
+    ('unlabeled', dtype('float32'))
+    >>> coords = session.pool.projection("umap").coords  # doctest: +SKIP
     """
 
     def __init__(self, *, store: Store, feature_set: FeatureSet, clip_ids: np.ndarray,
@@ -98,7 +106,8 @@ class SessionPool:
             p = proba[row]
             best = int(p.argmax())
             kw = dict(predicted=self.classes[best], confidence=float(p[best]),
-                      p_target=float(p[self.classes.index(self.target)]))
+                      p_target=float(p[self.classes.index(self.target)])
+                      if len(self.classes) == 2 else None)
         return Proposal(clip_id, self._sources.path[s], float(self._sources.start_s[s]),
                         float(self._sources.duration_s[s]), reason, strategy, version, **kw)
 

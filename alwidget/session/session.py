@@ -26,6 +26,7 @@ No ipywidgets here: the widgets only call this class.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 import warnings
@@ -35,7 +36,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..loop import LoopCore
-from ..store import FeatureSet, Store
+from ..store import FeatureSet, Store, StoreError
 from ..strategies import Strategy
 from .decisions import Decisions
 from .planner import Planner
@@ -229,11 +230,13 @@ class Session(Decisions):
         if out:
             pool = pool[~np.isin(self._ids[pool], np.fromiter(out, np.int64, len(out)))]
         train = [(self._row[c], lab) for c, lab in state.labels if lab != DOUBT]
+        decided = state.decided()  # Doubt and skipped clips: never trained on, not even pseudo
+        pseudo = [(self._row[c], lab) for c, lab in state.pseudo if c not in decided]
         try:
             plan = self._core.plan(
                 [r for r, _ in train], [lab for _, lab in train], pool=pool,
                 iteration=state.n_decisions,
-                pseudo=([self._row[c] for c, _ in state.pseudo], [lab for _, lab in state.pseudo]),
+                pseudo=([r for r, _ in pseudo], [lab for _, lab in pseudo]),
                 queued=[self._row[c] for c in state.queued if c in self._row])
         except Exception as exc:
             warnings.warn(f"planning the next clip failed, so it is picked at random: "
@@ -254,12 +257,13 @@ class Session(Decisions):
 
     def _advance(self, *, record: bool) -> None:
         """Adopt the plan for the current state (precomputed if it is ready), claim its clip,
-        and start planning the next answers. Lock held."""
+        and start planning the next answers. Lock held; the decision is already committed,
+        so nothing here may raise: a store that fails to answer (locked for longer than its
+        busy timeout) costs the claim, with a warning, never the state."""
         state = self._state
-        self._claimed = self.store.claimed_clips(self._id, labeler=self.labeler,
-                                                 max_age_s=self.claim_timeout_s)
         planned = self._planner.take(state)
         self._planner.cancel()  # before a refit here: stale plans must not compete for cores
+        self._claimed = self._try(self._read_claims, self._claimed)
         if planned is None or (planned.proposal is not None
                                and planned.proposal.clip_id in self._claimed):
             planned = self._plan_for(state)
@@ -267,18 +271,17 @@ class Session(Decisions):
         while True:
             self._planned = planned
             clip = None if self.done else planned.proposal.clip_id
-            if self.store.claim_clip(self._id, clip, labeler=self.labeler,
-                                     max_age_s=self.claim_timeout_s):
+            if self._try(lambda: self.store.claim_clip(self._id, clip, labeler=self.labeler,
+                                                       max_age_s=self.claim_timeout_s), True):
                 break
             # another kernel shows the clip, or decided it since this session last looked
-            if self.store.events_since(self._seen):
+            if self._try(lambda: self.store.events_since(self._seen), []):
                 self._seen = self.store.last_event_id()
                 self._state, self._history = read_state(
                     self.store, labeler=self.labeler, classes=self.classes, known=self._row,
                     queued=state.queued, pseudo=state.pseudo)
                 state = self._state
-            self._claimed = self.store.claimed_clips(
-                self._id, labeler=self.labeler, max_age_s=self.claim_timeout_s) | {clip}
+            self._claimed = self._try(self._read_claims, self._claimed) | {clip}
             planned = self._plan_for(state)
             self.n_sync_plans += 1
         if planned.plan.learner is not None:
@@ -286,6 +289,20 @@ class Session(Decisions):
         if record and planned.plan.val_f1 is not None:
             self.curve.append((self.n_labels, planned.plan.val_f1))
         self._precompute()
+
+    def _read_claims(self) -> frozenset[int]:
+        return self.store.claimed_clips(self._id, labeler=self.labeler,
+                                        max_age_s=self.claim_timeout_s)
+
+    @staticmethod
+    def _try(read, default):
+        """``read()``, or ``default`` with a warning when the store cannot answer now."""
+        try:
+            return read()
+        except (sqlite3.Error, StoreError) as exc:
+            warnings.warn(f"the store did not answer ({type(exc).__name__}: {exc}); the clip "
+                          "shown is not claimed against other kernels", stacklevel=3)
+            return default
 
     def _outcomes(self) -> list[str]:
         p, P = self._planned.proposal, self._planned.plan.proba

@@ -51,7 +51,7 @@ class Proposal:
     confidence : float or None
         P(predicted class).
     p_target : float or None
-        P(target class) for a binary task.
+        P(target class) for a binary task (None with more than two classes).
     """
 
     clip_id: int
@@ -138,6 +138,21 @@ def read_state(store: Store, *, labeler: str, classes, known, queued=(), pseudo=
     history : list of list of int
         This labeler's decisions in force, oldest first, each the event ids of one decision
         (a group label is one decision).
+
+    Examples
+    --------
+    >>> from alwidget.store import NewAudio, Store
+    >>> store = Store(":memory:")
+    >>> _ = store.add_audio(NewAudio("/rec", "a.wav", 16000, 16, 48000, 1, "WAV", "PCM_16",
+    ...                              "h", 0), [(0, 1.0), (1, 1.0), (2, 1.0)])
+    >>> for tag in ("bird", "rain"):
+    ...     _ = store.add_tag(tag)
+    >>> _ = store.add_label(1, "bird", labeler="ann")
+    >>> _ = store.add_labels([2, 3], "rain", labeler="bob")
+    >>> state, history = read_state(store, labeler="bob", classes=["bird", "rain"],
+    ...                             known={1, 2, 3})
+    >>> state.labels, state.n_decisions, history
+    (((1, 'bird'), (2, 'rain'), (3, 'rain')), 3, [[2, 3]])
     """
     labels: dict[int, str] = {}
     skipped: set[int] = set()
@@ -161,7 +176,8 @@ def read_state(store: Store, *, labeler: str, classes, known, queued=(), pseudo=
         pseudo = ()
         if history:
             t = store.pseudo_labels(event_id=history[-1][-1])
-            pseudo = tuple(zip(t.clip_id.tolist(), t.label.tolist()))
+            pseudo = tuple((c, lab) for c, lab in zip(t.clip_id.tolist(), t.label.tolist())
+                           if c in known)
     state = LoopState(tuple(sorted(labels.items())), frozenset(skipped), n, tuple(queued),
                       tuple(pseudo))
     return state, history

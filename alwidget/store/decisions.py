@@ -300,8 +300,9 @@ class DecisionTables:
     def claimed_clips(self, session_id: str, *, labeler: str,
                       max_age_s: float) -> frozenset[int]:
         """Clips other live sessions show now, which ``session_id`` must leave alone
-        (see :meth:`claim_clip`)."""
-        return frozenset(self._claims(session_id, self.ensure_labeler(labeler), max_age_s))
+        (see :meth:`claim_clip`). Reads only."""
+        labeler_id = self._scalar("SELECT id FROM labelers WHERE name = ?", (labeler,))
+        return frozenset(self._claims(session_id, labeler_id, max_age_s))
 
     def _claims(self, session_id: str, labeler_id: int, max_age_s: float,
                 clip_id: int | None = None) -> list[int]:

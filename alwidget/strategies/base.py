@@ -30,7 +30,9 @@ class QueryContext:
     threshold : float, default 0.5
         Decision threshold on P(target): fixed, or tuned on validation by the caller.
     iteration : int, default 0
-        Number of queries answered so far (0 for the first query).
+        Number of decisions taken so far (labels, including a simulation's start pair,
+        and skips); it seeds the strategy's random choices, so a replay or a resumed
+        session picks the same clips.
     X_pool : ndarray (n_pool, d), optional
         Features of the pool (diversity strategies).
     X_labeled : ndarray (m, d), optional

@@ -191,10 +191,11 @@ class SemiSupervised(Strategy):
 class AlternatingConfidence(Strategy):
     """Least confidence, except every ``every``-th query is a high-confidence one.
 
-    On iterations ``every - 1, 2 * every - 1, ...`` (0-based) the query is the
-    pool clip with the highest P(target) at or above ``high_threshold``; if
-    none reaches it, the least-confident clip is asked instead (and the reason
-    says so).
+    When ``context.iteration`` (decisions so far, start labels included) is
+    ``every - 1, 2 * every - 1, ...``, the query is the pool clip with the highest
+    P(target) at or above ``high_threshold`` (with more than two classes: the highest
+    P of its predicted class); if none reaches it, the least-confident clip is asked
+    instead (and the reason says so).
 
     Parameters
     ----------

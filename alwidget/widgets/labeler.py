@@ -150,7 +150,11 @@ class LabelingWidget(anywidget.AnyWidget):
             traceback.print_exc()
         finally:
             self._deciding = False
-            self._show()
+            try:
+                self._show()
+            except Exception as exc:  # e.g. the next clip's audio file moved: say so, stay usable
+                self.error = f"cannot show the next clip: {type(exc).__name__}: {exc}"
+                traceback.print_exc()
             self.busy = False
 
     def _decide_chosen(self, action: str, label: str | None) -> None:
