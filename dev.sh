@@ -60,7 +60,8 @@ make_venv() {  # make_venv EXTRAS: create .venv and install alwidget[EXTRAS] whe
         touch "$stamp"
     fi
     # compile RandomForest's numba kernels into their disk cache now, not at the first label
-    # (13 s after an install or a change to forest.py, 3 s once cached: benchmarks/bench_forest.py)
+    # (13 s after an install or a change to forest_kernels.py, 3 s once cached:
+    # benchmarks/bench_forest.py)
     "$PY" -c "from alwidget.learn.forest import warm_up; warm_up()"
 }
 

@@ -65,7 +65,7 @@ def test_summary_values_are_means_of_the_records():
     assert row["mean_f1_seed_sd"] is None  # one seed: no spread to report
     two = [dict(strategy="s", n_labels=10, f1=f, query_positive=None, seed=k)
            for k, f in [(0, 0.2), (1, 0.6)]]
-    assert summarise(two, [])[0]["mean_f1_seed_sd"] == pytest.approx(0.2)
+    assert summarise(two, [])[0]["mean_f1_seed_sd"] == pytest.approx(0.2 * 2 ** 0.5)  # ddof=1
 
 
 def test_rarer_pool_and_bad_arguments():

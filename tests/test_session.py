@@ -112,8 +112,6 @@ def test_a_new_session_resumes_with_the_same_next_clip(tmp_path):
         assert again.current.clip_id == expected and again.n_labels == 15
 
 
-
-
 def test_sigkill_loses_no_committed_label_and_resume_works(tmp_path):
     path = tmp_path / "p.db"
     store, truth = make_project(path)
@@ -126,18 +124,21 @@ def test_sigkill_loses_no_committed_label_and_resume_works(tmp_path):
         from alwidget.store import Store
         _, truth = make_project({str(tmp_path / "truth.db")!r})
         s = Session(Store({str(path)!r}), classes=CLASSES, random_state=5)
-        while True:
+        for _ in sys.stdin:  # one answer per line the test sends
             clip = s.current.clip_id
             nxt = s.submit(truth[clip])
             print("committed", clip, nxt.clip_id, flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     reported = []
-    for line in proc.stdout:
-        reported.append(line.split())
-        if len(reported) == 30:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
+    for _ in range(30):
+        proc.stdin.write("answer\n")
+        proc.stdin.flush()
+        reported.append(proc.stdout.readline().split())
+    proc.stdin.write("answer\n")  # one more answer in flight: the kill lands during it
+    proc.stdin.flush()
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     store = Store(path)

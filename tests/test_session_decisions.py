@@ -314,3 +314,64 @@ def test_pseudo_labels_of_clips_without_these_features_are_left_out(tmp_path):
         warnings.simplefilter("error")  # "planning the next clip failed" would be an error
         with Session(store, half, classes=CLASSES, strategy="ssal-0.9", random_state=0) as again:
             assert again.current.strategy == "ssal-0.9"
+
+
+def test_a_failed_read_after_the_commit_keeps_the_state_and_never_decides_twice(tmp_path):
+    import sqlite3
+
+    import alwidget.session.decisions as decisions
+
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=0, labeler="ann") as s:
+        bob = Store(tmp_path / "p.db")
+        bob.add_tag("background")
+        other = next(c for c, lab in truth.items() if lab == "background" and c != s.current.clip_id)
+        s.queue([other])  # ann asks to hear it next ...
+        bob.add_label(other, "background", labeler="bob")  # ... and bob labels it meanwhile
+        real = decisions.read_state
+
+        def broken(*args, **kwargs):
+            raise sqlite3.OperationalError("database is locked")
+
+        decisions.read_state = broken
+        try:
+            first = s.current.clip_id
+            with pytest.warns(UserWarning, match="the store did not answer"):
+                s.submit(truth[first], clip_id=first)  # stored: no exception for the caller
+        finally:
+            decisions.read_state = real
+        assert [e.clip_id for e in store.active_events("ann")] == [first]
+        # ann's re-read failed, but claiming the queued clip found bob's label: never shown
+        assert s.current.clip_id != other and s.n_labels == 2
+        assert [e.clip_id for e in store.active_events()].count(other) == 1
+        # a plan behind its state (whatever went wrong) never decides a decided clip again
+        s._state = s._state.with_labels([s.current.clip_id], "background")
+        stuck = s._planned.proposal.clip_id
+        with pytest.raises(StaleDecision, match=f"clip {stuck} is decided already"):
+            s.submit("target")
+        assert [e.clip_id for e in store.active_events()].count(stuck) == 0
+
+
+def test_a_claim_the_store_cannot_take_costs_only_the_claim(tmp_path):
+    import sqlite3
+
+    store, truth = make_project(tmp_path / "p.db")
+    with Session(store, classes=CLASSES, random_state=0) as s:
+        def locked(*args, **kwargs):
+            raise sqlite3.OperationalError("database is locked")
+
+        store.claim_clip = locked
+        with pytest.warns(UserWarning, match="may not be claimed"):
+            s.submit(truth[s.current.clip_id])
+        assert s.n_labels == 1 and s.current is not None
+
+
+def test_labels_on_validation_clips_never_count_towards_the_budget(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    held = [int(c) for c in store.clip_ids()[-40:]]
+    with Session(Store(tmp_path / "p.db"), classes=CLASSES, labeler="bob") as bob:
+        bob.label_many(held[:12], "background")
+    with Session(store, classes=CLASSES, labeler="ann", budget=10,
+                 validation=(held, [truth[c] for c in held])) as ann:
+        assert ann.n_labels == 0 and not ann.done and ann.status().n_labels == 0
+        assert ann.pool.view().n_labels == 0

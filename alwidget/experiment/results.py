@@ -56,6 +56,47 @@ class ExperimentResult:
         return write_tables(folder, {"records": self.records, "summary": self.summary(),
                                      "references": self.references}, self.summary_markdown())
 
+    @classmethod
+    def read_csv(cls, folder: str | Path, params: dict | None = None) -> "ExperimentResult":
+        """The records and references that :meth:`to_csv` wrote, to summarise or plot again.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> res = ExperimentResult([dict(target="t", strategy="lc", fold="1", seed=0,
+        ...                              iteration=0, n_labels=2, f1=0.5, threshold=0.5,
+        ...                              query_positive=True, n_pseudo=0, picked=7)],
+        ...                        [dict(target="t", fold="1", seed=0, n_labels=9, f1=0.8,
+        ...                              threshold=0.4)])
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = res.to_csv(folder)
+        >>> ExperimentResult.read_csv(folder).records == res.records
+        True
+        """
+        import csv
+
+        def typed(row: dict) -> dict:
+            out = {}
+            for k, v in row.items():
+                if k in ("seed", "iteration", "n_labels", "n_pseudo", "picked"):
+                    out[k] = int(v) if v != "" else None
+                elif k in ("f1", "threshold"):
+                    out[k] = float(v) if v != "" else None
+                elif k == "query_positive":
+                    out[k] = None if v == "" else v == "True"
+                else:
+                    out[k] = v
+            return out
+
+        folder = Path(folder)
+        with open(folder / "records.csv", newline="") as fh:
+            records = [typed(r) for r in csv.DictReader(fh)]
+        references = []
+        if (folder / "references.csv").exists():
+            with open(folder / "references.csv", newline="") as fh:
+                references = [typed(r) for r in csv.DictReader(fh)]
+        return cls(records, references, dict(params or {}))
+
     def figure(self):
         """Plotly learning curves: mean F1 ± std per strategy against labels used."""
         import plotly.graph_objects as go
@@ -116,8 +157,8 @@ def summarise(records: list[dict], references: list[dict]) -> list[dict]:
 
     F1 values are means over targets, folds and seeds at each number of labels;
     "mean F1" averages that curve over all fits. With several seeds, ``mean_f1_seed_sd`` is
-    the standard deviation over seeds of each seed's own mean F1 (how much a table row
-    moves with the random start and forest seeds); None with one seed.
+    the sample standard deviation (ddof=1) over seeds of each seed's own mean F1 (how much a
+    table row moves with the random start and forest seeds); None with one seed.
     """
     ref = float(np.mean([r["f1"] for r in references])) if references else float("nan")
     per_seed: dict[str, list[float]] = {}
@@ -131,7 +172,7 @@ def summarise(records: list[dict], references: list[dict]) -> list[dict]:
         best = int(np.argmax(mean))
         seeds = per_seed.get(strategy, [])
         row = {"strategy": strategy, "mean_f1": float(mean.mean()),
-               "mean_f1_seed_sd": float(np.std(seeds)) if len(seeds) > 1 else None,
+               "mean_f1_seed_sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
                "max_f1": float(mean[best]), "max_f1_labels": int(n[best])}
         for k in SUMMARY_AT:
             row[f"f1_at_{k}"] = float(mean[n == k][0]) if (n == k).any() else None

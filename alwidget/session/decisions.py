@@ -176,13 +176,18 @@ class Decisions:
                                   "session; nothing was stored, and the next clip is shown")
         else:
             stale = None
-            self._seen = max([self._seen, *events, *(d.id for d in others)])
+            # committed: the state moves forward before anything else can fail
+            self._state = replace(step(self._state), pseudo=pseudo)
             self._history.append(list(events))
-            state = replace(step(self._state), pseudo=pseudo)
+            read = None
             if others:  # their decisions and undos too: read everything in force again
-                state, _ = read_state(self.store, labeler=self.labeler, classes=self.classes,
-                                      known=self._row, queued=state.queued, pseudo=pseudo)
-            self._state = state  # the state moves forward before planning
+                read = self._try(lambda: read_state(
+                    self.store, labeler=self.labeler, classes=self.classes, known=self._row,
+                    queued=self._state.queued, pseudo=pseudo)[0], None)
+            if read is not None:
+                self._state = read
+            if read is not None or not others:  # else they are read again at the next commit
+                self._seen = max([self._seen, *events, *(d.id for d in others)])
             self._advance(record=True)
         return stale
 
@@ -218,8 +223,7 @@ class Decisions:
 
     def _check_labelable(self, clip_ids) -> None:
         self._check_features(clip_ids)
-        val = set(self._ids[self._core.validation_rows].tolist())
-        held_out = [c for c in clip_ids if c in val]
+        held_out = [c for c in clip_ids if c in self._val_ids]
         if held_out:
             raise ValueError(f"clips {held_out[:5]} are in the validation set: labeling them "
                              "would train on the clips that measure the model")

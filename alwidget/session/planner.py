@@ -8,7 +8,7 @@ the state they were made from; a plan made from another state is never used.
 
 from __future__ import annotations
 
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 __all__ = ["Planner"]
@@ -60,7 +60,8 @@ class Planner:
     def take(self, state):
         """The plan made from exactly ``state`` (waiting for it if it is running), or None.
 
-        The plans of the other answers are dropped first, so the wait is for this one only.
+        The plans of the other answers that have not started are dropped first, so the wait
+        is for this plan and at most one other that is already running.
         """
         future = self._futures.pop(state.key, None)
         self.cancel()
@@ -68,7 +69,7 @@ class Planner:
             return None
         try:
             plan = future.result()
-        except CancelledError:
+        except Exception:  # cancelled, or failed in the background: plan again in the open
             return None
         return plan if plan.state == state else None
 

@@ -145,7 +145,8 @@ class SessionPool:
             predicted = plan.proba.argmax(axis=1).astype(np.int16)
             p = (plan.proba[:, self.classes.index(self.target)] if len(self.classes) == 2
                  else plan.proba.max(axis=1)).astype(np.float32)
-        n_labels = sum(1 for _, lab in state.labels if lab != DOUBT)
+        held = set(self.clip_ids[self._validation_rows].tolist())
+        n_labels = sum(1 for c, lab in state.labels if lab != DOUBT and c not in held)
         return PoolView(self.clip_ids, status, label, predicted, p, list(self.classes),
                         n_labels, state.n_decisions)
 

@@ -121,6 +121,7 @@ class Session(Decisions):
         self._ids = ids
         self._row = {int(c): i for i, c in enumerate(ids)}
         val_rows, val_labels = self._validation(validation)
+        self._val_ids = frozenset(int(c) for c in ids[val_rows])
         inside = np.ones(len(ids), bool) if clips is None else self._inside(clips)
         inside[val_rows] = False
         self._inside_rows = np.flatnonzero(inside)
@@ -154,9 +155,9 @@ class Session(Decisions):
         self._seen = self.store.last_event_id()
         self._state, self._history = self._read()
         self._planned: SessionPlan | None = None
+        _warm_up(self.model)  # compiles in the background while the first clips are random
         self._advance(record=False)
         self.n_sync_plans = 0  # the first plan is made while the session starts
-        _warm_up(self.model)
 
     def _validation(self, validation):
         if validation is None:
@@ -188,8 +189,12 @@ class Session(Decisions):
 
     @property
     def n_labels(self) -> int:
-        """Human labels in force (every labeler's; Doubt excluded)."""
-        return sum(1 for _, lab in self._state.labels if lab != DOUBT)
+        """Human labels the model learns from: every labeler's, Doubt and validation clips
+        excluded (the budget counts these)."""
+        return len(self._training_labels())
+
+    def _training_labels(self) -> list[str]:
+        return [lab for c, lab in self._state.labels if lab != DOUBT and c not in self._val_ids]
 
     @property
     def done(self) -> bool:
@@ -212,7 +217,7 @@ class Session(Decisions):
 
     def status(self) -> Status:
         """Counts, model version, retrain time and learning curve, for display."""
-        labels = [lab for _, lab in self._state.labels if lab != DOUBT]
+        labels = self._training_labels()
         n_pos = sum(lab == self.target for lab in labels) if len(self.classes) == 2 else None
         return Status(len(labels), n_pos, self._planned.plan.iteration, self.last_retrain_s,
                       list(self.curve), self.done)
@@ -225,14 +230,15 @@ class Session(Decisions):
     def _plan_for(self, state: LoopState) -> SessionPlan:
         """The loop core's plan for ``state`` (pure; runs in the background too). Never raises:
         a failure gives a random pick whose reason says what failed."""
-        out = state.decided() | self._claimed
+        decided = state.decided()
+        out = decided | self._claimed
         pool = self._inside_rows
         if out:
             pool = pool[~np.isin(self._ids[pool], np.fromiter(out, np.int64, len(out)))]
-        train = [(self._row[c], lab) for c, lab in state.labels if lab != DOUBT]
-        decided = state.decided()  # Doubt and skipped clips: never trained on, not even pseudo
-        pseudo = [(self._row[c], lab) for c, lab in state.pseudo if c not in decided]
         try:
+            train = [(self._row[c], lab) for c, lab in state.labels if lab != DOUBT]
+            # Doubt and skipped clips are never trained on, not even with a pseudo-label
+            pseudo = [(self._row[c], lab) for c, lab in state.pseudo if c not in decided]
             plan = self._core.plan(
                 [r for r, _ in train], [lab for _, lab in train], pool=pool,
                 iteration=state.n_decisions,
@@ -276,11 +282,13 @@ class Session(Decisions):
                 break
             # another kernel shows the clip, or decided it since this session last looked
             if self._try(lambda: self.store.events_since(self._seen), []):
-                self._seen = self.store.last_event_id()
-                self._state, self._history = read_state(
+                seen = self._try(self.store.last_event_id, self._seen)
+                read = self._try(lambda: read_state(
                     self.store, labeler=self.labeler, classes=self.classes, known=self._row,
-                    queued=state.queued, pseudo=state.pseudo)
-                state = self._state
+                    queued=state.queued, pseudo=state.pseudo), None)
+                if read is not None:
+                    self._seen, (self._state, self._history) = seen, read
+                    state = self._state
             self._claimed = self._try(self._read_claims, self._claimed) | {clip}
             planned = self._plan_for(state)
             self.n_sync_plans += 1
@@ -296,12 +304,14 @@ class Session(Decisions):
 
     @staticmethod
     def _try(read, default):
-        """``read()``, or ``default`` with a warning when the store cannot answer now."""
+        """``read()``, or ``default`` with a warning when the store cannot answer now (after a
+        commit, a store locked past its timeout must cost a claim or a refresh, not the state)."""
         try:
             return read()
         except (sqlite3.Error, StoreError) as exc:
-            warnings.warn(f"the store did not answer ({type(exc).__name__}: {exc}); the clip "
-                          "shown is not claimed against other kernels", stacklevel=3)
+            warnings.warn(f"the store did not answer ({type(exc).__name__}: {exc}); going on "
+                          "with what this session knows (the clip shown may not be claimed "
+                          "against other kernels)", stacklevel=3)
             return default
 
     def _outcomes(self) -> list[str]:
