@@ -7,7 +7,24 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-__all__ = ["clip_segments", "load_mono"]
+__all__ = ["clip_segments", "load_mono", "printable"]
+
+
+def printable(path) -> str:
+    """A path as text to show (JSON, HTML, a terminal): bytes that are not UTF-8 become U+FFFD.
+
+    The path itself (``os.fsdecode`` of its bytes) is what opens the file; this is only for
+    people to read.
+
+    Examples
+    --------
+    >>> import os
+    >>> printable(os.fsdecode(b"/rec/caf\\xe9.wav"))
+    '/rec/caf\ufffd.wav'
+    """
+    import os
+
+    return os.fsencode(os.fspath(path)).decode("utf-8", errors="replace")
 
 
 def clip_segments(y: np.ndarray, sample_rate: int, starts, durations) -> list[np.ndarray]:

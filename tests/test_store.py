@@ -1,5 +1,6 @@
 """The store: schema, foreign keys, migrations, transactions, labels, features."""
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -389,3 +390,31 @@ def test_feature_set_column_names_are_kept(store):
         store.feature_set("tags", {}, 3, columns=["a", "b", "c"])
     with pytest.raises(StoreError, match="2 column names for the 3 columns"):
         store.feature_set("tags", {"x": 1}, 3, columns=["a", "b"])
+
+
+def test_a_path_that_is_not_utf8_is_kept_losslessly(store):
+    raw = b"/rec/caf\xe9_01.wav"  # Latin-1: not valid UTF-8
+    path = os.fsdecode(raw)  # what os.listdir gives: surrogate escapes
+    aid = store.add_audio(new_audio(os.path.basename(path), folder=os.path.dirname(path),
+                                    content_hash="h-cafe"),
+                          [(0, 1.0)])
+    (a,) = store.audios()
+    assert a.id == aid and os.fsencode(a.path) == raw  # the very bytes, to open the file
+    assert store.find_audio(path) == a and store.clip_sources().path == [path]
+    shown = store.db.execute("SELECT file_name FROM audios").fetchone()[0]
+    assert shown == "caf\ufffd_01.wav"  # a display form in the text column
+    assert store.find_audio("/rec/caf\ufffd_01.wav") is None  # the display form is not the file
+
+
+def test_a_moved_audio_keeps_its_clips_and_labels(store):
+    aid = store.add_audio(new_audio("a.wav"), [(0, 1.0)])
+    store.add_tag("dog")
+    store.add_label(1, "dog")
+    assert [a.id for a in store.audios_with_content("h-a.wav")] == [aid]
+    store.move_audio(aid, "/archive/2024/a.wav")
+    assert store.find_audio("/rec/a.wav") is None
+    assert store.find_audio("/archive/2024/a.wav").id == aid
+    assert store.clip_sources().path == ["/archive/2024/a.wav"]
+    assert store.current_labels().clip_id.tolist() == [1]
+    with pytest.raises(StoreError, match="audio_id=9 is not a stored audio"):
+        store.move_audio(9, "/x.wav")

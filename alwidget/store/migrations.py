@@ -257,4 +257,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE experiments ADD COLUMN features TEXT;  -- e.g. "logmel:1a2b3c4d5e6f7a8b"
     ALTER TABLE experiment_records ADD COLUMN picked INTEGER;  -- data row queried after the fit
     """,
+    # 5: file paths that are not valid UTF-8 (legacy Latin-1 names from old recorders and
+    #    Windows shares), kept losslessly as the bytes of the whole path; ``paths.path`` and
+    #    ``audios.file_name`` then hold a display form (undecodable bytes shown as U+FFFD)
+    """
+    ALTER TABLE audios ADD COLUMN raw_path BLOB;
+    CREATE INDEX audios_raw_path ON audios(raw_path) WHERE raw_path IS NOT NULL;
+    """,
 ]

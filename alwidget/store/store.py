@@ -6,6 +6,7 @@ arrays and frozen dataclasses, never cursors.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ class Store(DecisionTables, FeatureTables):
     >>> from alwidget.store import Store
     >>> store = Store(":memory:")
     >>> store.schema_version
-    4
+    5
     >>> store.n_audios()
     0
     """
@@ -201,10 +202,36 @@ class Store(DecisionTables, FeatureTables):
         return [r[0] for r in self._query("SELECT tag FROM ontology ORDER BY id")]
 
     def find_audio(self, path: str | Path) -> Audio | None:
-        """The stored audio at ``path`` (absolute), or None."""
-        p = Path(path)
-        rows = self._audio_rows("WHERE p.path = ? AND a.file_name = ?", (str(p.parent), p.name))
+        """The stored audio at ``path`` (absolute, as stored: see :meth:`move_audio`), or None.
+
+        A path whose name is not valid UTF-8 (``os.fsdecode`` of its bytes) is found by its
+        bytes.
+        """
+        path = os.fspath(path)
+        if not _is_text(path):
+            rows = self._audio_rows("WHERE a.raw_path = ?", (os.fsencode(path),))
+        else:
+            p = Path(path)
+            rows = self._audio_rows("WHERE p.path = ? AND a.file_name = ? AND a.raw_path IS NULL",
+                                    (str(p.parent), p.name))
         return rows[0] if rows else None
+
+    def audios_with_content(self, content_hash: str) -> list[Audio]:
+        """Stored audios whose content has this SHA-256 (a moved or linked file, a copy)."""
+        return self._audio_rows("WHERE a.content_hash = ?", (content_hash,))
+
+    def move_audio(self, audio_id: int, path: str | Path) -> None:
+        """Record that a stored audio now lives at ``path`` (moved, or reached another way).
+
+        Its clips, features and labels stay as they are.
+        """
+        folder, name, raw = _stored_path(os.fspath(path))
+        with self.transaction():
+            if not self._query("SELECT 1 FROM audios WHERE id = ?", (int(audio_id),)):
+                raise StoreError(f"audio_id={audio_id!r} is not a stored audio")
+            self._conn.execute("UPDATE audios SET path_id = ?, file_name = ?, raw_path = ? "
+                               "WHERE id = ?", (self.ensure_path(folder), name, raw,
+                                                int(audio_id)))
 
     def audios(self) -> list[Audio]:
         """All stored audios, in ingest order."""
@@ -212,16 +239,14 @@ class Store(DecisionTables, FeatureTables):
 
     def _audio_rows(self, where: str, params: Sequence) -> list[Audio]:
         rows = self._query(
-            "SELECT a.id, p.path, a.file_name, a.sample_rate, a.bits_per_sample, "
+            "SELECT a.id, p.path, a.file_name, a.raw_path, a.sample_rate, a.bits_per_sample, "
             "a.duration_s, a.frames, a.channels, a.format, a.subtype, n.name, "
             "a.recorded_at, a.content_hash, a.size_bytes "
             "FROM audios a JOIN paths p ON p.id = a.path_id "
             f"LEFT JOIN nodes n ON n.id = a.node_id {where} ORDER BY a.id",
             params,
         )
-        return [
-            Audio(r[0], str(Path(r[1]) / r[2]), *r[3:]) for r in rows
-        ]
+        return [Audio(r[0], _full_path(r[1], r[2], r[3]), *r[4:]) for r in rows]
 
     def add_audio(
         self,
@@ -244,14 +269,16 @@ class Store(DecisionTables, FeatureTables):
         clips = [(float(s), float(d)) for s, d in clips]
         if not clips:
             raise StoreError(f"{audio.file_name!r}: an audio needs at least one clip")
+        folder, name, raw = _stored_path(os.path.join(audio.folder, audio.file_name))
         with self.transaction():
             project_id = self.ensure_project(project) if project else None
-            path_id = self.ensure_path(audio.folder, project_id)
+            path_id = self.ensure_path(folder, project_id)
             node_id = self.ensure_node(audio.node) if audio.node else None
             audio_id = self.db["audios"].insert(
                 {
                     "path_id": path_id,
-                    "file_name": audio.file_name,
+                    "file_name": name,
+                    "raw_path": raw,
                     "sample_rate": audio.sample_rate,
                     "bits_per_sample": audio.bits_per_sample,
                     "duration_s": audio.duration_s,
@@ -344,7 +371,7 @@ class Store(DecisionTables, FeatureTables):
     def clip_sources(self, clip_ids: Sequence[int] | np.ndarray | None = None) -> ClipSources:
         """File path, start and duration of clips (all clips when None), by audio then start."""
         sql = (
-            "SELECT c.id, c.audio_id, p.path, a.file_name, c.start_s, c.duration_s "
+            "SELECT c.id, c.audio_id, p.path, a.file_name, c.start_s, c.duration_s, a.raw_path "
             "FROM clips c JOIN audios a ON a.id = c.audio_id JOIN paths p ON p.id = a.path_id "
         )
         if clip_ids is None:
@@ -361,8 +388,34 @@ class Store(DecisionTables, FeatureTables):
         return ClipSources(
             clip_id=np.array([r[0] for r in rows], dtype=np.int64),
             audio_id=np.array([r[1] for r in rows], dtype=np.int64),
-            path=[str(Path(r[2]) / r[3]) for r in rows],
+            path=[_full_path(r[2], r[3], r[6]) for r in rows],
             start_s=np.array([r[4] for r in rows], dtype=np.float64),
             duration_s=np.array([r[5] for r in rows], dtype=np.float64),
         )
 
+
+def _is_text(path: str) -> bool:
+    """True when ``path`` is valid UTF-8 text (no undecodable bytes from ``os.fsdecode``)."""
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _stored_path(path: str) -> tuple[str, str, bytes | None]:
+    """(folder, file name, raw bytes or None) as stored: a name that is not valid UTF-8 is
+    kept as the bytes of the whole path, beside a display form."""
+    folder, name = os.path.split(path)
+    if _is_text(path):
+        return folder, name, None
+
+    def shown(text: str) -> str:
+        return os.fsencode(text).decode("utf-8", errors="replace")
+
+    return shown(folder), shown(name), os.fsencode(path)
+
+
+def _full_path(folder: str, name: str, raw: bytes | None) -> str:
+    """The path to open: the stored bytes when there are any (``os.fsdecode``), else text."""
+    return os.fsdecode(raw) if raw is not None else str(Path(folder) / name)
