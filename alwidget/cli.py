@@ -1,17 +1,51 @@
 """The ``alwidget`` command line: ``ingest``, ``features``, ``demo``, ``simulate``.
 
-Run ``alwidget COMMAND --help`` for the options of each.
+Run ``alwidget COMMAND --help`` for the options of each. A user error ends with one line
+on stderr naming the file or value and what to do, and its own exit status
+(:data:`EXIT_CODES`); ``alwidget --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import sqlite3
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
 
 RARE_STRATEGIES = "random,lc,lc-tuned,ssal-0.95,ssal-0.98,ac-5,ac-10"
+
+#: Exit status of each way a command can end.
+EXIT_CODES = {
+    0: "done",
+    1: "ingest --strict: some files could not be used (listed, and in ingest_errors)",
+    2: "a bad option or input value (the message names it)",
+    3: "the database cannot be used (not an alwidget database, a folder, a newer schema)",
+    4: "the disk is full, or another system error reading or writing a file",
+    5: "the database is read-only",
+    6: "the database stayed locked by another program",
+    7: "an optional package this command needs is not installed (the message says which)",
+    70: "an internal error (a bug: run again with --debug and report the traceback)",
+    130: "interrupted (what was committed is kept; run again to resume)",
+}
+
+
+def _finite(option: str, minimum: float = 0.0, *, inclusive: bool = False):
+    """An argparse type: a finite number above ``minimum`` (or at it, if ``inclusive``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        ok = math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
+        if not ok:
+            raise argparse.ArgumentTypeError(
+                f"{option} {text} must be a finite number {'>=' if inclusive else '>'} "
+                f"{minimum:g}")
+        return value
+    return parse
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -135,8 +169,12 @@ def _file_hash(path: Path) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``alwidget`` command."""
     parser = argparse.ArgumentParser(
-        prog="alwidget", description="Active learning for labeling audio."
+        prog="alwidget", description="Active learning for labeling audio.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status:\n" + "\n".join(f"  {k:>3}  {v}" for k, v in EXIT_CODES.items()),
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -147,9 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", type=Path, help="audio files or folders")
     p.add_argument("--db", required=True, type=Path, help="project database (created if absent)")
-    p.add_argument("--clip-seconds", type=float, default=1.0, help="clip length (default 1)")
-    p.add_argument("--hop-seconds", type=float, help="step between clips (default: clip length)")
-    p.add_argument("--min-last-seconds", type=float,
+    p.add_argument("--clip-seconds", type=_finite("--clip-seconds"), default=1.0,
+                   help="clip length (default 1)")
+    p.add_argument("--hop-seconds", type=_finite("--hop-seconds"),
+                   help="step between clips (default: clip length)")
+    p.add_argument("--min-last-seconds", type=_finite("--min-last-seconds", inclusive=True),
                    help="shortest final partial clip kept (default: half a clip)")
     p.add_argument("--name-pattern",
                    help='node/time in file names, e.g. "{node}_{time:%%Y%%m%%d_%%H%%M%%S}"')
@@ -231,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (see :data:`EXIT_CODES`)."""
+    from .store import StoreError, StoreFull, StoreLocked, StoreReadOnly
+
     args = build_parser().parse_args(argv)
     if getattr(args, "db", None) is not None and args.command == "features" and not args.db.exists():
         print(f"alwidget: error: database {str(args.db)!r} does not exist; "
@@ -239,13 +281,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (ValueError, TypeError) as exc:
-        print(f"alwidget: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("alwidget: interrupted; what was committed is kept, run again to resume",
               file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        for kind, code in ((StoreFull, 4), (StoreReadOnly, 5), (StoreLocked, 6),
+                           (StoreError, 3), (ImportError, 7), (ValueError, 2),
+                           (TypeError, 2), (OSError, 4), (sqlite3.Error, 3)):
+            if isinstance(exc, kind):
+                print(f"alwidget: error: {_one_line(exc)}", file=sys.stderr)
+                return code
+        print(f"alwidget: internal error: {type(exc).__name__}: {_one_line(exc)}; run again "
+              "with --debug for the traceback, and report it", file=sys.stderr)
+        return 70
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.strerror or text}: {exc.filename}"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -114,7 +114,9 @@ def from_manifest(
     non-positive duration, only one of the two, or ending after its file) raises a
     ValueError naming the manifest line and file. Rows whose file could not be
     ingested are dropped with a printed warning (the reasons are in the store's
-    ``ingest_errors``). Running again adds nothing.
+    ``ingest_errors``). A file with the same content as another is stored once (see
+    :func:`alwidget.ingest`); its rows take their clips from the stored file, each with
+    its own label. Running again adds nothing.
 
     Parameters
     ----------
@@ -154,16 +156,18 @@ def from_manifest(
     if not rows:
         raise ValueError(f"manifest {str(manifest)!r} has no rows")
     wins = _windows_of(manifest, rows, lines, header, path_column)
-    paths = [os.path.abspath(root / r[path_column]) for r in rows]
+    paths = [os.path.realpath(root / r[path_column]) for r in rows]  # as ingest stores them
     store = db if isinstance(db, Store) else Store(db)
     if wins is None:
-        ingest(sorted(set(paths)), store, clip_seconds=None, progress=progress, verbose=False)
+        summary = ingest(sorted(set(paths)), store, clip_seconds=None, progress=progress,
+                         verbose=False)
     else:
         by_file: dict[str, list[tuple[float, float]]] = {}
         for p, w in zip(paths, wins):
             by_file.setdefault(p, []).append(w)
         try:
-            ingest(sorted(by_file), store, windows=by_file, progress=progress, verbose=False)
+            summary = ingest(sorted(by_file), store, windows=by_file, progress=progress,
+                             verbose=False)
         except WindowError as exc:
             k = next((k for k, (p, w) in enumerate(zip(paths, wins)) if p == exc.path
                       and _key(p, *w) == _key(p, exc.start_s, exc.duration_s)), None)
@@ -172,7 +176,9 @@ def from_manifest(
             raise ValueError(f"{str(manifest)!r} line {lines[k]} ({rows[k][path_column]}): "
                              f"{exc.reason}") from None
     fs = extract_features(store, extractor, n_jobs=n_jobs, progress=progress)
-    clip_of = _clips_of_rows(store, paths, wins, manifest, rows, lines, path_column)
+    stored_as = dict(summary.duplicates)  # a copy's clips are those of the stored file
+    clip_of = _clips_of_rows(store, [stored_as.get(p, p) for p in paths], wins, manifest, rows,
+                             lines, path_column)
     found = [c is not None for c in clip_of]
     if not all(found):
         lost = [p for p, ok in zip(paths, found) if not ok]
@@ -224,5 +230,8 @@ def from_matrix(
                          f"to match the {len(rows)} rows of {str(labels_csv)!r}")
     if not np.isfinite(X).all():
         raise ValueError(f"{str(features)!r} contains NaN or infinite values")
+    if X.size and np.abs(X).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{str(features)!r} holds values beyond float32 (|x| > 3.4e38); "
+                         "rescale the features")
     return LabeledFeatures(X.astype(np.float32), np.array([r[label_column] for r in rows]),
                            np.array([r[fold_column] for r in rows]))

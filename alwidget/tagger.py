@@ -27,7 +27,8 @@ _RERUN = {
 
 
 def tagger_sets(store: Store) -> list[FeatureSet]:
-    """The store's feature sets that name their columns (class probabilities), oldest first.
+    """The store's feature sets that name their columns (class probabilities) and hold
+    vectors, oldest first (an interrupted tagger run leaves an empty set: never listed).
 
     Examples
     --------
@@ -36,10 +37,11 @@ def tagger_sets(store: Store) -> list[FeatureSet]:
     >>> tagger_sets(store)
     []
     >>> fs = store.feature_set("precomputed:tags", {}, 2, columns=["bird", "rain"])
-    >>> [t.extractor for t in tagger_sets(store)]
-    ['precomputed:tags']
+    >>> tagger_sets(store)  # no probabilities yet
+    []
     """
-    return [fs for fs in store.feature_sets() if fs.columns is not None]
+    return [fs for fs in store.feature_sets()
+            if fs.columns is not None and store.count_features(fs)]
 
 
 def top1(store: Store, feature_set: FeatureSet | None = None,

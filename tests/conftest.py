@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,17 @@ def shared_data() -> Path:
 
 
 def write_audio(path: Path, seconds: float = 1.0, sr: int = 16000, channels: int = 1,
-                subtype: str | None = None, freq: float = 440.0, seed: int = 0, **kw) -> Path:
-    """Write a tone plus a little noise; return the path."""
+                subtype: str | None = None, freq: float = 440.0, seed: int | None = None,
+                **kw) -> Path:
+    """Write a tone plus a little noise; return the path.
+
+    The noise's seed defaults to one taken from the file's folder and name, so that two
+    files get different content (ingest stores one content once) unless a seed is given.
+    """
     n = int(round(seconds * sr))
     t = np.arange(n) / sr
+    if seed is None:
+        seed = zlib.crc32(f"{path.parent.name}/{path.name}".encode("utf-8", "surrogateescape"))
     rng = np.random.default_rng(seed)
     y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(n)
     y = np.repeat(y[:, None], channels, axis=1)

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from alwidget.cli import main
 from alwidget.store import Store
 from conftest import write_audio
@@ -25,8 +27,13 @@ def test_ingest_then_features(tmp_path, capsys):
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["features", "--db", str(tmp_path / "none.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["ingest", str(tmp_path), "--db", str(tmp_path / "p.db"), "--clip-seconds", "0"]) == 2
-    assert "clip_seconds=0.0 must be > 0" in capsys.readouterr().err
+    for bad in ("0", "inf", "nan", "abc"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["ingest", str(tmp_path), "--db", str(tmp_path / "p.db"), "--clip-seconds", bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert f"--clip-seconds {bad} must be a finite number > 0" in err and "Traceback" not in err
+    assert not (tmp_path / "p.db").exists()
 
 
 def test_installed_entry_point(tmp_path):

@@ -1,5 +1,7 @@
-"""Ingest: formats, clip rule, names, idempotency, and a corpus of bad input."""
+"""Ingest: formats, clip rule, names, idempotency, identity (links, moves, copies), names that
+are not UTF-8, and a corpus of bad input."""
 
+import io
 import os
 import sqlite3
 
@@ -32,8 +34,12 @@ def test_clip_rule(duration, clip, hop, min_last, expected):
 
 
 @pytest.mark.parametrize("kw, msg", [
-    (dict(clip_seconds=0), "clip_seconds=0 must be > 0"),
-    (dict(clip_seconds=1, hop_seconds=-1), "hop_seconds=-1 must be > 0"),
+    (dict(clip_seconds=0), "clip_seconds=0 must be a finite number > 0"),
+    (dict(clip_seconds=float("inf")), "clip_seconds=inf must be a finite number > 0"),
+    (dict(clip_seconds=float("nan")), "clip_seconds=nan must be a finite number > 0"),
+    (dict(clip_seconds=1, hop_seconds=-1), "hop_seconds=-1 must be a finite number > 0"),
+    (dict(clip_seconds=1, hop_seconds=float("inf")), "hop_seconds=inf must be a finite"),
+    (dict(clip_seconds=1, min_last_seconds=float("nan")), "min_last_seconds=nan"),
     (dict(clip_seconds=1, min_last_seconds=2), "min_last_seconds=2"),
 ])
 def test_clip_rule_rejects_bad_arguments(kw, msg):
@@ -172,10 +178,6 @@ def _bad_corpus(root):
     bad["noperm.wav"] = "permission denied"
     (root / "deep" / "loop").symlink_to(root)  # a link back up: a directory loop
     bad["loop"] = "directory loop"
-    raw = os.fsencode(str(root)) + b"/bad\xffname.wav"
-    with open(raw, "wb") as fh:
-        fh.write(data)
-    bad["bad\\xffname.wav"] = "not valid UTF-8"
     (root / "notes.txt").write_text("ignored: not an audio ending")
     return bad
 
@@ -244,7 +246,7 @@ def test_more_channels_accepted_when_asked(tmp_path):
 
 def test_node_and_time_are_stored(tmp_path):
     write_audio(tmp_path / "in" / "siteA" / "n3_20240501_101010.wav", 1.0)
-    write_audio(tmp_path / "in" / "siteA" / "unnamed.wav", 1.0)
+    write_audio(tmp_path / "in" / "siteA" / "unnamed.wav", 1.0, seed=1)  # not a copy
     s = ingest(tmp_path / "in", tmp_path / "s.db", name_pattern="{node}_{time:%Y%m%d_%H%M%S}",
                folder_pattern="{node}", progress=False, verbose=False)
     assert s.unmatched_names == 1
@@ -302,3 +304,237 @@ def test_windows_of_a_file_not_among_paths_are_refused_and_new_ones_added(tmp_pa
     assert (Store(db).n_audios(), Store(db).n_clips()) == (1, 3)  # b.wav was not stored either
     summary = ingest([a], db, progress=False, verbose=False, windows={a: [(0.5, 1.0), (0, 1)]})
     assert summary.clips == 1 and Store(db).n_clips() == 4  # a stored file gets the new window
+
+
+# -- a file is its resolved path and its content ----------------------------------------
+def _three_files(folder):
+    """Three files of different content in ``folder`` (and a subfolder)."""
+    write_audio(folder / "a.wav", 2.0, seed=1)
+    write_audio(folder / "b.wav", 3.0, seed=2)
+    write_audio(folder / "sub" / "c.flac", 1.0, seed=3)
+    return folder
+
+
+def test_a_folder_and_a_link_to_it_give_one_audio_per_content(tmp_path):
+    real = _three_files(tmp_path / "real")
+    (tmp_path / "link").symlink_to(real)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b_link.wav").symlink_to(real / "b.wav")  # a link to one file
+    db = tmp_path / "s.db"
+    first = ingest([tmp_path / "link", real, tmp_path / "elsewhere"], db, progress=False,
+                   verbose=False)
+    assert (first.files, first.added, first.clips, first.duplicates) == (3, 3, 6, [])
+    again = ingest(tmp_path / "link", db, progress=False, verbose=False)  # a later run
+    assert (again.added, again.unchanged, again.moved, again.duplicates) == (0, 3, [], [])
+    store = Store(db)
+    assert store.n_audios() == 3 and store.n_clips() == 6
+    # stored under the resolved path, which is the file however it was reached
+    assert sorted(a.path for a in store.audios()) == [
+        str(real / "a.wav"), str(real / "b.wav"), str(real / "sub" / "c.flac")]
+    assert store.ingest_errors() == []
+
+
+def test_a_store_that_kept_a_path_through_a_link_gets_the_resolved_one(tmp_path):
+    real = _three_files(tmp_path / "real")
+    (tmp_path / "link").symlink_to(real)
+    db = tmp_path / "s.db"
+    ingest(tmp_path / "link", db, progress=False, verbose=False)
+    store = Store(db)
+    old = {a.id: a.path for a in store.audios()}
+    for aid, path in old.items():  # as an earlier alwidget stored them: through the link
+        store.move_audio(aid, path.replace(str(real), str(tmp_path / "link")))
+    s = ingest(real, db, progress=False, verbose=False)
+    assert (s.added, s.clips, len(s.moved)) == (0, 0, 3)
+    assert {a.id: a.path for a in store.audios()} == old and store.n_clips() == 6
+
+
+def test_a_moved_folder_keeps_its_audio_ids_clips_features_and_labels(tmp_path):
+    from alwidget.features import extract_features
+
+    old = _three_files(tmp_path / "2024")
+    db = tmp_path / "s.db"
+    ingest(old, db, progress=False, verbose=False)
+    store = Store(db)
+    fs = extract_features(store, n_jobs=1, progress=False)
+    store.add_tag("dog")
+    store.add_label(int(store.clip_ids()[2]), "dog")
+    before = store.clip_sources()
+    ids_before, X_before = store.get_features(fs)
+    new = tmp_path / "archive" / "2024-renamed"
+    new.parent.mkdir()
+    os.rename(old, new)
+
+    s = ingest(new, db, progress=False, verbose=False)
+    assert (s.added, s.clips, s.duplicates, s.errors) == (0, 0, [], [])
+    assert sorted(s.moved) == sorted((str(old / p), str(new / p))
+                                     for p in ("a.wav", "b.wav", "sub/c.flac"))
+    assert "3 moved" in str(s) and f"moved: {old / 'a.wav'} -> {new / 'a.wav'}" in str(s)
+    after = store.clip_sources()
+    assert after.clip_id.tolist() == before.clip_id.tolist()
+    assert after.audio_id.tolist() == before.audio_id.tolist()
+    assert [p.replace(str(new), str(old)) for p in after.path] == before.path
+    assert all(p.startswith(str(new)) for p in after.path)
+    ids_after, X_after = store.get_features(fs)
+    assert ids_after.tolist() == ids_before.tolist() and np.array_equal(X_after, X_before)
+    assert len(store.clips_without_features(fs)) == 0
+    labels = store.current_labels()
+    assert labels.clip_id.tolist() == [int(store.clip_ids()[2])]
+    assert store.n_audios() == 3 and store.n_clips() == 6
+    again = ingest(new, db, progress=False, verbose=False)
+    assert (again.unchanged, again.moved) == (3, [])
+
+
+def test_a_copy_is_reported_as_a_duplicate_and_not_stored_again(tmp_path):
+    src = tmp_path / "in"
+    original = write_audio(src / "a.wav", 2.0, seed=1)
+    copy = src / "later" / "a copy.wav"
+    copy.parent.mkdir()
+    copy.write_bytes(original.read_bytes())
+    db = tmp_path / "s.db"
+    s = ingest(src, db, progress=False, verbose=False)
+    assert (s.added, s.clips, s.duplicates, s.errors) == (1, 2, [(str(copy), str(original))], [])
+    text = str(s)
+    assert "1 duplicates" in text
+    assert f"duplicate: {copy}: the same content (SHA-256) as {original}" in text
+    store = Store(db)
+    assert [a.path for a in store.audios()] == [str(original)]
+    (err,) = store.ingest_errors()  # the store says why the copy has no clips
+    assert err.path == str(copy) and f"same content (SHA-256) as {original}" in err.reason
+    # the stored file deleted: the copy is now where that content lives
+    os.remove(original)
+    s = ingest(src, db, progress=False, verbose=False)
+    assert s.moved == [(str(original), str(copy))] and s.duplicates == []
+    assert [a.path for a in store.audios()] == [str(copy)] and store.ingest_errors() == []
+
+
+# -- names that are not valid UTF-8 ---------------------------------------------------------
+def _latin1_folder(tmp_path):
+    """A folder holding a WAV named ``café.wav`` in Latin-1 bytes; skip where names must be
+    UTF-8 (some file systems refuse other bytes)."""
+    folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/r\xe9c")  # a Latin-1 folder too
+    name = os.path.join(folder, os.fsdecode(b"caf\xe9.wav"))
+    try:
+        os.mkdir(folder)
+        with open(name, "wb"):
+            pass
+    except (OSError, UnicodeError) as exc:
+        pytest.skip(f"this file system refuses names that are not UTF-8 ({exc})")
+    if os.fsencode(name) not in [os.fsencode(e.path) for e in os.scandir(folder)]:
+        pytest.skip("this file system changes names that are not UTF-8 (it keeps no raw bytes)")
+    return folder, name
+
+
+@pytest.fixture
+def latin1_project(tmp_path):
+    """``r\xe9c/caf\xe9.wav`` (3 s at 48 kHz) and a broken ``r\xe9c/\xff-broken.wav``, named
+    in Latin-1 bytes, ingested: (store, path of the WAV, path of the broken file, summary)."""
+    folder, name = _latin1_folder(tmp_path)
+    sf.write(os.fsencode(name), 0.3 * np.sin(np.arange(48000 * 3) / 48000 * 2 * np.pi * 440),
+             48000)
+    broken = os.path.join(folder, os.fsdecode(b"\xff-broken.wav"))
+    with open(broken, "wb") as fh:
+        fh.write(b"RIFF nonsense")
+    db = tmp_path / "s.db"
+    summary = ingest(folder, db, progress=False, verbose=False)
+    return Store(db), name, broken, summary
+
+
+def test_a_name_that_is_not_utf8_is_ingested_and_its_features_extracted(latin1_project, tmp_path):
+    from alwidget.audio import printable
+    from alwidget.features import extract_features
+
+    store, name, broken, s = latin1_project
+    assert (s.added, s.clips) == (1, 3)
+    # shown readably: the bytes that are not UTF-8 as \xNN, the rest as they are
+    assert printable(broken) == str(tmp_path) + "/r\\xe9c/\\xff-broken.wav"
+    assert s.errors == [(printable(broken), s.errors[0][1])]
+    assert "not a readable audio file" in s.errors[0][1]
+    assert f"error: {printable(broken)}: not a readable audio file" in str(s)
+    str(s).encode("utf-8")  # printable in any terminal or notebook
+    assert [e.path for e in store.ingest_errors()] == [printable(broken)]
+    # kept losslessly: the stored path is the file's own bytes
+    src = store.clip_sources()
+    assert src.path == [name] * 3 and os.fsencode(src.path[0]) == os.fsencode(name)
+    fs = extract_features(store, n_jobs=1, progress=False)
+    ids, X = store.get_features(fs)
+    assert X.shape == (3, fs.dim) and np.isfinite(X).all()
+    # ingested again: the same file, found by its bytes
+    again = ingest(os.path.dirname(name), store, progress=False, verbose=False)
+    assert (again.added, again.unchanged) == (0, 1) and store.n_audios() == 1
+
+
+def test_a_name_that_is_not_utf8_is_played_from_its_stored_path(latin1_project):
+    from alwidget.widgets.payload import clip_payload
+
+    store, name, _, _ = latin1_project
+    src = store.clip_sources()
+    payload = clip_payload(src.path[1], src.start_s[1], src.duration_s[1])
+    assert payload.sample_rate == 32000 and payload.clip_offset_s == 1.0
+    assert sf.info(io.BytesIO(payload.wav)).duration == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("order", ["old name first", "new name first"])
+def test_a_renamed_file_whose_old_name_holds_a_new_recording(tmp_path, order):
+    """a.wav is stored, renamed to b.wav, and a new recording is written as a.wav: b.wav is
+    the stored audio (moved, labels kept), a.wav is new; in one run, whatever the order."""
+    src = tmp_path / "in"
+    write_audio(src / "a.wav", 2.0, seed=1)
+    db = tmp_path / "s.db"
+    ingest(src, db, progress=False, verbose=False)
+    store = Store(db)
+    (first,) = store.audios()
+    store.add_tag("dog")
+    store.add_label(int(store.clip_ids()[0]), "dog")
+    os.rename(src / "a.wav", src / "b.wav")
+    write_audio(src / "a.wav", 3.0, seed=2)  # another recording under the old name
+    paths = [src / "a.wav", src / "b.wav"]
+    s = ingest(paths if order == "old name first" else paths[::-1], db, progress=False,
+               verbose=False)
+    assert s.moved == [(str(src / "a.wav"), str(src / "b.wav"))]
+    assert (s.added, s.clips, s.changed, s.duplicates, s.errors) == (1, 3, [], [], [])
+    by_path = {a.path: a for a in store.audios()}
+    assert by_path[str(src / "b.wav")].id == first.id  # its clips and label went with it
+    assert by_path[str(src / "a.wav")].duration_s == pytest.approx(3.0)
+    assert store.current_labels().clip_id.tolist() == [int(store.clip_ids()[0])]
+    assert store.ingest_errors() == []
+    again = ingest(src, db, progress=False, verbose=False)
+    assert (again.added, again.unchanged, again.moved) == (0, 2, [])
+
+
+def test_two_names_that_differ_only_in_bytes_that_are_not_utf8(tmp_path):
+    folder, name = _latin1_folder(tmp_path)
+    other = os.path.join(folder, os.fsdecode(b"caf\xe8.wav"))  # \xe9 and \xe8: two names
+    sf.write(os.fsencode(name), 0.1 * np.random.default_rng(1).standard_normal(8000), 8000)
+    sf.write(os.fsencode(other), 0.1 * np.random.default_rng(2).standard_normal(8000), 8000)
+    store = Store(tmp_path / "s.db")
+    s = ingest(folder, store, progress=False, verbose=False)
+    assert (s.added, s.errors) == (2, [])
+    assert sorted(os.fsencode(a.path) for a in store.audios()) == sorted(
+        [os.fsencode(name), os.fsencode(other)])
+    shown = sorted(r[0] for r in store.db.execute("SELECT file_name FROM audios"))
+    assert shown == ["caf\\xe8.wav", "caf\\xe9.wav"]  # shown apart
+
+
+def test_a_node_name_that_is_not_utf8_is_stored_readably(tmp_path):
+    folder, name = _latin1_folder(tmp_path)
+    os.remove(name)
+    rec = os.path.join(folder, os.fsdecode(b"n\xe9_20240501_101010.wav"))
+    sf.write(os.fsencode(rec), 0.1 * np.random.default_rng(1).standard_normal(8000), 8000)
+    store = Store(tmp_path / "s.db")
+    s = ingest(folder, store, name_pattern="{node}_{time:%Y%m%d_%H%M%S}", progress=False,
+               verbose=False)
+    assert (s.added, s.errors) == (1, [])
+    (audio,) = store.audios()
+    assert audio.node == "n\\xe9" and audio.recorded_at == "2024-05-01T10:10:10"
+
+
+def test_a_read_only_store_refuses_an_ingest_before_reading_any_file(tmp_path, monkeypatch):
+    from alwidget.store import StoreReadOnly
+
+    write_audio(tmp_path / "in" / "a.wav", 1.0)
+    Store(tmp_path / "s.db").close()
+    read = []
+    monkeypatch.setattr(ingest_mod.run, "examine", lambda *a: read.append(a))
+    with pytest.raises(StoreReadOnly, match="an ingest cannot be stored"):
+        ingest(tmp_path / "in", Store(tmp_path / "s.db", read_only=True), progress=False)
+    assert read == []

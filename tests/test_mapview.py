@@ -5,8 +5,17 @@ import pytest
 from plotly.callbacks import Points
 
 from alwidget.session import STATUS_NAMES, Session
-from alwidget.widgets import LabelingApp, MapView
-from test_widgets import project
+from alwidget.widgets import LabelingApp, LabelingWidget, MapView
+from alwidget.widgets.live import live_view
+from test_widgets import listening, project
+
+EVIL_CLASS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(autouse=True)
+def own_config(tmp_path, monkeypatch):
+    """The user's config folder (the key that signs map models), outside the project."""
+    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
 
 
 def truth_of(session):
@@ -246,3 +255,130 @@ def test_labeling_while_the_map_is_computed_never_deadlocks(tmp_path):
         if t.name.startswith("alwidget-map"):
             t.join(30)
     assert m.projection.method == "tsne" and len(store.current_labels()) == 1
+
+
+def html_values(widget) -> list:
+    """The value of every HTML widget inside ``widget``."""
+    import ipywidgets as W
+
+    values, stack = [], [widget]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, W.HTML):
+            values.append(w.value)
+        stack.extend(getattr(w, "children", ()))
+    return values
+
+
+def test_class_names_and_error_texts_reach_html_only_escaped(tmp_path):
+    from alwidget.widgets import spectrogram_grid
+
+    s = Session(project(tmp_path), classes=["no", EVIL_CLASS], random_state=0)
+    app = LabelingApp(s, map_method="pca")
+    m = app.map
+    ids = m.projection.clip_ids
+    m.select(ids[:3])
+    m.label_all.value = EVIL_CLASS
+    m.label_all_button.click()  # "labeled 3 clips as <img ...>"
+    s.label(int(ids[3]), "no")  # two classes: a model predicts EVIL_CLASS somewhere
+    m.select(ids[:8])
+    m._act(m.label_selection, "<script>alert(1)</script>")  # refused, naming the label
+    real = s.pool.projection
+    s.pool.projection = lambda method, **kw: (_ for _ in ()).throw(
+        RuntimeError("<script>alert(2)</script>")) if method == "tsne" else real(method, **kw)
+    m.background = False
+    m.show_method("tsne")  # the map fails, saying why
+    values = html_values(app) + html_values(m.selection_box)
+    text = "\n".join(values)
+    assert "<img" not in text and "<script" not in text
+    evil = "&lt;img src=x onerror=alert(1)&gt;"
+    assert f"labeled 3 clips as {evil}" in text  # the note, escaped
+    assert f"label {evil} · model" in text  # the selection list
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in m.error.value  # the map's error
+    for mode in ("label", "predicted"):  # plotly reads tags in tick labels and titles
+        m.color_box.value = mode
+        assert "&lt;img src=x onerror=alert(1)&gt;" in m.trace.marker.colorbar.ticktext
+        assert not any("<img" in t for t in m.trace.marker.colorbar.ticktext)
+    m.color_box.value = "probability"
+    assert "<img" not in m.trace.marker.colorbar.title.text
+    grid = spectrogram_grid(s, {"<b>region</b>": ids[:2]}, per_group=2)
+    assert all("<b>" not in a.text for a in grid.layout.annotations)
+    assert grid.layout.annotations[0].text.startswith("&lt;b&gt;region&lt;/b&gt;: clip ")
+    m._act(m.label_selection, "<script>alert(1)</script>")  # and the error through _act
+    assert m.error.value.startswith("<pre>") and "&lt;script&gt;" in m.error.value
+
+
+def test_rerunning_map_and_app_cells_keeps_one_live_view_of_each(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    apps = [LabelingApp(s, map_method="pca") for _ in range(10)]
+    assert listening(s, LabelingWidget) == [apps[-1].labeler]
+    assert listening(s, MapView) == [apps[-1].map] and live_view(s, "app") is apps[-1]
+    assert all(a.comm is None and a.labeler.comm is None and a.map.comm is None for a in apps[:-1])
+    maps = [MapView(s, method="pca", background=False) for _ in range(10)]
+    assert listening(s, MapView) == [maps[-1]] and apps[-1].map.comm is None  # replaced
+    assert listening(s, LabelingWidget) == [apps[-1].labeler]  # another kind: kept
+    before = np.asarray(maps[0].trace.marker.color).copy()
+    s.submit("yes")
+    assert np.array_equal(np.asarray(maps[0].trace.marker.color), before)  # closed: not recoloured
+    assert not np.array_equal(np.asarray(maps[-1].trace.marker.color), before)
+    apps[-1].close()
+    maps[-1].close()
+    assert s._observers == [] and live_view(s, "map") is None
+
+
+def test_widgets_are_updated_on_the_main_thread_while_a_loop_runs(tmp_path):
+    """As in a kernel: cells run inside an asyncio loop on the main thread; the t-SNE map, its
+    progress, a failure and a decision made on another thread all reach the widgets there."""
+    import asyncio
+    import threading
+
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    real = s.pool.projection
+    computed_on = []
+
+    def projection(method, **kw):
+        computed_on.append(threading.current_thread().name)
+        if method == "umap":
+            raise RuntimeError("umap is broken here")
+        return real(method, **kw)
+
+    s.pool.projection = projection
+    updates = []  # (widget, trait, thread) of every trait change
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        async def until(done):
+            while not done():
+                changed.clear()
+                await changed.wait()
+
+        app = LabelingApp(s, map_method="pca")  # made in the loop, as a cell makes it
+        m, w = app.map, app.labeler
+
+        def watch(name):
+            def record(change):
+                updates.append((name, change["name"], threading.current_thread()))
+                loop.call_soon_threadsafe(changed.set)
+            return record
+
+        for name, widget in (("info", m.info), ("error", m.error), ("figure", m.figure),
+                             ("labeler", w)):
+            widget.observe(watch(name))
+        m.method_box.value = "t-SNE"  # computed on a thread of its own
+        await asyncio.wait_for(until(lambda: m.info.value.startswith("t-SNE of")), 60)
+        threading.Thread(target=s.submit, args=("yes",), name="elsewhere").start()
+        await asyncio.wait_for(until(lambda: "1 labels" in (m.figure.layout.title.text or "")
+                                     and w.status["n_labels"] == 1), 60)
+        m.method_box.value = "UMAP"
+        await asyncio.wait_for(until(lambda: "umap is broken here" in m.error.value), 60)
+        return m
+
+    m = asyncio.run(main())
+    assert "alwidget-map-tsne" in computed_on and "alwidget-map-umap" in computed_on
+    assert {name for name, _, _ in updates} == {"info", "error", "figure", "labeler"}
+    off_main = {(name, trait, t.name) for name, trait, t in updates
+                if t is not threading.main_thread()}
+    assert off_main == set(), f"widgets touched off the main thread: {off_main}"
+    assert m.projection.method == "tsne"  # the failed UMAP left the t-SNE map in place

@@ -42,6 +42,16 @@ def test_embeddings_and_tags_per_clip(checkpoint):
     assert not np.allclose(E[0], E[1])
 
 
+class _RunsCode:
+    """Unpickled, it would write a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
 def test_the_checkpoint_is_part_of_the_config_and_errors_say_what_to_do(checkpoint, tmp_path,
                                                                          monkeypatch):
     cfg = PANNs(checkpoint).config()
@@ -61,6 +71,13 @@ def test_the_checkpoint_is_part_of_the_config_and_errors_say_what_to_do(checkpoi
                 "sampler": {"random_state": np.random.RandomState(0).get_state()}}, full)
     E = PANNs(str(full)).extract(audio(1), SR, np.array([0.0]), np.array([1.0]))
     assert E.shape == (1, 2048)
+    # a checkpoint that would run code when unpickled is refused, and the code never runs
+    planted = tmp_path / "planted.pth"
+    torch.save({"model": torch.load(checkpoint)["model"], "x": _RunsCode(str(tmp_path / "ran"))},
+               planted)
+    with pytest.raises(ValueError, match="cannot be read as weights only.*never unpickles"):
+        PANNs(str(planted)).extract(audio(1), SR, np.array([0.0]), np.array([1.0]))
+    assert not (tmp_path / "ran").exists()
     with pytest.raises(ValueError, match="sample_rate=16000 must be 32000"):
         PANNs(checkpoint).extract(audio(1), 16000, np.array([0.0]), np.array([1.0]))
 

@@ -15,7 +15,8 @@ def project(tmp_path):
     audio = tmp_path / "audio"
     audio.mkdir()
     for name in ("a.wav", "b.wav"):
-        sf.write(audio / name, np.zeros(3 * 8000), 8000)
+        noise = np.random.default_rng(ord(name[0])).standard_normal(3 * 8000)
+        sf.write(audio / name, 0.01 * noise, 8000)  # contents differ: ingest stores each once
     store = alwidget.Store(tmp_path / "p.db")
     alwidget.ingest(audio, store, clip_seconds=1.0, progress=False)
     return store, tmp_path

@@ -7,6 +7,12 @@ from alwidget.projections import Projection, compute_projection
 from alwidget.store import NewAudio, Store
 
 
+@pytest.fixture(autouse=True)
+def own_config(tmp_path, monkeypatch):
+    """The user's config folder (the key that signs model files), outside the project."""
+    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
+
+
 def make_store(path, n, dim=8, seed=0, start=0):
     store = Store(path)
     rng = np.random.default_rng(seed)
@@ -72,7 +78,7 @@ def test_sidecar_model_survives_a_restart(tmp_path):
     db = tmp_path / "r.db"
     store, fs = make_store(db, 100)
     compute_projection(store, fs, "tsne")
-    assert list((tmp_path / "r.db.maps").glob("*.joblib"))
+    assert list((tmp_path / "r.db.maps").glob("*.model"))
     proj._MODELS.clear()  # as after a kernel restart
     store, fs = make_store(db, 10, seed=2, start=1)
     p = compute_projection(store, fs, "tsne")
@@ -133,7 +139,8 @@ def test_a_model_file_of_another_fit_is_not_used(tmp_path):
     shutil.copytree(a / "p.db.maps", b / "p.db.maps")  # a stale folder from another project
     proj._MODELS.clear()
     store_b, fs_b = make_store(b / "p.db", 10, seed=3, start=1)
-    again = compute_projection(store_b, fs_b, "tsne")
+    with pytest.warns(UserWarning, match="belongs to another fit"):
+        again = compute_projection(store_b, fs_b, "tsne")
     assert again.n_fit == 110  # refitted, not placed by the other project's model
     assert len(first_b.clip_ids) == 100
 

@@ -402,8 +402,8 @@ def test_a_path_that_is_not_utf8_is_kept_losslessly(store):
     assert a.id == aid and os.fsencode(a.path) == raw  # the very bytes, to open the file
     assert store.find_audio(path) == a and store.clip_sources().path == [path]
     shown = store.db.execute("SELECT file_name FROM audios").fetchone()[0]
-    assert shown == "caf\ufffd_01.wav"  # a display form in the text column
-    assert store.find_audio("/rec/caf\ufffd_01.wav") is None  # the display form is not the file
+    assert shown == "caf\\xe9_01.wav"  # a display form in the text column
+    assert store.find_audio("/rec/caf\\xe9_01.wav") is None  # the display form is not the file
 
 
 def test_a_moved_audio_keeps_its_clips_and_labels(store):
@@ -418,3 +418,44 @@ def test_a_moved_audio_keeps_its_clips_and_labels(store):
     assert store.current_labels().clip_id.tolist() == [1]
     with pytest.raises(StoreError, match="audio_id=9 is not a stored audio"):
         store.move_audio(9, "/x.wav")
+
+
+def test_a_file_that_is_not_a_database_or_a_folder_gets_a_clear_error(tmp_path):
+    (tmp_path / "notes.db").write_text("my notes, not a database")
+    with pytest.raises(StoreError, match="notes.db' is not an alwidget database"):
+        Store(tmp_path / "notes.db")
+    assert (tmp_path / "notes.db").read_text() == "my notes, not a database"  # untouched
+    (tmp_path / "proj.db").mkdir()
+    with pytest.raises(StoreError, match="proj.db' is a folder, not a database file"):
+        Store(tmp_path / "proj.db")
+
+
+def test_a_read_only_database_opens_to_look_and_refuses_writes_clearly(tmp_path, monkeypatch):
+    path = tmp_path / "p.db"
+    with Store(path) as s:
+        s.add_audio(new_audio(), [(0, 1.0)])
+        s.add_tag("dog")
+    ro = Store(path, read_only=True)
+    assert ro.read_only and ro.n_clips() == 1 and ro.tags() == ["dog"]
+    assert ro.add_tag("dog") == 1  # an existing tag is only read
+    for write in (lambda: ro.add_label(1, "dog"), lambda: ro.add_tag("cat"),
+                  lambda: ro.add_ingest_error("x.wav", "bad")):
+        with pytest.raises(StoreError, match="open read-only .* copy the project"):
+            write()
+    ro.close()
+    # a file the user may not write (as root, permissions do not stop writes: ask os.access)
+    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK)
+    auto = Store(path)
+    assert auto.read_only and auto.n_audios() == 1
+    assert Store(path).db.execute("SELECT COUNT(*) FROM label_events").fetchone()[0] == 0
+
+
+def test_a_full_disk_rolls_back_the_step_and_says_what_to_do(tmp_path):
+    s = Store(tmp_path / "p.db")
+    s.add_tag("dog")
+    pages = s.db.execute("PRAGMA page_count").fetchone()[0]
+    s.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
+    clips = [(float(k), 1.0) for k in range(5000)]
+    with pytest.raises(StoreError, match="the disk holding .* is full: nothing of this step"):
+        s.add_audio(new_audio(frames=16000 * 5000), clips)
+    assert s.n_audios() == 0 and s.n_clips() == 0  # whole or absent

@@ -1,12 +1,32 @@
 """The labeling widget's Python side: decisions reach the session, errors show in the widget."""
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 import soundfile as sf
 
+from alwidget.audio import printable
 from alwidget.session import Session
 from alwidget.store import NewAudio, Store
 from alwidget.widgets import LabelingWidget
+from alwidget.widgets import labeler as labeler_module
+from alwidget.widgets.live import live_view
 from alwidget.widgets.payload import clip_payload
+
+
+@pytest.fixture(autouse=True)
+def own_config(tmp_path, monkeypatch):
+    """The user's config folder (the key that signs map models), outside the project."""
+    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
+
+
+def listening(session, kind):
+    """The views of ``kind`` the session still tells about its decisions."""
+    return [c.__self__ for c in session._observers
+            if isinstance(getattr(c, "__self__", None), kind)]
 
 
 def project(tmp_path, n_files=6):
@@ -64,3 +84,53 @@ def test_payload_is_clipped_to_the_file(tmp_path):
     sf.write(path, np.zeros(8000 * 2), 8000)
     p = clip_payload(str(path), 0.0, 1.0, context_s=1.0)
     assert (p.clip_offset_s, p.window_s, p.sample_rate) == (0.0, 2.0, 8000)
+
+
+def test_rerunning_the_labeler_cell_keeps_one_live_view(tmp_path, monkeypatch):
+    s = Session(project(tmp_path), classes=["no", "yes"])
+    views = [LabelingWidget(s) for _ in range(10)]  # the cell `LabelingWidget(session)`, 10 runs
+    assert listening(s, LabelingWidget) == [views[-1]] and live_view(s, "labeler") is views[-1]
+    assert all(v.comm is None for v in views[:-1]) and views[-1].comm is not None  # closed
+    decoded = []
+    real = labeler_module.clip_payload
+    monkeypatch.setattr(labeler_module, "clip_payload",
+                        lambda path, *a, **k: decoded.append(path) or real(path, *a, **k))
+    views[-1].decide("label", "yes")
+    assert len(decoded) == 1 and views[-1].status["n_labels"] == 1
+    s.submit("no")  # decided elsewhere (e.g. on the map): only the live view shows the next clip
+    assert len(decoded) == 2 and views[-1].status["n_labels"] == 2
+    with pytest.raises(RuntimeError, match="was closed"):
+        views[0].show_clip(int(s.current.clip_id))
+    views[-1].close()
+    assert listening(s, LabelingWidget) == [] and live_view(s, "labeler") is None
+    s.submit("yes")
+    assert len(decoded) == 2  # nobody decodes audio for a closed view
+
+
+def test_a_path_that_is_not_utf8_is_shown_printable(tmp_path, monkeypatch):
+    store = project(tmp_path)
+    folder = os.fsencode(tmp_path)
+    raw = os.path.join(folder, b"caf\xe9.wav")  # a Latin-1 name from an old recorder
+    with open(raw, "wb") as f:
+        sf.write(f, np.zeros(32000 * 3), 32000, format="WAV")
+    store.add_audio(NewAudio(str(tmp_path), os.fsdecode(b"caf\xe9.wav"), 32000, 16, 96000, 1, "WAV",
+                             "PCM_16", "latin1", 0), [(0.0, 1.0)])
+    clip = int(store.clip_ids()[-1])
+    fs = store.feature_sets()[0]
+    store.put_features(fs, [clip], np.zeros((1, 4), np.float32))
+    real = labeler_module.clip_payload  # playing such paths is the audio module's part
+    monkeypatch.setattr(labeler_module, "clip_payload",
+                        lambda path, *a, **k: real(str(tmp_path / "f0.wav"), *a, **k))
+    w = LabelingWidget(Session(store, classes=["no", "yes"]))
+    w.show_clip(clip, play=False)
+    path = w.status["path"]
+    assert path == printable(os.fsdecode(raw)) and path.endswith("caf\\xe9.wav")
+    json.dumps(w.status, ensure_ascii=False).encode("utf-8")  # what the comm sends: no surrogates
+
+
+def test_the_labeler_shows_text_as_text_never_as_html(tmp_path):
+    w = LabelingWidget(Session(project(tmp_path), classes=["no", "<img src=x onerror=alert(1)>"]))
+    w.decide("label", "<script>alert(1)</script>")
+    assert "<script>alert(1)</script>" in w.error  # kept as typed: the browser shows it as text
+    js = (Path(labeler_module.__file__).parent / "labeler.js").read_text()
+    assert "textContent" in js and "innerHTML" not in js and "insertAdjacentHTML" not in js

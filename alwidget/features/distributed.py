@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..store import FeatureSet, Store
-from .base import extract_files, feature_set_for, file_jobs, warn_unreadable
+from .base import batches, extract_files, feature_set_for, file_jobs, warn_unreadable
 from .registry import get_extractor
 
 __all__ = ["extract_features_distributed"]
@@ -56,7 +56,8 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
         Use this client instead (its cluster is left running).
     n_workers : int, default 2
     files_per_partition : int, default 64
-        Files per task; also what a dead worker's retry recomputes.
+        Files per task (at most 8,192 clips, unless one file has more; a long file is split
+        into stretches of at most an hour); also what a dead worker's retry recomputes.
     work_dir : path, optional
         Where partition files go; every worker must be able to write there.
         Default: ``<db>.extract/`` beside the database.
@@ -88,10 +89,11 @@ def extract_features_distributed(db: Store | str | Path, extractor="logmel", *,
     fs = feature_set_for(store, ex)  # records the extractor's column names, if any
     work = Path(work_dir) / f"fs{fs.id}"
     work.mkdir(parents=True, exist_ok=True)
-    jobs = file_jobs(store, fs)
+    jobs = file_jobs(store, fs, ex.sample_rate)
     if not jobs:
         return fs
-    parts = [jobs[i:i + files_per_partition] for i in range(0, len(jobs), files_per_partition)]
+    store.check_writable(f"{ex.name} features")
+    parts = batches(jobs, files_per_partition)
 
     own = None
     if client is None:

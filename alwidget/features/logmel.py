@@ -2,8 +2,10 @@
 
 No pretrained weights. Audio is mixed to mono and resampled to 16 kHz; a
 log-mel spectrogram (64 bands, 50 Hz to 8 kHz, 32-ms Hann windows, 16-ms hop)
-is computed once per file, and each clip is summarised by statistics over its
-own frames. The statistics blocks, each of ``n_mels`` values unless noted:
+is computed once per file (per block of clips for a long file, on the same frame grid:
+see :mod:`alwidget.features.base`), a few thousand frames at a time, and each clip is
+summarised by statistics over its own frames. The statistics blocks, each of
+``n_mels`` values unless noted:
 
 ``mean``, ``std``
     Mean and standard deviation over time of each band (dB).
@@ -28,6 +30,7 @@ __all__ = ["LogMel", "STATS"]
 
 STATS = ("mean", "std", "max", "p10", "p90", "dmean", "dstd", "mfcc")
 N_MFCC = 20
+_FRAMES_PER_CHUNK = 4096  # spectrogram frames transformed at a time (~17 MB of work arrays)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,11 @@ class LogMel:
         return basis
 
     @property
+    def frame_hop(self) -> int:
+        """Samples between frame starts: a stretch of a long file starts on this grid."""
+        return self.hop_length
+
+    @property
     def config_key(self) -> tuple:
         return (self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
 
@@ -122,23 +130,35 @@ class LogMel:
         frames = np.lib.stride_tricks.as_strided(
             y, shape=(n, self.n_fft), strides=(y.strides[0] * self.hop_length, y.strides[0])
         )
-        window = _hann(self.n_fft)
-        spec = rfft(frames * window, axis=1, workers=1)
-        power = spec.real**2 + spec.imag**2
-        mel = power.astype(np.float32, copy=False) @ self._mel_basis()
-        return 10.0 * np.log10(np.maximum(mel, 1e-10))
+        window, basis = _hann(self.n_fft), self._mel_basis()
+        out = np.empty((n, self.n_mels), np.float32)
+        for a in range(0, n, _FRAMES_PER_CHUNK):  # the same values as all frames at once
+            spec = rfft(frames[a : a + _FRAMES_PER_CHUNK] * window, axis=1, workers=1)
+            power = spec.real**2 + spec.imag**2
+            mel = power.astype(np.float32, copy=False) @ basis
+            out[a : a + _FRAMES_PER_CHUNK] = 10.0 * np.log10(np.maximum(mel, 1e-10))
+        return out
 
     def extract(
-        self, y: np.ndarray, sample_rate: int, starts: np.ndarray, durations: np.ndarray
+        self, y: np.ndarray, sample_rate: int, starts: np.ndarray, durations: np.ndarray,
+        *, offset_s: float = 0.0,
     ) -> np.ndarray:
         """Feature vectors of the windows ``[start, start + duration)`` of one file.
 
-        ``y`` is the whole file, mono, at ``self.sample_rate``.
+        ``y`` is the file, mono, at ``self.sample_rate``; or a stretch of it that begins
+        ``offset_s`` seconds into the file, on the frame grid (``offset_s * sample_rate`` a
+        multiple of ``hop_length``), with ``starts`` still counted from the file's start:
+        each window then pools the same frames as in the whole file.
         """
         if sample_rate != self.sample_rate:
             raise ValueError(
                 f"sample_rate={sample_rate!r}: logmel expects audio at {self.sample_rate} Hz"
             )
+        first, rest = divmod(int(round(offset_s * self.sample_rate)), self.hop_length)
+        if rest:
+            raise ValueError(f"offset_s={offset_s!r} is not on the frame grid: "
+                             f"offset_s * {self.sample_rate} must be a multiple of "
+                             f"hop_length={self.hop_length}")
         S = self.logmel(y)
         n_frames = len(S)
         # per-file work once: time differences and MFCCs; windows pool slices of them
@@ -147,8 +167,8 @@ class LogMel:
         hop_s = self.hop_length / self.sample_rate
         out = np.empty((len(starts), self.dim), dtype=np.float32)
         for i, (start, dur) in enumerate(zip(starts, durations)):
-            a = int(round(start / hop_s))
-            b = int(round((start + dur - self.n_fft / self.sample_rate) / hop_s)) + 1
+            a = int(round(start / hop_s)) - first
+            b = int(round((start + dur - self.n_fft / self.sample_rate) / hop_s)) + 1 - first
             a = min(a, n_frames - 1)
             b = min(max(b, a + 1), n_frames)
             d = D[a : b - 1] if D is not None and b - a > 1 else np.zeros((1, self.n_mels), np.float32)

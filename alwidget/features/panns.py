@@ -60,6 +60,17 @@ def _sha256(path: str, size: int, mtime: float) -> str:
     return h.hexdigest()
 
 
+def _numpy_globals() -> list:
+    """What the original CNN14 checkpoints hold besides tensors (their training sampler's
+    state: numpy arrays), allowed to torch's weights-only unpickler; nothing that runs code."""
+    import numpy as np
+
+    reconstruct = np.zeros(1).__reduce__()[0]  # what pickles of arrays call, by any name
+    kinds = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+             "float16", "float32", "float64")
+    return [reconstruct, np.ndarray, np.dtype, *{type(np.dtype(k)) for k in kinds}]
+
+
 @lru_cache(maxsize=2)
 def _load(path: str):
     """The CNN14 of checkpoint ``path``, once per process (a failed load is not cached)."""
@@ -70,10 +81,15 @@ def _load(path: str):
         raise ImportError(f"PANNs needs torch and panns-hear ({exc}); {_INSTALL}") from None
     model = Cnn14(sample_rate=_SR, window_size=1024, hop_size=320, mel_bins=64, fmin=50,
                   fmax=14000, classes_num=527)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # the original training script also pickled its sampler's state
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)  # the user's own file
+    try:  # never a full unpickle: a checkpoint may come from anywhere
+        with torch.serialization.safe_globals(_numpy_globals()):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"{path!r} cannot be read as weights only ({type(exc).__name__}); alwidget never "
+            "unpickles code from a checkpoint. If you trust the file, save its weights once: "
+            "torch.save(torch.load(path, weights_only=False)['model'], 'cnn14_weights.pth'), "
+            "and give that file") from None
     state = ckpt["model"] if isinstance(ckpt, dict) and "model" in ckpt else ckpt
     try:
         model.load_state_dict(state)
@@ -112,14 +128,16 @@ class PANNs:
         return {"checkpoint_sha256": _sha256(str(p), st.st_size, st.st_mtime), "min_s": 1.0}
 
     def extract(self, y: np.ndarray, sample_rate: int, starts: np.ndarray,
-                durations: np.ndarray) -> np.ndarray:
+                durations: np.ndarray, *, offset_s: float = 0.0) -> np.ndarray:
+        """Vectors of the windows of ``y`` (a file, or a stretch of it from ``offset_s``
+        seconds into the file, with ``starts`` counted from the file's start)."""
         import torch
 
         if sample_rate != _SR:
             raise ValueError(f"sample_rate={sample_rate!r} must be {_SR} for {self.name}")
         model = _load(str(_checkpoint(self.checkpoint)))
         clips = [np.pad(seg, (0, max(0, _SR - len(seg))))  # CNN14 needs >= ~0.3 s
-                 for seg in clip_segments(y, _SR, starts, durations)]
+                 for seg in clip_segments(y, _SR, starts, durations, offset_s=offset_s)]
         out = np.empty((len(clips), self.dim), np.float32)
         order = np.argsort([len(c) for c in clips], kind="stable")  # equal lengths batch together
         i = 0

@@ -39,12 +39,22 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
         except ImportError as exc:
             raise ImportError(f"reading {str(path)!r} needs pandas and pyarrow "
                               f"(pip install pandas pyarrow), or save it as CSV: {exc}") from None
-        return [str(c) for c in frame.columns], frame.astype(str).values.tolist()
+        header, body = [str(c) for c in frame.columns], frame.astype(str).values.tolist()
+        if not body:
+            raise ValueError(f"{str(path)!r} has columns but no rows: nothing to import")
+        return header, body
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: CSVs saved by Excel
-        rows = list(csv.reader(f))
+        rows = [r for r in csv.reader(f) if r]  # without blank lines
     if not rows:
         raise ValueError(f"{str(path)!r} is empty: it needs a header row and one row per clip")
-    return rows[0], rows[1:]
+    header, body = rows[0], rows[1:]
+    if not body:
+        raise ValueError(f"{str(path)!r} has a header but no rows: nothing to import")
+    for k, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise ValueError(f"{str(path)!r} line {k} has {len(r)} fields but the header has "
+                             f"{len(header)}; fix or remove that line (nothing was stored)")
+    return header, body
 
 
 def import_features(db: Store | str | Path, name: str, keys: str | Path,
@@ -117,6 +127,11 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
     bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
     if len(bad):
         raise ValueError(f"{str(source)!r} rows {bad[:5].tolist()} contain NaN or inf")
+    huge = np.flatnonzero((np.abs(X) > np.finfo(np.float32).max).any(axis=1))
+    if len(huge):
+        raise ValueError(f"{str(source)!r} rows {huge[:5].tolist()} hold values beyond float32 "
+                         f"(|x| > {np.finfo(np.float32).max:.3g}), as which features are stored; "
+                         "rescale them")
     if column_names is None or column_names is False:
         names = None  # embeddings: their columns are not classes
     elif column_names is True:
@@ -145,13 +160,16 @@ def import_features(db: Store | str | Path, name: str, keys: str | Path,
     clip_ids, unmatched = np.empty(len(rows), np.int64), []
     for k, r in enumerate(rows):
         path = Path(r[ip])
-        path = os.path.normpath(path if path.is_absolute() else root / path)
+        path = path if path.is_absolute() else root / path
+        # ingest stores resolved paths (no links); older stores may hold them as given
+        real, path = os.path.realpath(path), os.path.normpath(path)
         try:
             start = float(r[it])
         except ValueError:
             raise ValueError(f"{str(keys)!r} row {k + 1}: {start_column}={r[it]!r} is not a "
                              "number of seconds") from None
-        near = [(abs(s - start), c) for s, c in by_file.get(path, []) if abs(s - start) <= tolerance_s]
+        near = [(abs(s - start), c) for s, c in by_file.get(real) or by_file.get(path, [])
+                if abs(s - start) <= tolerance_s]
         if not near:
             unmatched.append(f"{r[ip]} @ {start:g} s")
         else:

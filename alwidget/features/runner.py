@@ -8,7 +8,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ..store import FeatureSet, Store
-from .base import Extractor, extract_files, feature_set_for, file_jobs, warn_unreadable
+from .base import Extractor, batches, extract_files, feature_set_for, file_jobs, warn_unreadable
 from .registry import get_extractor
 
 __all__ = ["extract_features"]
@@ -25,7 +25,9 @@ def extract_features(
     """Compute and cache features for every clip of a store that lacks them.
 
     Resumable: clips already stored in this extractor's feature set are
-    skipped, and each batch is committed as soon as it is done. The extractor's
+    skipped, and each batch is committed as soon as it is done. Memory does not grow with
+    the length of a file: long files are read in blocks of clips (see
+    :mod:`alwidget.features.base`). The extractor's
     column names (a tagger's classes) are recorded with the feature set, also
     for a set computed before names were recorded: running again fills them in
     and computes nothing new.
@@ -40,7 +42,9 @@ def extract_features(
     n_jobs : int, default -1
         Worker processes (joblib; -1 = all cores, 1 = in this process).
     files_per_batch : int, default 64
-        Files per unit of work; also how much work an interruption can lose.
+        Files per unit of work (at most 8,192 clips, unless one file has more; a long file is
+        split into stretches of at most an hour: see :mod:`alwidget.features.base`); also
+        how much work an interruption can lose.
     progress : bool, default True
         Show a progress bar.
 
@@ -60,16 +64,17 @@ def extract_features(
     store = db if isinstance(db, Store) else Store(db)
     ex = get_extractor(extractor)
     fs = feature_set_for(store, ex)
-    jobs = file_jobs(store, fs)
+    jobs = file_jobs(store, fs, ex.sample_rate)
     if not jobs:
         return fs
+    store.check_writable(f"{ex.name} features")
     n_clips = sum(len(j[1]) for j in jobs)
-    batches = [jobs[i : i + files_per_batch] for i in range(0, len(jobs), files_per_batch)]
     bar = tqdm(total=n_clips, desc=f"features ({ex.name})", unit="clip", disable=not progress)
     errors: list[tuple[str, str, int]] = []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     try:
-        for ids, X, errs in parallel(delayed(extract_files)(ex, b) for b in batches):
+        for ids, X, errs in parallel(delayed(extract_files)(ex, b)
+                                     for b in batches(jobs, files_per_batch)):
             store.put_features(fs, ids, X)
             errors += errs
             bar.update(len(ids) + sum(e[2] for e in errs))

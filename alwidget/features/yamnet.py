@@ -206,10 +206,13 @@ class YAMNet:
         return {"model_sha256": MODEL_SHA256, "frontend": "tf-yamnet-features", "pooling": "mean"}
 
     def extract(self, y: np.ndarray, sample_rate: int, starts: np.ndarray,
-                durations: np.ndarray) -> np.ndarray:
+                durations: np.ndarray, *, offset_s: float = 0.0) -> np.ndarray:
+        """Vectors of the windows of ``y`` (a file, or a stretch of it from ``offset_s``
+        seconds into the file, with ``starts`` counted from the file's start)."""
         if sample_rate != _SR:
             raise ValueError(f"sample_rate={sample_rate!r} must be {_SR} for {self.name}")
-        per_clip = [patches(seg) for seg in clip_segments(y, _SR, starts, durations)]
+        per_clip = [patches(seg) for seg in clip_segments(y, _SR, starts, durations,
+                                                          offset_s=offset_s)]
         if not per_clip:
             return np.empty((0, self.dim), np.float32)
         every = np.concatenate(per_clip)

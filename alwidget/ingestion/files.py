@@ -1,9 +1,9 @@
-"""Finding audio files under folders, and reading each one completely once to validate it."""
+"""Finding audio files under folders, and reading each one completely once to validate and
+hash it, a block at a time (memory does not grow with the file)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import struct
@@ -23,7 +23,8 @@ AUDIO_EXTENSIONS = frozenset(
 
 _BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
          "FLOAT": 32, "DOUBLE": 64, "ALAW": 8, "ULAW": 8}
-_BLOCK_FRAMES = 1 << 18
+_BLOCK_FRAMES = 1 << 18  # frames decoded at a time to validate a file
+_HASH_BYTES = 1 << 20  # bytes hashed at a time when libsndfile skips over part of a file
 
 
 class BadAudio(Exception):
@@ -32,16 +33,15 @@ class BadAudio(Exception):
 
 # -- finding files ------------------------------------------------------------
 def display_path(path: str) -> str:
-    """A path as valid UTF-8 text: undecodable bytes shown as \\xNN."""
+    """A path as text to show and to store in ``ingest_errors``: :func:`alwidget.audio.printable`
+    (bytes that are not UTF-8 as ``\\xNN``).
+
+    Examples
+    --------
+    >>> print(display_path(os.fsdecode(b"/rec/caf\\xe9.wav")))
+    /rec/caf\\xe9.wav
+    """
     return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _is_utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[str]:
@@ -83,54 +83,143 @@ def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[str]:
 
 def find_files(
     paths: Iterable[str | Path], errors: list[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """(file, root) pairs for every audio file named or found below the given paths."""
-    found: list[tuple[str, str]] = []
+) -> list[tuple[str, str, str]]:
+    """(file, found as, root) for every audio file named or found below the given paths.
+
+    ``file`` is the resolved path (``os.path.realpath``: no links, no ``..``), which
+    identifies the file: reached through links or named twice, it is listed once. ``found
+    as`` is the path by which it was found, and ``root`` the folder given (both absolute),
+    from which node and time are read.
+    """
+    found: dict[str, tuple[str, str]] = {}  # keep order, drop repeats
     for p in paths:
         p = os.path.abspath(os.fspath(p))
         if os.path.isdir(p):
-            found += [(f, p) for f in _walk(p, errors)]
+            for f in _walk(p, errors):
+                found.setdefault(os.path.realpath(f), (f, p))
         elif os.path.lexists(p):
-            found.append((p, os.path.dirname(p)))
+            found.setdefault(os.path.realpath(p), (p, os.path.dirname(p)))
         else:
             errors.append((display_path(p), "no such file or folder"))
-    unique = dict.fromkeys(found)  # keep order, drop repeats
-    return list(unique)
+    return [(real, as_found, root) for real, (as_found, root) in found.items()]
 
 
 # -- reading one file ---------------------------------------------------------
-def _wav_data_shortfall(data: bytes) -> int:
-    """Bytes missing from a RIFF/WAVE data chunk (0 when complete or not WAV)."""
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+def _wav_data_shortfall(fh, size: int) -> int:
+    """Bytes missing from the data chunk of a RIFF/RIFX/RF64/BW64 WAVE file (0 when complete
+    or not WAV); reads only chunk headers."""
+    fh.seek(0)
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX", b"RF64", b"BW64") \
+            or head[8:12] != b"WAVE":
         return 0
-    fmt = "<I" if data[:4] == b"RIFF" else ">I"
+    fmt = ">I" if head[:4] == b"RIFX" else "<I"
+    big = None  # the data size of an RF64/BW64 file, from its ds64 chunk
     pos = 12
-    while pos + 8 <= len(data):
-        size = struct.unpack(fmt, data[pos + 4 : pos + 8])[0]
-        if data[pos : pos + 4] == b"data":
-            if size == 0xFFFFFFFF:  # streamed WAV: size unknown
-                return 0
-            return max(0, size - (len(data) - pos - 8))
-        pos += 8 + size + (size & 1)
+    while pos + 8 <= size:
+        fh.seek(pos)
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return 0
+        length = struct.unpack(fmt, chunk[4:8])[0]
+        if chunk[:4] == b"ds64" and length >= 16:
+            big = struct.unpack("<Q", fh.read(16)[8:16])[0]
+        if chunk[:4] == b"data":
+            if length == 0xFFFFFFFF:  # RF64: the size is in ds64; else streamed, unknown
+                if big is None:
+                    return 0
+                length = big
+            return max(0, length - (size - pos - 8))
+        pos += 8 + length + (length & 1)
     return 0
 
 
-def _inspect(path: str, max_channels: int) -> tuple[dict, bytes]:
-    """Validate one file completely; return its properties or raise BadAudio."""
-    if not _is_utf8(path):
-        raise BadAudio("file name is not valid UTF-8; rename the file (or its folder)")
+class _HashingReader:
+    """A file for libsndfile's virtual I/O that hashes (SHA-256) every byte of it once, in
+    order, as it is read: one pass over the file validates and hashes it.
+
+    What libsndfile skips is hashed when it reads further on (or at the end, by
+    :meth:`hexdigest`), so the digest is that of the whole file whatever the order of reads.
+    """
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._sha = hashlib.sha256()
+        self._done = 0  # bytes [0, _done) are hashed
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def readinto(self, buf) -> int:
+        pos = self._fh.tell()
+        if pos > self._done:
+            self._hash_upto(pos)
+        n = self._fh.readinto(buf) or 0
+        if pos + n > self._done:
+            self._sha.update(memoryview(buf).cast("B")[self._done - pos : n])
+            self._done = pos + n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        buf = bytearray(size if size >= 0 else max(0, os.fstat(self._fh.fileno()).st_size
+                                                   - self._fh.tell()))
+        n = self.readinto(buf)
+        return bytes(buf[:n])
+
+    def _hash_upto(self, end: int | None) -> None:
+        """Hash the bytes from ``_done`` to ``end`` (None: to the end of the file)."""
+        here = self._fh.tell()
+        self._fh.seek(self._done)
+        while end is None or self._done < end:
+            chunk = self._fh.read(_HASH_BYTES if end is None else min(_HASH_BYTES,
+                                                                       end - self._done))
+            if not chunk:
+                break
+            self._sha.update(chunk)
+            self._done += len(chunk)
+        self._fh.seek(here)
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the whole file (hashing what was not read yet)."""
+        self._hash_upto(None)
+        return self._sha.hexdigest()
+
+
+def _inspect(path: str, max_channels: int) -> tuple[dict, str]:
+    """Validate one file completely; return its properties and SHA-256, or raise BadAudio."""
     try:
-        size = os.stat(path).st_size
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fh = open(path, "rb")
     except PermissionError:
         raise BadAudio("permission denied: cannot read the file; check its permissions") from None
     except OSError as exc:
         raise BadAudio(f"cannot read the file: {exc.strerror}") from None
-    if size == 0 or not data:
-        raise BadAudio("empty file (0 bytes)")
+    with fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                raise BadAudio("empty file (0 bytes)")
+            missing = _wav_data_shortfall(fh, size)
+            fh.seek(0)
+        except OSError as exc:
+            raise BadAudio(f"cannot read the file: {exc.strerror}") from None
+        reader = _HashingReader(fh)
+        props = _decode(reader, max_channels, missing, size)
+        try:
+            digest = reader.hexdigest()
+        except OSError as exc:
+            raise BadAudio(f"cannot read the file: {exc.strerror}") from None
+    return props, digest
+
+
+def _decode(reader: _HashingReader, max_channels: int, missing: int, size: int) -> dict:
+    """Decode the whole file a block at a time; its properties, or BadAudio."""
     try:
-        snd = sf.SoundFile(io.BytesIO(data))
+        snd = sf.SoundFile(reader)
+    except OSError as exc:
+        raise BadAudio(f"cannot read the file: {exc.strerror}") from None
     except Exception as exc:  # libsndfile raises several types for unreadable data
         raise BadAudio(f"not a readable audio file: {_sf_message(exc)}") from None
     with snd:
@@ -145,17 +234,23 @@ def _inspect(path: str, max_channels: int) -> tuple[dict, bytes]:
             raise BadAudio(f"sample rate {snd.samplerate} is not positive")
         if snd.frames <= 0:
             raise BadAudio("zero-length audio: the file holds no samples")
-        missing = _wav_data_shortfall(data)
         if missing:
             raise BadAudio(f"truncated: {missing} bytes of audio data are missing")
         decoded = 0
+        buf = np.empty((min(_BLOCK_FRAMES, snd.frames), snd.channels), np.float32)
         try:
-            for block in snd.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            while decoded < snd.frames:  # what readers of the file get: at most its frames
+                block = snd.read(min(len(buf), snd.frames - decoded), dtype="float32",
+                                 always_2d=True, out=buf[: snd.frames - decoded])
+                if len(block) == 0:
+                    break
                 if not np.isfinite(block).all():
                     raise BadAudio("contains NaN or infinite samples")
                 decoded += len(block)
         except BadAudio:
             raise
+        except OSError as exc:
+            raise BadAudio(f"cannot read the file: {exc.strerror}") from None
         except Exception as exc:
             raise BadAudio(f"truncated or corrupt: decoding failed ({_sf_message(exc)})") from None
         exact = snd.format in ("WAV", "WAVEX", "FLAC", "AIFF", "W64", "RF64", "CAF", "AU")
@@ -163,7 +258,7 @@ def _inspect(path: str, max_channels: int) -> tuple[dict, bytes]:
             raise BadAudio("zero-length audio: the file holds no samples")
         if exact and decoded < snd.frames:
             raise BadAudio(f"truncated: header says {snd.frames} frames, decoded {decoded}")
-        props = dict(
+        return dict(
             sample_rate=int(snd.samplerate),
             bits_per_sample=_BITS.get(snd.subtype),
             frames=int(decoded),
@@ -172,7 +267,6 @@ def _inspect(path: str, max_channels: int) -> tuple[dict, bytes]:
             subtype=snd.subtype,
             size_bytes=int(size),
         )
-    return props, data
 
 
 def _sf_message(exc: Exception) -> str:
@@ -180,14 +274,14 @@ def _sf_message(exc: Exception) -> str:
     return re.sub(r"^Error opening <[^>]*>: ", "", msg).strip()
 
 
-def _hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def examine(path: str, max_channels: int) -> tuple[str, dict | None, str | None]:
-    """(content hash, properties or None, error reason or None) of one file."""
+    """(content hash, properties or None, error reason or None) of one file.
+
+    The file is read once, in blocks: its SHA-256 and the check that every sample decodes
+    take constant memory, however long it is.
+    """
     try:
-        props, data = _inspect(path, max_channels)
+        props, digest = _inspect(path, max_channels)
     except BadAudio as exc:
         return "", None, str(exc)
-    return _hash(data), props, None
+    return digest, props, None

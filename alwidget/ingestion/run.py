@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Iterable, Iterator, Mapping
 
 from tqdm.auto import tqdm
 
-from ..store import NewAudio, Store
+from ..store import Audio, NewAudio, Store
 from .files import display_path, examine, find_files
 from .names import compile_pattern, parse_name
 from .windows import WindowError, check_against_files, checked_windows, clip_windows
@@ -20,13 +21,40 @@ __all__ = ["IngestSummary", "ingest"]
 
 @dataclass
 class IngestSummary:
-    """What one ingest run did. ``str(summary)`` is the end-of-run report."""
+    """What one ingest run did. ``str(summary)`` is the end-of-run report.
+
+    ``errors`` and ``changed`` hold paths as shown (and as stored in ``ingest_errors``):
+    bytes of a name that are not UTF-8 shown as ``\\xNN``. ``moved`` and ``duplicates`` hold
+    pairs of paths that open the files (``os.fsdecode`` of their bytes); ``str()`` shows them.
+
+    Attributes
+    ----------
+    files, added, unchanged, clips : int
+        Audio files found; stored now; stored already (at this path, or reached through a
+        link); clips added.
+    seconds : float
+        Audio added, in seconds (:attr:`hours`).
+    moved : list of (old path, new path)
+        Stored files found at a new path (the old one is gone, or was a link): the path is
+        updated, the audio keeps its id, clips, features and labels.
+    duplicates : list of (path, stored path)
+        Files whose content is stored already from another file that still exists (a copy):
+        not stored again; also recorded in the store's ``ingest_errors``.
+    changed : list of str
+        Stored paths whose content is not what was stored (the stored version is kept).
+    errors : list of (path, reason)
+        Files and folders that could not be used.
+    unmatched_names : int
+        File names that did not match ``name_pattern``.
+    """
 
     files: int = 0
     added: int = 0
     unchanged: int = 0
     clips: int = 0
     seconds: float = 0.0
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     unmatched_names: int = 0
@@ -37,9 +65,11 @@ class IngestSummary:
         return self.seconds / 3600
 
     def __str__(self) -> str:
+        extra = "".join(f"{len(items)} {what}, " for what, items in
+                        (("moved", self.moved), ("duplicates", self.duplicates)) if items)
         lines = [
             f"{self.files} audio files: {self.added} added ({self.clips} clips, "
-            f"{self.hours:.2f} h), {self.unchanged} already stored, "
+            f"{self.hours:.2f} h), {self.unchanged} already stored, {extra}"
             f"{len(self.changed)} changed, {len(self.errors)} errors"
         ]
         if self.unmatched_names:
@@ -47,6 +77,11 @@ class IngestSummary:
                 f"{self.unmatched_names} file names did not match the name pattern: "
                 "node/time taken from folders or left empty"
             )
+        for old, new in self.moved:
+            lines.append(f"moved: {display_path(old)} -> {display_path(new)}: path updated; "
+                         "its clips, features and labels are kept")
+        for path, stored in self.duplicates:
+            lines.append(f"duplicate: {display_path(path)}: {_copy_reason(stored)}")
         for path in self.changed:
             lines.append(
                 f"changed: {path}: content differs from the stored file; kept the stored "
@@ -55,6 +90,44 @@ class IngestSummary:
         for path, reason in self.errors:
             lines.append(f"error: {path}: {reason}")
         return "\n".join(lines)
+
+
+def _copy_reason(stored: str) -> str:
+    return (f"the same content (SHA-256) as {display_path(stored)}, which is stored already; "
+            "not stored again (delete the copy, or the stored file to keep this one)")
+
+
+def _relation(store: Store, path: str, digest: str, seen: dict[str, str]
+              ) -> tuple[str, Audio | None]:
+    """How a readable file (resolved ``path``, content ``digest``) stands to the store.
+
+    "unchanged" or "changed" (stored at this path), "relinked" (stored under a path that
+    leads here through a link), "moved" (its content is stored at a path that is gone or
+    holds other content now), "copy" (its content is stored at a path that still holds it),
+    or "new". ``seen`` holds the digests of the files read in this run (path -> digest).
+    """
+    stored = store.find_audio(path)
+    if stored is not None:
+        return ("unchanged" if stored.content_hash == digest else "changed"), stored
+    same = store.audios_with_content(digest)
+    for a in same:
+        if os.path.realpath(a.path) == path:
+            return "relinked", a
+    for a in same:
+        if _digest_now(a.path, seen) != digest:
+            return "moved", a
+    return ("copy", same[0]) if same else ("new", None)
+
+
+def _digest_now(path: str, seen: dict[str, str]) -> str | None:
+    """SHA-256 of what ``path`` holds now (from this run, else read), None when it is gone."""
+    if path in seen:
+        return seen[path]
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _counted(results: Iterable, bar) -> Iterator:
@@ -82,17 +155,28 @@ def ingest(
 ) -> IngestSummary:
     """Ingest audio files or folders (recursively) into a store as clips.
 
-    Re-ingesting the same files adds nothing; a file whose content changed
-    since it was stored is reported and left as stored. A file that cannot
-    be used never stops the run: it is recorded in the store's
-    ``ingest_errors`` and in the summary, with the reason.
+    A file is identified by its resolved path (``os.path.realpath``) and its content
+    (SHA-256), so each content is stored once:
+
+    * re-ingesting the same files adds nothing, also through a link to them;
+    * a stored file found at a new path (moved or renamed, its folder too) keeps its audio
+      id, clips, features and labels; its path is updated (``summary.moved``);
+    * a copy of a stored file that still exists is not stored again: it is reported
+      (``summary.duplicates``) and recorded in ``ingest_errors``, so that the store says
+      why the file has no clips of its own;
+    * a file whose content changed since it was stored is reported and left as stored.
+
+    A file that cannot be used never stops the run: it is recorded in the store's
+    ``ingest_errors`` and in the summary, with the reason. Names that are not valid UTF-8
+    are kept losslessly (``os.fsdecode`` of their bytes) and shown with ``\\xNN`` for the bytes
+    that are not. Each file is read once, in blocks: memory does not grow with its length.
 
     Parameters
     ----------
     paths : path or list of paths
         Audio files and/or folders (searched recursively; links are followed
-        but never in a loop). Files with other endings than
-        :data:`AUDIO_EXTENSIONS` are ignored.
+        but never in a loop; files are stored under their resolved paths). Files
+        with other endings than :data:`AUDIO_EXTENSIONS` are ignored.
     db : Store or path
         The store, or the path of its database file (created if absent).
     clip_seconds : float or None, default 1.0
@@ -153,25 +237,27 @@ def ingest(
     paths = list(paths)
     wanted = checked_windows(windows or {})
     store = db if isinstance(db, Store) else Store(db)
+    store.check_writable("an ingest")  # before reading any file
     summary = IngestSummary()
     walk_errors: list[tuple[str, str]] = []
     files = find_files(paths, walk_errors)
-    named = {f for f, _ in files} | {os.path.abspath(os.fspath(p)) for p in paths}
+    named = {f for f, _, _ in files} | {os.path.realpath(os.fspath(p)) for p in paths}
     stray = [p for p in wanted if p not in named]
     if stray:
         raise ValueError(f"windows= names {len(stray)} files that are not among paths, e.g. "
-                         f"{stray[0]!r}; add them to paths")
+                         f"{display_path(stray[0])!r}; add them to paths")
     summary.files = len(files)
 
     def work(item):
         return examine(item[0], max_channels)
 
     bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress)
-    with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, n_jobs))
+    try:
         results = _counted(pool.map(work, files), bar)
         if wanted:  # every file read before anything is stored: a bad window stores nothing
             results = list(results)
-            examined = {f: r for (f, _), r in zip(files, results) if f in wanted}
+            examined = {f: r for (f, _, _), r in zip(files, results) if f in wanted}
             try:
                 check_against_files(store, wanted, examined)
             except WindowError:
@@ -180,30 +266,18 @@ def ingest(
         for path, reason in walk_errors:
             store.add_ingest_error(path, reason)
             summary.errors.append((path, reason))
-        for (path, root), (digest, props, error) in zip(files, results):
+        seen: dict[str, str] = {}  # path -> digest of the files read so far
+        changed: dict[str, tuple] = {}  # path -> (found, root, digest, props), not stored
+
+        def add(path, found, root, digest, props) -> None:
             shown = display_path(path)
-            if error is not None:
-                store.add_ingest_error(shown, error)
-                summary.errors.append((shown, error))
-                continue
-            stored = store.find_audio(path)
-            if stored is not None:
-                if stored.content_hash == digest:
-                    summary.unchanged += 1
-                    if path in wanted:  # windows it was not stored with become new clips
-                        summary.clips += len(store.add_clips(stored.id, wanted[path]))
-                else:
-                    reason = "content changed since it was ingested; the stored version is kept"
-                    store.add_ingest_error(shown, reason)
-                    summary.changed.append(shown)
-                continue
-            node, when, matched = parse_name(path, name_pattern, folder_pattern, root)
+            node, when, matched = parse_name(found, name_pattern, folder_pattern, root)
             summary.unmatched_names += int(bool(name_pattern) and not matched)
             audio = NewAudio(
                 folder=os.path.dirname(path),
                 file_name=os.path.basename(path),
                 content_hash=digest,
-                node=node,
+                node=display_path(node) if node is not None else None,  # names are text
                 recorded_at=when,
                 **props,
             )
@@ -215,7 +289,49 @@ def ingest(
             summary.added += 1
             summary.clips += len(clips)
             summary.seconds += audio.duration_s
-    bar.close()
+
+        for (path, found, root), (digest, props, error) in zip(files, results):
+            shown = display_path(path)
+            if error is not None:
+                if found != path and not os.path.exists(path):
+                    error = f"{error} (a link, {display_path(found)}, leads to it)"
+                store.add_ingest_error(shown, error)
+                summary.errors.append((shown, error))
+                continue
+            seen[path] = digest
+            relation, stored = _relation(store, path, digest, seen)
+            if relation == "changed":
+                reason = "content changed since it was ingested; the stored version is kept"
+                store.add_ingest_error(shown, reason)
+                summary.changed.append(shown)
+                changed[path] = (found, root, digest, props)
+                continue
+            if relation == "new":
+                add(path, found, root, digest, props)
+                continue
+            # stored already: never a second audio of one content
+            if relation == "unchanged" and path not in wanted:
+                summary.unchanged += 1  # nothing to write (a read-only store is fine)
+                continue
+            with store.transaction():
+                if relation in ("moved", "relinked"):
+                    store.move_audio(stored.id, path)
+                    store.clear_ingest_errors(shown)
+                    summary.moved.append((stored.path, path))
+                elif relation == "copy":
+                    store.add_ingest_error(shown, _copy_reason(stored.path))
+                    summary.duplicates.append((path, stored.path))
+                else:
+                    summary.unchanged += 1
+                if path in wanted:  # windows it was not stored with become new clips
+                    summary.clips += len(store.add_clips(stored.id, wanted[path]))
+            freed = os.path.realpath(stored.path) if relation == "moved" else None
+            if freed in changed:  # its old path holds a new recording, read earlier: add it
+                summary.changed.remove(display_path(freed))
+                add(freed, *changed.pop(freed))
+    finally:  # an error or Ctrl-C: files not read yet are not read
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
     if verbose:
         print(summary)
     return summary

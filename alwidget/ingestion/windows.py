@@ -21,7 +21,7 @@ class WindowError(ValueError):
     Attributes
     ----------
     path : str
-        The file (absolute).
+        The file (resolved: absolute, without links).
     start_s, duration_s : object
         The window as given.
     reason : str
@@ -57,11 +57,11 @@ def clip_windows(
     """
     if clip_seconds is None:
         return [(0.0, round(float(duration_s), 6))]
-    if not clip_seconds > 0:
-        raise ValueError(f"clip_seconds={clip_seconds!r} must be > 0")
+    if not (clip_seconds > 0 and math.isfinite(clip_seconds)):
+        raise ValueError(f"clip_seconds={clip_seconds!r} must be a finite number > 0")
     hop = clip_seconds if hop_seconds is None else hop_seconds
-    if not hop > 0:
-        raise ValueError(f"hop_seconds={hop_seconds!r} must be > 0")
+    if not (hop > 0 and math.isfinite(hop)):
+        raise ValueError(f"hop_seconds={hop_seconds!r} must be a finite number > 0")
     min_last = clip_seconds / 2 if min_last_seconds is None else min_last_seconds
     if not 0 <= min_last <= clip_seconds:
         raise ValueError(
@@ -88,10 +88,11 @@ def window_key(start_s: float, duration_s: float) -> tuple[float, float]:
 
 
 def checked_windows(windows: Mapping) -> dict[str, list[tuple[float, float]]]:
-    """Windows by absolute path, each checked for numbers, sorted, without repeats."""
+    """Windows by resolved path (``os.path.realpath``, as ingest identifies files), each
+    checked for numbers, sorted, without repeats."""
     out: dict[str, list[tuple[float, float]]] = {}
     for path, wins in windows.items():
-        path = os.path.abspath(os.fspath(path))
+        path = os.path.realpath(os.fspath(path))
         keys = set(out.get(path, []))
         for window in wins:
             try:

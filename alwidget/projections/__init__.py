@@ -1,8 +1,9 @@
 """2-d maps of a feature set: UMAP, t-SNE (openTSNE) and PCA.
 
 A map is computed once per feature set and method, cached in the store
-(coordinates) with the fitted model beside the database file
-(``<db>.maps/*.joblib``), and reused across kernel restarts. Clips that get
+(coordinates; not when the store is read-only) with the fitted model beside the database file
+(``<db>.maps/*.model``, pickles signed with the user's own key: see
+:mod:`alwidget.projections.signing`), and reused across kernel restarts. Clips that get
 features later are placed with the method's own ``transform``; nothing is
 recomputed per label.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from ..store import FeatureSet, Store
+from .signing import Untrusted, read_signed, write_signed
 
 __all__ = ["DEFAULT_MAX_FIT", "METHODS", "Projection", "compute_projection"]
 
@@ -97,7 +98,7 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
     ----------
     store : Store
     feature_set : FeatureSet, optional
-        Default: the store's first feature set.
+        Default: :meth:`Store.default_feature_set` (the oldest set that has vectors).
     method : {"umap", "tsne", "pca"}
     random_state : int, default 0
         Seeds the subsample and the method: the same inputs give the same map.
@@ -138,10 +139,7 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
                          f"known: {sorted(_DEFAULTS[method])}")
     report = progress or (lambda fraction, message: None)
     if feature_set is None:
-        sets = store.feature_sets()
-        if not sets:
-            raise ValueError("the store has no features yet; run alwidget.extract_features")
-        feature_set = sets[0]
+        feature_set = store.default_feature_set()  # the oldest set with vectors
     for k, v in params.items():  # 30 and 30.0, np.int64(15) and 15: one cache entry
         params[k] = type(_DEFAULTS[method][k])(v)
     params = {**_DEFAULTS[method], **params, "random_state": int(random_state),
@@ -210,6 +208,9 @@ def _fingerprint(ids: np.ndarray, X: np.ndarray) -> str:
 def _save(store, feature_set, method, params, ids, xy, n_fit, fingerprint, fit_id, t0,
           report) -> Projection:
     seconds = time.perf_counter() - t0
+    if store.read_only:  # a project opened to look: the map is shown, not cached
+        report(1.0, "map ready (not cached: the project is read-only)")
+        return Projection(ids, xy.astype(np.float32), method, n_fit, seconds, False)
     store.put_projection(feature_set, method, params, ids, xy, n_fit=n_fit, seconds=seconds,
                          fingerprint=fingerprint, fit_id=fit_id)
     report(1.0, "map ready")
@@ -292,13 +293,14 @@ def _transform(fitted: _Fitted, X: np.ndarray) -> np.ndarray:
 
 
 # -- fitted models: this process, and a sidecar folder beside the database ----------
+_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+
+
 def _sidecar(store: Store, feature_set: FeatureSet, method: str, params: dict) -> Path | None:
     if store.path == ":memory:":
         return None
-    from hashlib import sha256
-
-    digest = sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(store.path + ".maps") / f"fs{feature_set.id}-{method}-{digest}.joblib"
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(store.path + ".maps") / f"fs{feature_set.id}-{method}-{digest}.model"
 
 
 def _remember(key, fit_id, model, store, feature_set, method, params) -> None:
@@ -308,38 +310,41 @@ def _remember(key, fit_id, model, store, feature_set, method, params) -> None:
         while len(_MODELS) > _MAX_MODELS:  # fitted t-SNE/UMAP models hold their data
             _MODELS.popitem(last=False)
     path = _sidecar(store, feature_set, method, params)
-    if path is None:
+    if path is None or store.read_only:
         return
-    import joblib
-
-    path.parent.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # unique: fits may overlap
-    os.close(fd)
     try:
-        joblib.dump({"fit_id": fit_id, "model": model}, tmp)
-        os.replace(tmp, path)  # atomic: a killed kernel never leaves half a model
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        path.parent.mkdir(exist_ok=True)
+        write_signed(path, {"fit_id": fit_id, "model": model}, fit_id=fit_id)
+    except (OSError, Untrusted) as exc:  # the map is stored; only placing new clips refits
+        warnings.warn(f"the fitted {_NAMES[method]} model is not saved beside the database "
+                      f"({exc}); a new kernel refits it when new clips arrive", stacklevel=3)
 
 
 def _load_model(key, fit_id, store, feature_set, method, params):
-    """The fitted model of the cached map ``fit_id``, or None (then the caller refits)."""
+    """The fitted model of the cached map ``fit_id``, or None (then the caller refits).
+
+    A model file is unpickled only when this user's signing key vouches for its bytes, its
+    name and its fit (see :mod:`alwidget.projections.signing`); anything else is left unread.
+    """
     with _MODELS_LOCK:
         if key in _MODELS and _MODELS[key][0] == fit_id:
             return _MODELS[key][1]
     path = _sidecar(store, feature_set, method, params)
     if path is None or not path.exists():
         return None
-    import joblib
-
     try:
-        payload = joblib.load(path)  # a file alwidget wrote beside the database
-    except Exception as exc:  # a damaged or foreign file: refit rather than fail
-        warnings.warn(f"cannot read the cached {method} model {str(path)!r} ({exc}); refitting")
+        payload = read_signed(path, fit_id=fit_id)
+    except Untrusted as exc:
+        warnings.warn(f"the cached {_NAMES[method]} model {str(path)!r} is not loaded: {exc}; "
+                      "refitting the map", stacklevel=3)
         return None
-    if not isinstance(payload, dict) or payload.get("fit_id") != fit_id:
-        return None  # the model of another fit (e.g. a database copied without its .maps)
+    except Exception as exc:  # unreadable, or a signed file of an older library version
+        warnings.warn(f"cannot read the cached {_NAMES[method]} model {str(path)!r} ({exc}); "
+                      "refitting the map", stacklevel=3)
+        return None
+    model = payload.get("model") if isinstance(payload, dict) else None
+    if not isinstance(model, _Fitted) or model.method != method or payload["fit_id"] != fit_id:
+        return None
     with _MODELS_LOCK:
-        _MODELS[key] = (fit_id, payload["model"])
-    return payload["model"]
+        _MODELS[key] = (fit_id, model)
+    return model

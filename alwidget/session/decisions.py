@@ -8,6 +8,7 @@ and the next clip is planned (:meth:`Session._advance`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from ..store import StoreError
@@ -35,6 +36,7 @@ class Decisions:
         stored. The label is committed to the store before anything else.
         """
         label = self._check_label(label)
+        events = self._check_events(events)
         with self._lock:
             p = self._require_current(clip_id)
             stale = self._decide(
@@ -42,7 +44,8 @@ class Decisions:
                 lambda: [self.store.add_label(
                     p.clip_id, label, labeler=self.labeler, strategy=p.strategy,
                     reason=p.reason, model_version=p.model_version,
-                    predicted_proba=p.p_target, events=events)])
+                    predicted_proba=p.p_target, events=events)],
+                tags=[label] + [e[0] for e in events or []])
         return self._after(stale)
 
     def doubt(self, *, clip_id: int | None = None) -> Proposal | None:
@@ -65,7 +68,8 @@ class Decisions:
         Committed like any label; the next clip is then planned from the new labels.
         """
         label = self._check_label(label)
-        clip_id = int(clip_id)
+        events = self._check_events(events)
+        clip_id = self._clip_id(clip_id)
         self._check_labelable([clip_id])
         with self._lock:
             stale = self._decide(
@@ -73,7 +77,8 @@ class Decisions:
                 lambda: [self.store.add_label(clip_id, label, labeler=self.labeler,
                                               strategy="expert", reason="chosen by the expert",
                                               model_version=self._state.n_decisions,
-                                              events=events)])
+                                              events=events)],
+                tags=[label] + [e[0] for e in events or []])
         return self._after(stale)
 
     def label_many(self, clip_ids, label: str) -> Proposal | None:
@@ -83,7 +88,7 @@ class Decisions:
         :meth:`undo` takes the whole group back.
         """
         label = self._check_label(label)
-        clip_ids = list(dict.fromkeys(int(c) for c in clip_ids))
+        clip_ids = list(dict.fromkeys(self._clip_id(c) for c in clip_ids))
         self._check_labelable(clip_ids)
         if not clip_ids:
             return self.current
@@ -93,7 +98,8 @@ class Decisions:
                 lambda: self.store.add_labels(clip_ids, label, labeler=self.labeler,
                                               strategy="expert",
                                               reason="labeled as a group by the expert",
-                                              model_version=self._state.n_decisions))
+                                              model_version=self._state.n_decisions),
+                tags=[label])
         return self._after(stale)
 
     def undo(self, *, clip_id: int | None = None) -> Proposal | None:
@@ -123,7 +129,7 @@ class Decisions:
 
         The queue lives in this session (a new session starts with an empty one).
         """
-        clip_ids = [int(c) for c in clip_ids]
+        clip_ids = [self._clip_id(c) for c in clip_ids]
         self._check_features(clip_ids)
         with self._lock:
             queued = tuple(dict.fromkeys(self._state.queued + tuple(clip_ids)))
@@ -135,7 +141,7 @@ class Decisions:
         p = self.current
         if p is None:
             raise ValueError("the session is done: no clip to decide on")
-        if clip_id is not None and int(clip_id) != p.clip_id:
+        if clip_id is not None and self._clip_id(clip_id) != p.clip_id:
             raise StaleDecision(f"that decision was for clip {clip_id}, which is no longer "
                                 f"shown (the current clip is {p.clip_id}); nothing was stored")
         if p.clip_id in self._state.decided():  # never twice, whatever went wrong in between
@@ -144,13 +150,14 @@ class Decisions:
                                 "the next clip is shown")
         return p
 
-    def _decide(self, clip_ids, step, write) -> StaleDecision | None:
+    def _decide(self, clip_ids, step, write, tags=()) -> StaleDecision | None:
         """Commit a decision, move the state forward, then plan the next clip.
 
         Called with the lock held. Inside the transaction the session reads what other
         sessions decided since it last looked; a clip of this decision among them means
         nothing is written, and the :class:`StaleDecision` to raise is returned (after the
-        views have heard of the move, see :meth:`_after`).
+        views have heard of the move, see :meth:`_after`). ``tags`` (the labels it uses) and
+        the pseudo-labels' classes enter the ontology in the same transaction.
         """
         wanted = set(clip_ids)
         pseudo = self._next_pseudo()
@@ -162,6 +169,8 @@ class Decisions:
                          if d.kind != "undo" and d.id not in undone and d.clip_id in wanted]
                 if taken:
                     raise _Taken(taken[0])
+                for tag in sorted({*tags, *(lab for _, lab in pseudo)}):
+                    self.store.add_tag(tag)
                 events = write()
                 if pseudo:
                     clips, labels = zip(*pseudo)
@@ -215,6 +224,33 @@ class Decisions:
         if label != DOUBT and label not in self.classes:
             raise ValueError(f"label={label!r} is not one of {self.classes} (or {DOUBT!r})")
         return label
+
+    def _check_events(self, events) -> list[tuple[str, float, float]] | None:
+        """Strong-label events as ``(class, onset_s, offset_s)``, checked before any write:
+        a class of the session (or a tag of the store's ontology), finite times with
+        ``0 <= onset < offset`` (the store checks the clip's duration in the commit)."""
+        if events is None:
+            return None
+        known = None
+        out = []
+        for k, event in enumerate(events):
+            try:
+                tag, onset, offset = event
+                onset, offset = float(onset), float(offset)
+            except (TypeError, ValueError):
+                raise ValueError(f"events[{k}]={event!r} must be (class, onset_s, offset_s), "
+                                 "times in seconds from the clip's start") from None
+            tag = str(tag)
+            if tag not in self.classes:
+                known = set(self.store.tags()) if known is None else known
+                if tag not in known or tag == DOUBT:
+                    raise ValueError(f"events[{k}] class {tag!r} is not one of {self.classes} "
+                                     "nor a tag of the store's ontology (store.add_tag)")
+            if not (math.isfinite(onset) and math.isfinite(offset) and 0 <= onset < offset):
+                raise ValueError(f"events[{k}]={event!r} needs finite times with "
+                                 "0 <= onset_s < offset_s")
+            out.append((tag, onset, offset))
+        return out
 
     def _check_features(self, clip_ids) -> None:
         missing = [c for c in clip_ids if c not in self._row]

@@ -53,10 +53,11 @@ class Session(Decisions):
     ----------
     store : Store or path
     feature_set : FeatureSet, optional
-        Which features to learn from; the store's first set by default.
+        Which features to learn from; by default the store's oldest set that has vectors.
     classes : sequence of str
-        The fixed class list (added to the ontology if absent). Two classes make
-        a binary task whose target is ``target``.
+        The fixed class list. A class enters the project's ontology when a label first uses
+        it (opening a session writes nothing). Two classes make a binary task whose target
+        is ``target``.
     target : str, optional
         The positive class of a binary task; default ``classes[-1]``.
     strategy : str or Strategy, default "lc"
@@ -110,10 +111,7 @@ class Session(Decisions):
         if not claim_timeout_s > 0:
             raise ValueError(f"claim_timeout_s={claim_timeout_s!r} must be > 0")
         if feature_set is None:
-            sets = self.store.feature_sets()
-            if not sets:
-                raise ValueError("the store has no features yet; run alwidget.extract_features")
-            feature_set = sets[0]
+            feature_set = self.store.default_feature_set()  # never an empty one
         self.feature_set = feature_set
         ids, X = self.store.get_features(feature_set)
         if len(ids) == 0:
@@ -128,8 +126,6 @@ class Session(Decisions):
         self._core = LoopCore(X, classes, target=self.target, model=model, strategy=strategy,
                               random_state=random_state,
                               validation=None if validation is None else (val_rows, val_labels))
-        for tag in classes + [DOUBT]:
-            self.store.add_tag(tag)
         self.strategy = self._core.strategy
         self.model = self._core.model
         self.labeler = labeler
@@ -163,7 +159,7 @@ class Session(Decisions):
         if validation is None:
             return np.empty(0, np.int64), np.empty(0, object)
         v_ids, v_labels = validation
-        v_ids = [int(c) for c in v_ids]
+        v_ids = [self._clip_id(c) for c in v_ids]
         missing = [c for c in v_ids if c not in self._row]
         if missing:
             raise ValueError(f"validation clips {missing[:5]} have no "
@@ -174,7 +170,7 @@ class Session(Decisions):
         return np.array([self._row[c] for c in v_ids], np.int64), np.asarray(v_labels, object)
 
     def _inside(self, clips) -> np.ndarray:
-        clips = np.asarray([int(c) for c in clips], np.int64)
+        clips = np.asarray([self._clip_id(c) for c in clips], np.int64)
         missing = clips[~np.isin(clips, self._ids)]
         if len(missing):
             raise ValueError(f"clips {missing[:5].tolist()} have no {self.feature_set.extractor} "
@@ -277,9 +273,9 @@ class Session(Decisions):
         while True:
             self._planned = planned
             clip = None if self.done else planned.proposal.clip_id
-            if self._try(lambda: self.store.claim_clip(self._id, clip, labeler=self.labeler,
-                                                       max_age_s=self.claim_timeout_s), True):
-                break
+            if self.store.read_only or self._try(lambda: self.store.claim_clip(
+                    self._id, clip, labeler=self.labeler, max_age_s=self.claim_timeout_s), True):
+                break  # (a read-only store is only looked at: nothing to claim)
             # another kernel shows the clip, or decided it since this session last looked
             if self._try(lambda: self.store.events_since(self._seen), []):
                 seen = self._try(self.store.last_event_id, self._seen)
@@ -301,6 +297,14 @@ class Session(Decisions):
     def _read_claims(self) -> frozenset[int]:
         return self.store.claimed_clips(self._id, labeler=self.labeler,
                                         max_age_s=self.claim_timeout_s)
+
+    @staticmethod
+    def _clip_id(value) -> int:
+        """A clip id given by the caller, or a clear error."""
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"clip_id={value!r} must be an integer clip id "
+                             "(e.g. from store.clip_ids() or session.current.clip_id)")
+        return int(value)
 
     @staticmethod
     def _try(read, default):
@@ -361,6 +365,8 @@ class Session(Decisions):
 
 
 def _end_session(store: Store, session_id: str) -> None:
+    if store.read_only:
+        return
     try:
         store.end_session(session_id)
     except Exception:  # the store may be closed already (interpreter exit)

@@ -14,6 +14,9 @@ from .store import (
     Store,
     StoreError,
     StoredProjection,
+    StoreFull,
+    StoreLocked,
+    StoreReadOnly,
 )
 
 __all__ = [
@@ -27,4 +30,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredProjection",
+    "StoreFull",
+    "StoreLocked",
+    "StoreReadOnly",
 ]

@@ -28,6 +28,14 @@ class FeatureTables:
         names = None if columns is None else [str(c) for c in columns]
         if names is not None and len(names) != dim:
             raise StoreError(f"{len(names)} column names for the {dim} columns of {extractor}")
+        known = self._query(  # a read first: looking up a stored set writes nothing
+            "SELECT id, dim, columns FROM feature_sets WHERE extractor = ? AND config_hash = ?",
+            (extractor, config_hash))
+        stored = known[0][2] if known else None
+        if known and known[0][1] == dim and (
+                names is None or (stored is not None and json.loads(stored) == names)):
+            return FeatureSet(known[0][0], extractor, config_hash, json.loads(text), dim,
+                              None if stored is None else tuple(json.loads(stored)))
         with self.transaction():
             row = self._query(
                 "SELECT id, dim, columns FROM feature_sets WHERE extractor = ? AND config_hash = ?",
@@ -74,6 +82,23 @@ class FeatureTables:
             )
         ]
 
+    def default_feature_set(self) -> FeatureSet:
+        """The feature set used when none is named: the oldest one that has vectors.
+
+        An empty set (an import that stored nothing, an extraction not run yet) is never
+        the default. Raises ``ValueError`` saying what to run when no set has vectors.
+        """
+        for fs in self.feature_sets():
+            if self.count_features(fs):
+                return fs
+        raise ValueError("the store has no features yet; run alwidget.extract_features "
+                         "(or `alwidget features --db ...`)")
+
+    def count_features(self, feature_set: FeatureSet) -> int:
+        """Number of clips that have a vector in ``feature_set``."""
+        return self._scalar("SELECT COUNT(*) FROM features WHERE feature_set_id = ?",
+                            (feature_set.id,))
+
     def clips_without_features(self, feature_set: FeatureSet) -> np.ndarray:
         """Ids of clips that have no vector in ``feature_set`` yet, ascending."""
         rows = self._query(
@@ -87,6 +112,11 @@ class FeatureTables:
         self, feature_set: FeatureSet, clip_ids: Sequence[int] | np.ndarray, X: np.ndarray
     ) -> None:
         """Store one float32 vector per clip (replacing any earlier one), atomically."""
+        X = np.asarray(X)
+        if X.dtype.kind == "f" and X.dtype.itemsize > 4 and X.size and np.isfinite(X).all() \
+                and np.abs(X).max() > np.finfo(np.float32).max:
+            raise StoreError("features hold values beyond float32 (as which they are stored); "
+                             "nothing was stored")
         X = np.ascontiguousarray(X, dtype=np.float32)
         clip_ids = np.asarray(clip_ids, dtype=np.int64)
         if X.ndim != 2 or X.shape != (len(clip_ids), feature_set.dim):

@@ -259,7 +259,7 @@ MIGRATIONS: list[str] = [
     """,
     # 5: file paths that are not valid UTF-8 (legacy Latin-1 names from old recorders and
     #    Windows shares), kept losslessly as the bytes of the whole path; ``paths.path`` and
-    #    ``audios.file_name`` then hold a display form (undecodable bytes shown as U+FFFD)
+    #    ``audios.file_name`` then hold a display form (undecodable bytes shown as escapes)
     """
     ALTER TABLE audios ADD COLUMN raw_path BLOB;
     CREATE INDEX audios_raw_path ON audios(raw_path) WHERE raw_path IS NOT NULL;

@@ -8,11 +8,24 @@ from datetime import datetime, timezone
 import numpy as np
 
 __all__ = ["Audio", "ClipSources", "Decision", "FeatureSet", "IngestError", "LabelTable",
-           "NewAudio", "StoreError", "StoredProjection", "label_table", "short_hash", "utc_now"]
+           "NewAudio", "StoreError", "StoreFull", "StoreLocked", "StoreReadOnly",
+           "StoredProjection", "label_table", "short_hash", "utc_now"]
 
 
 class StoreError(ValueError):
     """A request the store cannot satisfy; the message says what to do."""
+
+
+class StoreFull(StoreError):
+    """The disk holding the database is full; nothing of the step was stored."""
+
+
+class StoreLocked(StoreError):
+    """Another program held the database locked past the busy timeout; nothing was stored."""
+
+
+class StoreReadOnly(StoreError):
+    """The database is open read-only; nothing was stored."""
 
 
 def short_hash(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -38,7 +39,7 @@ def spectrogram_grid(session: Session, groups: Mapping[str, Sequence[int]], *,
     for name, props in rows.items():
         for p in props:
             guess = "" if p.predicted is None else f" · {p.predicted} {p.confidence:.2f}"
-            titles.append(f"{name}: clip {p.clip_id}{guess}")
+            titles.append(html.escape(f"{name}: clip {p.clip_id}{guess}", quote=False))  # no tags
         titles += [""] * (per_group - len(props))
     fig = make_subplots(len(groups), per_group, subplot_titles=titles,
                         horizontal_spacing=0.02, vertical_spacing=0.12)

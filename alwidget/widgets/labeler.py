@@ -4,6 +4,9 @@ It shows the current clip (spectrogram with context, audio player, event
 region), a button per class with its hotkey, and the session's status; the
 expert's decisions go to the session, which commits them before anything
 else. The widget talks to nothing but the session.
+
+A session has one live labeler: making a new one (e.g. re-running the cell) closes the one
+it replaces, so only the view on screen decodes audio after each decision.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
+from ..audio import printable
 from ..session import DOUBT, Session, StaleDecision
+from .live import MainThread, release_view, replace_view
 from .payload import clip_payload
 
 __all__ = ["LabelingWidget"]
@@ -35,6 +40,9 @@ class LabelingWidget(anywidget.AnyWidget):
     Every decision names the clip it was made on: a message for a clip that is no
     longer shown (a double press, a slow kernel) is refused with a note in the
     widget, and nothing is stored.
+
+    One labeler per session is live: a new ``LabelingWidget`` of the same session (a re-run
+    cell) closes the previous one, which then stops listening to the session.
 
     Parameters
     ----------
@@ -79,9 +87,12 @@ class LabelingWidget(anywidget.AnyWidget):
         self.context_s = context_s
         self._chosen = None  # a clip the expert picked (on a map), shown instead of the queue
         self._deciding = False
+        self._closed = False
+        self._main = MainThread()  # traits change on the thread the widget was made on
         self.on_msg(self._on_message)
-        session.observe(self._session_changed)
         self._show()
+        session.observe(self._session_changed)
+        replace_view(session, "labeler", self)  # closes the labeler this one replaces
 
     def show_clip(self, clip_id: int, *, play: bool = True) -> None:
         """Show a clip of the expert's choosing (e.g. clicked on a map) and play it.
@@ -89,6 +100,9 @@ class LabelingWidget(anywidget.AnyWidget):
         Labeling it commits a label for that clip; Skip returns to the session's
         next clip without storing anything.
         """
+        if self._closed:
+            raise RuntimeError("this labeler was closed (a newer view of the session replaced "
+                               "it); show the clip in the newest one")
         self._chosen = self.session.pool.proposal(clip_id)
         self.error = ""
         self._show()
@@ -96,6 +110,9 @@ class LabelingWidget(anywidget.AnyWidget):
             self.play_request += 1
 
     def _session_changed(self, session) -> None:
+        self._main.call(self._refresh)
+
+    def _refresh(self) -> None:
         if not self._deciding:  # e.g. a map labeled a selection: show the new next clip
             self._show()
 
@@ -181,11 +198,15 @@ class LabelingWidget(anywidget.AnyWidget):
     # -- session -> browser ------------------------------------------------------
     def close(self) -> None:
         """Close the widget and stop listening to the session."""
-        if getattr(self, "session", None) is not None:
+        if not getattr(self, "_closed", True):  # once (ipywidgets' __del__ closes too)
+            self._closed = True
             self.session.unobserve(self._session_changed)
+            release_view(self.session, "labeler", self)
         super().close()
 
     def _show(self) -> None:
+        if self._closed:  # nobody sees it: decode nothing
+            return
         s = self.session
         p = self.shown
         st = s.status()
@@ -206,7 +227,7 @@ class LabelingWidget(anywidget.AnyWidget):
             return
         status.update(reason=p.reason + (" (Skip returns to the queue)" if self._chosen else ""),
                       chosen=self._chosen is not None, predicted=p.predicted, confidence=p.confidence,
-                      clip_id=p.clip_id, path=p.path, start_s=p.start_s)
+                      clip_id=p.clip_id, path=printable(p.path), start_s=p.start_s)
         if status.get("clip_id") != self.status.get("clip_id"):
             pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=self.context_s)
             with self.hold_sync():

@@ -6,10 +6,15 @@ float32 arrays inside ``batch_update()`` (no per-point strings). Click a point
 to show and play that clip in a :class:`~alwidget.widgets.LabelingWidget`;
 box- or lasso-select a region to list its clips, label them all, or queue
 them. The view talks to the session only.
+
+Widgets are touched only on the kernel's main thread: a map computed in the background
+hands its result there (:class:`~alwidget.widgets.live.MainThread`). Text from users
+(class names, labels) and from errors is HTML-escaped before it reaches an HTML widget.
 """
 
 from __future__ import annotations
 
+import html
 import threading
 import traceback
 import warnings
@@ -21,6 +26,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..session import DOUBT, STATUS_NAMES, Session
+from .live import MainThread, release_view, replace_view
 
 __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 
@@ -41,6 +47,15 @@ def _class_colors(k: int) -> tuple:
 
     pool = _CLASS_COLORS + tuple(qualitative.Alphabet)
     return tuple(pool[i % len(pool)] for i in range(k))
+
+
+def _escaped(value) -> str:
+    """``value`` as text inside HTML (an HTML widget's value, a plotly title or tick label,
+    where plotly reads tags): ``& < >`` escaped. Quotes stay, as no value goes into an
+    attribute (and plotly would show ``&quot;`` as it is)."""
+    return html.escape(str(value), quote=False)
+
+
 _NONE_COLOR = "#d9d9d9"
 _MAX_ROWS = 50  # clips listed for a selection
 
@@ -68,6 +83,9 @@ def _discrete_scale(colors) -> list:
 
 class MapView(W.VBox):
     """A map of the session's pool that recolours after every decision.
+
+    A session has one live map view: making a new one (e.g. re-running the cell) closes
+    the one it replaces; :meth:`close` stops it listening to the session.
 
     Parameters
     ----------
@@ -111,6 +129,8 @@ class MapView(W.VBox):
         self._first_model_labels: int | None = None
         self._request = 0
         self._lock = threading.RLock()
+        self._closed = False
+        self._main = MainThread()  # widgets are updated on the thread the view was made on
 
         self.method_box = W.Dropdown(options=list(_METHOD_NAMES), description="Map",
                                      value=next(k for k, v in _METHOD_NAMES.items() if v == method),
@@ -147,16 +167,22 @@ class MapView(W.VBox):
                           self.error, self.selection_box])
         self.method_box.observe(lambda ch: self.show_method(_METHOD_NAMES[ch["new"]]), "value")
         self.color_box.observe(lambda ch: self.recolor(), "value")
-        self._listener = lambda s: self.recolor()
+        self._set_projection(session.pool.projection("pca"), self._request)
+        self._listener = self._session_changed
         session.observe(self._listener)
-        self._set_projection(session.pool.projection("pca"))
+        replace_view(session, "map", self)  # closes the map view this one replaces
         if method != "pca":
             self.show_method(method)
 
     def close(self) -> None:
-        """Close the view and stop listening to the session."""
-        if getattr(self, "_listener", None) is not None:
+        """Close the view and stop listening to the session (a map being computed is dropped)."""
+        if getattr(self, "_listener", None) is not None:  # once (ipywidgets' __del__ closes too)
+            self._closed = True
             self.session.unobserve(self._listener)
+            release_view(self.session, "map", self)
+            self._listener = None
+            with self._lock:
+                self._request += 1  # results still to come are dropped
         super().close()
 
     # -- coordinates ----------------------------------------------------------------
@@ -166,7 +192,7 @@ class MapView(W.VBox):
             self._request += 1
             request = self._request
         if method == "pca":
-            self._set_projection(self.session.pool.projection("pca"))
+            self._set_projection(self.session.pool.projection("pca"), request)
             return
 
         def work():
@@ -174,12 +200,11 @@ class MapView(W.VBox):
                 p = self.session.pool.projection(method, progress=lambda f, m: self._progress(
                     request, method, f, m), **self.projection_kwargs)
             except Exception as exc:
-                self.error.value = f"<pre>cannot compute the {method} map: {exc}</pre>"
                 traceback.print_exc()
+                self._main.call(self._show_error, request, f"cannot compute the {method} map: "
+                                f"{type(exc).__name__}: {exc}")
                 return
-            with self._lock:
-                if request == self._request:  # a newer choice supersedes this result
-                    self._set_projection(p)
+            self._set_projection(p, request)
 
         if self.background:
             threading.Thread(target=work, name=f"alwidget-map-{method}", daemon=True).start()
@@ -188,28 +213,54 @@ class MapView(W.VBox):
 
     def _progress(self, request: int, method: str, fraction: float, message: str) -> None:
         if request == self._request and fraction < 1:
-            self.info.value = f"computing {method}: {100 * fraction:.0f} % ({message})"
+            self._main.call(self._show_info, request,
+                            f"computing {method}: {100 * fraction:.0f} % ({message})")
 
-    def _set_projection(self, p) -> None:
+    def _show_info(self, request: int, text: str) -> None:
+        if request == self._request and not self._closed:  # else a newer map is on its way
+            self.info.value = _escaped(text)
+
+    def _show_error(self, request: int, text: str) -> None:
+        if request == self._request and not self._closed:
+            self.error.value = f"<pre>{_escaped(text)}</pre>"
+
+    def _set_projection(self, p, request: int) -> None:
+        """Make ``p`` the view's map (unless a newer choice superseded it) and draw it.
+
+        ``projection`` changes at once, so code that asks the view (``select_box``,
+        snapshots) uses the newest map; the widgets follow on the main thread.
+        """
         with self._lock:  # the background map thread and the kernel's thread both update
+            if request != self._request:  # a newer choice supersedes this result
+                return
             self.projection = p
+        self._main.call(self._draw, request)
+
+    def _draw(self, request: int) -> None:
+        with self._lock:
+            if request != self._request or self._closed:
+                return
+            p = self.projection
             with self.figure.batch_update():
                 self.trace.x = p.coords[:, 0]
                 self.trace.y = p.coords[:, 1]
                 self.trace.customdata = p.clip_ids.astype(
                     np.float32 if p.clip_ids.max() < 2**24 else np.float64)
                 self.trace.selectedpoints = None
-            self.info.value = p.describe()
+            self.info.value = _escaped(p.describe())
             self._recolor()
 
     # -- colours ------------------------------------------------------------------
+    def _session_changed(self, session) -> None:
+        self._main.call(self.recolor)  # a decision may be made on another thread
+
     def recolor(self) -> None:
         """Recolour from the session's current state (called after every decision)."""
         with self._lock:
             self._recolor()
 
     def _recolor(self) -> None:
-        if self.projection is None:
+        if self.projection is None or self._closed:
             return
         v = self.session.pool.view()
         self._maybe_snapshot(v)
@@ -239,17 +290,18 @@ class MapView(W.VBox):
                 target = v.classes[-1] if k == 2 else "predicted class"
                 m.color = np.nan_to_num(v.p_target, nan=0.5)
                 m.colorscale, m.cmin, m.cmax = "RdBu_r", 0.0, 1.0
-                m.colorbar = dict(title=dict(text=f"P({target})"), tickvals=None, ticktext=None)
+                m.colorbar = dict(title=dict(text=f"P({_escaped(target)})"), tickvals=None,
+                                  ticktext=None)
             else:
                 m.color = values.astype(np.float32)
                 m.colorscale = _discrete_scale(colors)
                 m.cmin, m.cmax = -0.5, len(colors) - 0.5
                 m.colorbar = dict(title=dict(text=mode), tickvals=list(range(len(names))),
-                                  ticktext=list(names))
+                                  ticktext=[_escaped(n) for n in names])
             m.showscale = True
             m.size = sizes
-        self.figure.layout.title = (f"{v.n_labels} labels · model v{v.model_version}"
-                                    f" · {self.projection.describe()}")
+        self.figure.layout.title = _escaped(f"{v.n_labels} labels · model v{v.model_version}"
+                                            f" · {self.projection.describe()}")
 
     def _tagger_codes(self):
         """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class), read once."""
@@ -299,8 +351,8 @@ class MapView(W.VBox):
             pred = "—" if v.predicted[r] < 0 else f"{v.classes[v.predicted[r]]} ({v.p_target[r]:.2f})"
             b = W.Button(description=f"▶ clip {c}", layout=W.Layout(width="130px"))
             b.on_click(lambda _, c=int(c): self.pick(c))
-            rows.append(W.HBox([b, W.HTML(f"label {human} · model {pred} · "
-                                          f"{STATUS_NAMES[v.status[r]]}")]))
+            rows.append(W.HBox([b, W.HTML(_escaped(f"label {human} · model {pred} · "
+                                                   f"{STATUS_NAMES[v.status[r]]}"))]))
         more = len(self.selected) - len(rows)
         head = W.HTML(f"<b>{len(self.selected)} clips selected</b>"
                       + (f" (first {len(rows)} listed)" if more > 0 else ""))
@@ -333,7 +385,7 @@ class MapView(W.VBox):
         note = f"labeled {len(todo)} clips as {label}"
         if left:
             note += f"; left {left} alone (already decided or in the validation set)"
-        self.info.value = note
+        self.info.value = _escaped(note)
         return len(todo)
 
     def queue_selection(self) -> None:
@@ -345,7 +397,7 @@ class MapView(W.VBox):
             fn(*args)
             self.error.value = ""
         except Exception as exc:
-            self.error.value = f"<pre>{type(exc).__name__}: {exc}</pre>"
+            self.error.value = f"<pre>{_escaped(f'{type(exc).__name__}: {exc}')}</pre>"
             traceback.print_exc()
 
     # -- snapshots ---------------------------------------------------------------------

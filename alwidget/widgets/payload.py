@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-from ..audio import load_mono
+from ..audio import info as audio_info, load_mono
 
 __all__ = ["ClipPayload", "clip_payload"]
 
@@ -52,7 +52,7 @@ def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: flo
     """
     import librosa
 
-    info = sf.info(path)
+    info = audio_info(path)  # by the bytes of the path: names that are not UTF-8 open too
     rate = min(info.samplerate, max_rate)
     a = max(0.0, start_s - context_s)
     b = min(info.duration, start_s + duration_s + context_s)
