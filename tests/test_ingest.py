@@ -538,3 +538,82 @@ def test_a_read_only_store_refuses_an_ingest_before_reading_any_file(tmp_path, m
     with pytest.raises(StoreReadOnly, match="an ingest cannot be stored"):
         ingest(tmp_path / "in", Store(tmp_path / "s.db", read_only=True), progress=False)
     assert read == []
+
+
+def _two_stored_files(tmp_path):
+    """``in/a.wav`` (2 s) and ``in/b.wav`` (3 s), ingested: (folder, database path)."""
+    src = tmp_path / "in"
+    write_audio(src / "a.wav", 2.0, seed=1)
+    write_audio(src / "b.wav", 3.0, seed=2)
+    db = tmp_path / "s.db"
+    ingest(src, db, progress=False, verbose=False)
+    return src, db
+
+
+def test_two_swapped_files_keep_their_audio_labels_and_clips(tmp_path):
+    src, db = _two_stored_files(tmp_path)
+    store = Store(db)
+    ids = {os.path.basename(a.path): a.id for a in store.audios()}
+    (src / "a.wav").rename(src / "tmp.wav")
+    (src / "b.wav").rename(src / "a.wav")
+    (src / "tmp.wav").rename(src / "b.wav")
+    s = ingest(src, db, progress=False, verbose=False)
+    assert sorted(s.moved) == [(str(src / "a.wav"), str(src / "b.wav")),
+                               (str(src / "b.wav"), str(src / "a.wav"))]
+    assert (s.added, s.changed, s.errors) == (0, [], [])
+    now = {os.path.basename(a.path): a for a in store.audios()}
+    assert now["b.wav"].id == ids["a.wav"] and now["b.wav"].duration_s == pytest.approx(2.0)
+    assert now["a.wav"].id == ids["b.wav"] and now["a.wav"].duration_s == pytest.approx(3.0)
+    assert store.n_audios() == 2 and store.n_clips() == 5 and store.ingest_errors() == []
+
+
+def test_a_file_renamed_over_another_stored_file_is_reported_not_guessed(tmp_path):
+    src, db = _two_stored_files(tmp_path)
+    (src / "a.wav").replace(src / "b.wav")  # b's recording is gone; a's is now at b
+    s = ingest(src, db, progress=False, verbose=False)
+    assert s.changed == [str(src / "b.wav")] and (s.added, s.moved) == (0, [])
+    (error,) = Store(db).ingest_errors()
+    assert f"it now holds the content stored for {src / 'a.wav'}" in error.reason
+
+
+@pytest.mark.parametrize("order", ["old name first", "new name first"])
+def test_an_old_name_that_now_holds_a_copy_is_a_duplicate_in_either_order(tmp_path, order):
+    src = tmp_path / "in"
+    write_audio(src / "a.wav", 2.0, seed=1)
+    write_audio(src / "c.wav", 3.0, seed=2)
+    db = tmp_path / "s.db"
+    ingest(src, db, progress=False, verbose=False)
+    (src / "a.wav").rename(src / "b.wav")
+    (src / "a.wav").write_bytes((src / "c.wav").read_bytes())  # a copy of c at the old name
+    paths = [src / "a.wav", src / "b.wav", src / "c.wav"]
+    s = ingest(paths if order == "old name first" else paths[::-1], db, progress=False,
+               verbose=False)
+    assert s.moved == [(str(src / "a.wav"), str(src / "b.wav"))]
+    assert s.duplicates == [(str(src / "a.wav"), str(src / "c.wav"))]
+    assert (s.added, s.changed) == (0, []) and Store(db).n_audios() == 2
+
+
+def test_windows_of_a_new_recording_at_an_old_name_are_checked_against_it(tmp_path):
+    from alwidget.ingestion import WindowError
+
+    src = tmp_path / "in"
+    write_audio(src / "a.wav", 3.0, seed=1)
+    db = tmp_path / "s.db"
+    ingest(src, db, progress=False, verbose=False)
+    (src / "a.wav").rename(src / "b.wav")
+    write_audio(src / "a.wav", 1.0, seed=2)  # a shorter recording under the old name
+    with pytest.raises(WindowError, match="after the end of the file \\(1 s\\)"):
+        ingest([src / "a.wav", src / "b.wav"], db, windows={src / "a.wav": [(2.0, 0.5)]},
+               progress=False, verbose=False)
+    assert Store(db).n_clips() == 3  # nothing stored
+
+
+def test_a_utf8_name_shown_like_a_latin1_one_is_refused_alone(tmp_path):
+    folder, name = _latin1_folder(tmp_path)  # caf<0xE9>.wav
+    literal = os.path.join(folder, "caf\\xe9.wav")  # a UTF-8 name with a backslash in it
+    sf.write(os.fsencode(name), 0.1 * np.random.default_rng(1).standard_normal(8000), 8000)
+    sf.write(os.fsencode(literal), 0.1 * np.random.default_rng(2).standard_normal(8000), 8000)
+    store = Store(tmp_path / "s.db")
+    s = ingest(folder, store, progress=False, verbose=False)
+    assert s.added == 1 and len(s.errors) == 1 and store.n_audios() == 1  # the run went on
+    assert "the name of the stored" in s.errors[0][1] and "rename one" in s.errors[0][1]

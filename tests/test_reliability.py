@@ -216,6 +216,7 @@ def imported_project(tmp_path):
     (["", "", ""], "is empty: it needs a header row"),
     (["path,start_s,e0", "audio/a.wav,0,1", "audio/a.wav,1"], "line 3 has 2 fields but the "
                                                               "header has 3"),
+    (["path,start_s,e0", "", "audio/a.wav,0,1", "audio/a.wav,1"], "line 4 has 2 fields"),
     (["path,start_s,e0", "audio/a.wav,0,1", "audio/a.wav,1,1e300"], "beyond float32"),
 ])
 def test_a_failed_import_leaves_no_feature_set(imported_project, lines, message):
@@ -296,3 +297,49 @@ def test_a_read_only_project_looks_up_its_feature_sets_and_extracts_nothing(impo
     monkeypatch.setattr(store_module.os, "access", lambda path, mode: mode != os.W_OK)
     assert Store(tmp / "p.db").read_only
     assert main(["features", "--db", str(tmp / "p.db")]) == 0
+
+
+def test_a_missing_optional_package_is_named_with_its_own_exit_code(tmp_path, capsys,
+                                                                    monkeypatch):
+    import alwidget.features
+
+    Store(tmp_path / "p.db").close()
+
+    def needs_torch(*args, **kwargs):
+        raise ImportError("PANNs needs torch and panns-hear (No module named 'torch'); "
+                          "pip install 'alwidget[panns]'")
+
+    monkeypatch.setattr(alwidget.features, "extract_features", needs_torch)
+    rc, _, err = _cli(["features", "--db", str(tmp_path / "p.db"), "--extractor", "panns"],
+                      capsys)
+    assert rc == 7 and err.strip().endswith("pip install 'alwidget[panns]'")
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_a_wal_database_in_a_read_only_folder_is_read_unless_commits_wait_in_its_wal(
+        tmp_path, monkeypatch):
+    """Where the folder may not be written, no -shm can be made and ``mode=ro`` cannot open
+    a WAL database: it is read as an immutable file, which would miss commits still in the
+    -wal file, so then it is refused with what to do."""
+    import sqlite3
+
+    from alwidget.store import StoreReadOnly
+
+    db = tmp_path / "p.db"
+    store, _ = make_project(db)
+    n = store.n_clips()
+    store.close()  # the last connection checkpoints: the -wal file is empty or gone
+    real_connect = sqlite3.connect
+
+    def no_shm(target, *args, **kwargs):  # what a read-only folder does to mode=ro
+        if kwargs.get("uri") and "mode=ro" in str(target) and "immutable" not in str(target):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", no_shm)
+    ro = Store(db, read_only=True)
+    assert ro.n_clips() == n
+    ro.close()
+    (tmp_path / "p.db-wal").write_bytes(b"\0" * 64)  # commits waiting in the -wal file
+    with pytest.raises(StoreReadOnly, match="recent changes in .*p.db-wal"):
+        Store(db, read_only=True)

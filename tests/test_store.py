@@ -57,7 +57,7 @@ COLUMNS = {
 }
 
 
-def new_audio(name="a.wav", frames=16000, **kw) -> NewAudio:
+def new_audio(name="a.wav", frames=16000 * 60, **kw) -> NewAudio:
     fields = dict(folder="/rec", file_name=name, sample_rate=16000, bits_per_sample=16,
                   frames=frames, channels=1, format="WAV", subtype="PCM_16",
                   content_hash="h-" + name, size_bytes=44 + 2 * frames)
@@ -118,10 +118,14 @@ def test_newer_schema_is_refused_with_a_clear_error(tmp_path):
 
 
 def test_add_audio_is_all_or_nothing(store):
-    with pytest.raises(sqlite3.IntegrityError):
-        store.add_audio(new_audio(), [(0, 1.0), (1.0, 0.0)])  # a zero-length clip violates CHECK
+    with pytest.raises(sqlite3.IntegrityError):  # the audio row is in, the second clip fails
+        store.add_audio(new_audio(), [(0, 1.0), (0, 1.0)])  # a repeated window violates UNIQUE
     assert store.n_audios() == 0 and store.n_clips() == 0
     assert store.db["paths"].count == 0
+    for bad in [(1.0, 0.0), (59.5, 1.0), (-1.0, 1.0)]:  # refused before any write
+        with pytest.raises(StoreError, match="must lie inside 'a.wav' of 60 s"):
+            store.add_audio(new_audio(), [(0, 1.0), bad])
+    assert store.n_audios() == 0 and store.db["paths"].count == 0
 
 
 def test_audio_round_trip(store):
@@ -129,7 +133,7 @@ def test_audio_round_trip(store):
                           [(0, 1.0)], project="p")
     (a,) = store.audios()
     assert a.id == aid and a.path == "/rec/n1_x.wav" and a.node == "n1"
-    assert a.duration_s == 1.0 and a.recorded_at == "2024-05-01T12:00:00"
+    assert a.duration_s == 60.0 and a.recorded_at == "2024-05-01T12:00:00"
     assert store.find_audio("/rec/n1_x.wav") == a and store.find_audio("/rec/other.wav") is None
 
 

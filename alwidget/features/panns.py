@@ -65,10 +65,15 @@ def _numpy_globals() -> list:
     state: numpy arrays), allowed to torch's weights-only unpickler; nothing that runs code."""
     import numpy as np
 
-    reconstruct = np.zeros(1).__reduce__()[0]  # what pickles of arrays call, by any name
+    reconstruct = np.zeros(1).__reduce__()[0]  # what pickles of arrays and scalars call
+    scalar = np.float64(0).__reduce__()[0]
     kinds = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
              "float16", "float32", "float64")
-    return [reconstruct, np.ndarray, np.dtype, *{type(np.dtype(k)) for k in kinds}]
+    # the released checkpoints were pickled by numpy 1 (``numpy.core``), numpy 2 names it
+    # ``numpy._core``: allowed by both names
+    return [reconstruct, scalar, (reconstruct, "numpy.core.multiarray._reconstruct"),
+            (scalar, "numpy.core.multiarray.scalar"), np.ndarray, np.dtype,
+            *{type(np.dtype(k)) for k in kinds}]
 
 
 @lru_cache(maxsize=2)

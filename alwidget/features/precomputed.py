@@ -44,17 +44,18 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
             raise ValueError(f"{str(path)!r} has columns but no rows: nothing to import")
         return header, body
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: CSVs saved by Excel
-        rows = [r for r in csv.reader(f) if r]  # without blank lines
+        reader = csv.reader(f)
+        rows = [(reader.line_num, r) for r in reader if r]  # without blank lines
     if not rows:
         raise ValueError(f"{str(path)!r} is empty: it needs a header row and one row per clip")
-    header, body = rows[0], rows[1:]
+    header, body = rows[0][1], rows[1:]
     if not body:
         raise ValueError(f"{str(path)!r} has a header but no rows: nothing to import")
-    for k, r in enumerate(body, start=2):
+    for line, r in body:
         if len(r) != len(header):
-            raise ValueError(f"{str(path)!r} line {k} has {len(r)} fields but the header has "
-                             f"{len(header)}; fix or remove that line (nothing was stored)")
-    return header, body
+            raise ValueError(f"{str(path)!r} line {line} has {len(r)} fields but the header "
+                             f"has {len(header)}; fix or remove that line (nothing was stored)")
+    return header, [r for _, r in body]
 
 
 def import_features(db: Store | str | Path, name: str, keys: str | Path,

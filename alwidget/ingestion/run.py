@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, Mapping
 
 from tqdm.auto import tqdm
 
-from ..store import Audio, NewAudio, Store
+from ..store import Audio, NewAudio, Store, StoreNameClash
 from .files import display_path, examine, find_files
 from .names import compile_pattern, parse_name
 from .windows import WindowError, check_against_files, checked_windows, clip_windows
@@ -117,6 +117,27 @@ def _relation(store: Store, path: str, digest: str, seen: dict[str, str]
         if _digest_now(a.path, seen) != digest:
             return "moved", a
     return ("copy", same[0]) if same else ("new", None)
+
+
+def _swaps(store: Store, changed: dict[str, tuple], seen: dict[str, str]) -> dict[str, Audio]:
+    """Paths stored with other content whose content is a stored audio that left its own
+    path, kept only where every audio in the way moves too (a swap, a circle of renames):
+    path -> the audio to move there. The others stay "changed"."""
+    plan: dict[str, Audio] = {}
+    taken: set[int] = set()
+    for path, (_, _, digest, _) in changed.items():
+        for audio in store.audios_with_content(digest):
+            if audio.id not in taken and _digest_now(audio.path, seen) != digest:
+                plan[path] = audio
+                taken.add(audio.id)
+                break
+    while True:  # the audio stored at each planned path must itself be moving
+        moving = {a.id for a in plan.values()}
+        stuck = [p for p in plan if store.find_audio(p).id not in moving]
+        if not stuck:
+            return plan
+        for p in stuck:
+            del plan[p]
 
 
 def _digest_now(path: str, seen: dict[str, str]) -> str | None:
@@ -267,7 +288,11 @@ def ingest(
             store.add_ingest_error(path, reason)
             summary.errors.append((path, reason))
         seen: dict[str, str] = {}  # path -> digest of the files read so far
-        changed: dict[str, tuple] = {}  # path -> (found, root, digest, props), not stored
+        changed: dict[str, tuple] = {}  # path -> (found, root, digest, props): settled last
+
+        def refuse(shown: str, reason: str) -> None:
+            store.add_ingest_error(shown, reason)
+            summary.errors.append((shown, reason))
 
         def add(path, found, root, digest, props) -> None:
             shown = display_path(path)
@@ -283,52 +308,76 @@ def ingest(
             )
             clips = wanted.get(path) or clip_windows(audio.duration_s, clip_seconds,
                                                      hop_seconds, min_last_seconds)
-            with store.transaction():
-                store.add_audio(audio, clips, project=project)
-                store.clear_ingest_errors(shown)
+            try:
+                with store.transaction():
+                    store.add_audio(audio, clips, project=project)
+                    store.clear_ingest_errors(shown)
+            except StoreNameClash as exc:
+                return refuse(shown, str(exc))
             summary.added += 1
             summary.clips += len(clips)
             summary.seconds += audio.duration_s
 
-        for (path, found, root), (digest, props, error) in zip(files, results):
+        def handle(path, found, root, digest, props) -> None:
             shown = display_path(path)
-            if error is not None:
-                if found != path and not os.path.exists(path):
-                    error = f"{error} (a link, {display_path(found)}, leads to it)"
-                store.add_ingest_error(shown, error)
-                summary.errors.append((shown, error))
-                continue
-            seen[path] = digest
             relation, stored = _relation(store, path, digest, seen)
-            if relation == "changed":
-                reason = "content changed since it was ingested; the stored version is kept"
-                store.add_ingest_error(shown, reason)
-                summary.changed.append(shown)
+            if relation == "changed":  # unless its content moved elsewhere: see _swaps
                 changed[path] = (found, root, digest, props)
-                continue
+                return
             if relation == "new":
-                add(path, found, root, digest, props)
-                continue
+                return add(path, found, root, digest, props)
             # stored already: never a second audio of one content
             if relation == "unchanged" and path not in wanted:
                 summary.unchanged += 1  # nothing to write (a read-only store is fine)
-                continue
-            with store.transaction():
-                if relation in ("moved", "relinked"):
-                    store.move_audio(stored.id, path)
-                    store.clear_ingest_errors(shown)
-                    summary.moved.append((stored.path, path))
-                elif relation == "copy":
-                    store.add_ingest_error(shown, _copy_reason(stored.path))
-                    summary.duplicates.append((path, stored.path))
-                else:
-                    summary.unchanged += 1
-                if path in wanted:  # windows it was not stored with become new clips
-                    summary.clips += len(store.add_clips(stored.id, wanted[path]))
+                return
+            try:
+                with store.transaction():
+                    if relation in ("moved", "relinked"):
+                        store.move_audio(stored.id, path)
+                        store.clear_ingest_errors(shown)
+                        summary.moved.append((stored.path, path))
+                    elif relation == "copy":
+                        store.add_ingest_error(shown, _copy_reason(stored.path))
+                        summary.duplicates.append((path, stored.path))
+                    else:
+                        summary.unchanged += 1
+                    if path in wanted:  # windows it was not stored with become new clips
+                        summary.clips += len(store.add_clips(stored.id, wanted[path]))
+            except StoreNameClash as exc:
+                return refuse(shown, str(exc))
             freed = os.path.realpath(stored.path) if relation == "moved" else None
-            if freed in changed:  # its old path holds a new recording, read earlier: add it
-                summary.changed.remove(display_path(freed))
-                add(freed, *changed.pop(freed))
+            if freed in changed:  # its old path holds another file, read earlier: settle it
+                handle(freed, *changed.pop(freed))
+
+        for (path, found, root), (digest, props, error) in zip(files, results):
+            if error is not None:
+                if found != path and not os.path.exists(path):
+                    error = f"{error} (a link, {display_path(found)}, leads to it)"
+                refuse(display_path(path), error)
+                continue
+            seen[path] = digest
+            handle(path, found, root, digest, props)
+        swaps = _swaps(store, changed, seen)
+        if swaps:  # files swapped or renamed in a circle: each audio follows its content
+            with store.transaction():
+                for path, audio in swaps.items():  # first out of the way (names are unique)
+                    store.move_audio(audio.id, os.path.join(os.path.dirname(path),
+                                                            f".alwidget-moving-{audio.id}"))
+                for path, audio in swaps.items():
+                    store.move_audio(audio.id, path)
+                    store.clear_ingest_errors(display_path(path))
+                    summary.moved.append((audio.path, path))
+                    if path in wanted:
+                        summary.clips += len(store.add_clips(audio.id, wanted[path]))
+        for path in [p for p in changed if p not in swaps]:
+            shown = display_path(path)
+            reason = "content changed since it was ingested; the stored version is kept"
+            elsewhere = [a for a in store.audios_with_content(changed[path][2]) if a.path != path]
+            if elsewhere:  # e.g. another stored file was renamed over this one
+                reason += (f" (it now holds the content stored for {display_path(elsewhere[0].path)};"
+                           " move files one at a time, or ingest the folder that holds both)")
+            store.add_ingest_error(shown, reason)
+            summary.changed.append(shown)
     finally:  # an error or Ctrl-C: files not read yet are not read
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()

@@ -122,8 +122,9 @@ def check_against_files(store: Store, wanted: dict[str, list[tuple[float, float]
         if path not in examined or examined[path][1] is None:
             continue  # missing or unreadable: reported as an ingest error, as for any file
         stored = store.find_audio(path)
-        props = examined[path][1]
-        length = stored.duration_s if stored is not None else props["frames"] / props["sample_rate"]
+        digest, props = examined[path][0], examined[path][1]
+        same = stored is not None and stored.content_hash == digest  # else: the file as read
+        length = stored.duration_s if same else props["frames"] / props["sample_rate"]
         for start, duration in wins:
             if start + duration > length + WINDOW_TOLERANCE_S:
                 raise WindowError(

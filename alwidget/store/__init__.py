@@ -16,6 +16,7 @@ from .store import (
     StoredProjection,
     StoreFull,
     StoreLocked,
+    StoreNameClash,
     StoreReadOnly,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "StoredProjection",
     "StoreFull",
     "StoreLocked",
+    "StoreNameClash",
     "StoreReadOnly",
 ]

@@ -28,46 +28,44 @@ class FeatureTables:
         names = None if columns is None else [str(c) for c in columns]
         if names is not None and len(names) != dim:
             raise StoreError(f"{len(names)} column names for the {dim} columns of {extractor}")
-        known = self._query(  # a read first: looking up a stored set writes nothing
-            "SELECT id, dim, columns FROM feature_sets WHERE extractor = ? AND config_hash = ?",
-            (extractor, config_hash))
-        stored = known[0][2] if known else None
-        if known and known[0][1] == dim and (
-                names is None or (stored is not None and json.loads(stored) == names)):
-            return FeatureSet(known[0][0], extractor, config_hash, json.loads(text), dim,
-                              None if stored is None else tuple(json.loads(stored)))
-        with self.transaction():
-            row = self._query(
-                "SELECT id, dim, columns FROM feature_sets WHERE extractor = ? AND config_hash = ?",
-                (extractor, config_hash),
-            )
-            if row:
-                fs_id, stored_dim, stored_names = row[0]
-                if stored_dim != dim:
-                    raise StoreError(
-                        f"feature set {extractor}:{config_hash} is stored with dim="
-                        f"{stored_dim}, but the extractor now gives dim={dim}"
-                    )
-                if names is not None and stored_names is None:
-                    # the only change a feature set ever gets: names it was stored without
-                    self._conn.execute("UPDATE feature_sets SET columns = ? WHERE id = ?",
-                                       (json.dumps(names), fs_id))
-                elif names is not None and json.loads(stored_names) != names:
-                    raise StoreError(f"feature set {extractor}:{config_hash} is stored with "
-                                     "other column names")
-                elif names is None and stored_names is not None:
-                    names = json.loads(stored_names)
-            else:
-                fs_id = self.db["feature_sets"].insert(
-                    {
-                        "extractor": extractor,
-                        "config_hash": config_hash,
-                        "config": text,
-                        "dim": dim,
-                        "created_at": utc_now(),
-                        "columns": None if names is None else json.dumps(names),
-                    }
-                ).last_pk
+        query = ("SELECT id, dim, columns FROM feature_sets WHERE extractor = ? AND "
+                 "config_hash = ?", (extractor, config_hash))
+
+        def settle(row):
+            """(id, names, whether the names must be recorded) of a stored set, or errors."""
+            fs_id, stored_dim, stored_names = row
+            if stored_dim != dim:
+                raise StoreError(f"feature set {extractor}:{config_hash} is stored with dim="
+                                 f"{stored_dim}, but the extractor now gives dim={dim}")
+            if stored_names is None:
+                return fs_id, names, names is not None
+            if names is not None and json.loads(stored_names) != names:
+                raise StoreError(f"feature set {extractor}:{config_hash} is stored with "
+                                 "other column names")
+            return fs_id, json.loads(stored_names), False
+
+        known = self._query(*query)  # a read first: looking up a stored set writes nothing
+        if known:
+            fs_id, names, record = settle(known[0])
+        if not known or record:
+            with self.transaction():
+                row = self._query(*query)
+                if row:
+                    fs_id, names, record = settle(row[0])
+                    if record:  # the only change a set ever gets: names it was stored without
+                        self._conn.execute("UPDATE feature_sets SET columns = ? WHERE id = ?",
+                                           (json.dumps(names), fs_id))
+                else:
+                    fs_id = self.db["feature_sets"].insert(
+                        {
+                            "extractor": extractor,
+                            "config_hash": config_hash,
+                            "config": text,
+                            "dim": dim,
+                            "created_at": utc_now(),
+                            "columns": None if names is None else json.dumps(names),
+                        }
+                    ).last_pk
         return FeatureSet(fs_id, extractor, config_hash, json.loads(text), dim,
                           None if names is None else tuple(names))
 

@@ -28,6 +28,12 @@ class StoreReadOnly(StoreError):
     """The database is open read-only; nothing was stored."""
 
 
+class StoreNameClash(StoreError):
+    """A file whose name is shown like that of another stored file (a name that is not
+    UTF-8 shown with ``\\xNN``, and a UTF-8 name holding those very characters); nothing was
+    stored for it."""
+
+
 def short_hash(text: str) -> str:
     """First 16 hex digits of the SHA-256 of ``text`` (config and parameter keys)."""
     from hashlib import sha256
