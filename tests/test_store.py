@@ -463,3 +463,45 @@ def test_a_full_disk_rolls_back_the_step_and_says_what_to_do(tmp_path):
     with pytest.raises(StoreError, match="the disk holding .* is full: nothing of this step"):
         s.add_audio(new_audio(frames=16000 * 5000), clips)
     assert s.n_audios() == 0 and s.n_clips() == 0  # whole or absent
+
+
+def test_label_records_and_strong_events_say_where_they_came_from(store):
+    aid = store.add_audio(new_audio(), [(0, 1.0), (1, 1.0), (2, 1.0)])
+    for tag in ("dog", "cat"):
+        store.add_tag(tag)
+    store.add_label(1, "dog", labeler="ann", strategy="lc", reason="least sure",
+                    events=[("dog", 0.25, 0.75)])
+    store.add_label(3, "cat", labeler="raven-import", source="raven:a.txt")
+    records = store.label_records()
+    assert [(r.clip_id, r.path, r.start_s, r.end_s, r.label, r.labeler, r.source)
+            for r in records] == [(1, "/rec/a.wav", 0.0, 1.0, "dog", "ann", None),
+                                  (3, "/rec/a.wav", 2.0, 3.0, "cat", "raven-import", "raven:a.txt")]
+    assert [r.clip_id for r in store.label_records(labeler="ann")] == [1]
+    assert store.add_strong_events(aid, [("cat", 10.0, 12.5)], labeler="bob",
+                                   source="raven:a.txt") == 1
+    events = store.strong_events()
+    assert [(e.label, e.onset_s, e.offset_s, e.labeler, e.source) for e in events] == [
+        ("dog", 0.25, 0.75, "ann", None), ("cat", 10.0, 12.5, "bob", "raven:a.txt")]
+    for bad, message in [([("owl", 1.0, 2.0)], "'owl' is not in the ontology"),
+                         ([("cat", 59.0, 61.0)], "the file's duration 60 s")]:
+        with pytest.raises(StoreError, match=message):
+            store.add_strong_events(aid, bad)
+    assert len(store.strong_events()) == 2
+
+
+def test_detections_are_kept_apart_from_labels_and_say_what_is_left(store):
+    store.add_audio(new_audio(), [(0, 1.0), (1, 1.0), (2, 1.0)])
+    fs = store.feature_set("toy", {}, 2)
+    with pytest.raises(StoreError, match="model 'm1' is not recorded"):
+        store.put_detections("m1", [1], ["dog"], [0.5])
+    store.add_model("m1", fs, {"classes": ["bg", "dog"]})
+    store.add_model("m1", fs, {"ignored": True})  # recorded once
+    assert store.model_cards() == {"m1": {"classes": ["bg", "dog"]}}
+    store.put_detections("m1", [1, 3], ["dog", "dog"], [0.9, 0.2])
+    assert store.clips_without_detections("m1").tolist() == [2]
+    store.put_detections("m1", [3], ["dog"], [0.7])  # scored again: the new score
+    d = store.detections("m1", min_score=0.5)
+    assert d.clip_id.tolist() == [1, 3] and np.allclose(d.score, [0.9, 0.7])
+    with pytest.raises(StoreError, match="probabilities in \\[0, 1\\]"):
+        store.put_detections("m1", [2], ["dog"], [1.5])
+    assert len(store.current_labels()) == 0 and len(store.detections("m1")) == 2

@@ -7,8 +7,10 @@ from .store import (
     Audio,
     ClipSources,
     Decision,
+    DetectionTable,
     FeatureSet,
     IngestError,
+    LabelRecord,
     LabelTable,
     NewAudio,
     Store,
@@ -18,14 +20,17 @@ from .store import (
     StoreLocked,
     StoreNameClash,
     StoreReadOnly,
+    StrongEvent,
 )
 
 __all__ = [
     "Audio",
     "ClipSources",
     "Decision",
+    "DetectionTable",
     "FeatureSet",
     "IngestError",
+    "LabelRecord",
     "LabelTable",
     "NewAudio",
     "Store",
@@ -35,4 +40,5 @@ __all__ = [
     "StoreLocked",
     "StoreNameClash",
     "StoreReadOnly",
+    "StrongEvent",
 ]

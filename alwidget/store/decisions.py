@@ -61,13 +61,16 @@ class DecisionTables:
         model_version: int | None = None,
         predicted_proba: float | None = None,
         events: Sequence[tuple[str, float, float]] | None = None,
+        source: str | None = None,
     ) -> int:
         """Append a label event for one clip; return the event id.
 
         The label must be an ontology tag (see :meth:`add_tag`). With
         ``events`` (strong labels: ``(tag, onset_s, offset_s)`` relative to
         the clip's start), one ``chunks`` row per event is written in the same
-        transaction. Everything is committed before this returns.
+        transaction. ``source`` says where a label made elsewhere came from (e.g.
+        ``"csv:labels.csv"``); None for a decision made in alwidget. Everything is committed
+        before this returns.
 
         Examples
         --------
@@ -82,26 +85,48 @@ class DecisionTables:
         self._check_tags([label] + [e[0] for e in events or []])
         fields = dict(strategy=strategy, reason=reason, model_version=model_version,
                       predicted_proba=None if predicted_proba is None else float(predicted_proba))
+        if source is not None:
+            fields["source"] = str(source)
         with self.transaction():
             event_id = self._decision(clip_id, "label", label, labeler, fields)
             if events:
-                self._add_chunks(int(clip_id), events, labeler)
+                self._add_chunks(int(clip_id), events, labeler, source)
         return event_id
 
-    def _add_chunks(self, clip_id: int, events, labeler: str) -> None:
+    def _add_chunks(self, clip_id: int, events, labeler: str, source: str | None = None) -> None:
         audio_id, start, duration = self._query(
             "SELECT audio_id, start_s, duration_s FROM clips WHERE id = ?", (clip_id,))[0]
-        rows = []
         for tag, onset, offset in events:
             if not 0 <= onset < offset <= duration + 1e-6:
                 raise StoreError(f"event ({tag!r}, {onset!r}, {offset!r}) must satisfy "
                                  f"0 <= onset < offset <= clip duration {duration}")
-            tag_id = self._scalar("SELECT id FROM ontology WHERE tag = ?", (tag,))
-            rows.append({"audio_id": audio_id, "tag_id": tag_id,
-                         "labeler_id": self.ensure_labeler(labeler),
-                         "onset_s": start + onset, "offset_s": start + offset,
-                         "created_at": utc_now()})
-        self.db["chunks"].insert_all(rows)
+        self.add_strong_events(audio_id, [(t, start + a, start + b) for t, a, b in events],
+                               labeler=labeler, source=source)
+
+    def add_strong_events(self, audio_id: int, events: Sequence[tuple[str, float, float]], *,
+                          labeler: str = "expert", source: str | None = None) -> int:
+        """Store strong-label events ``(tag, onset_s, offset_s)`` of one audio, in seconds from
+        the file's start, in one transaction; return how many.
+
+        Each tag must be in the ontology; each event must lie inside the file. ``source``
+        says where events made elsewhere came from (e.g. ``"raven:a.Table.1.selections.txt"``).
+        """
+        events = [(str(t), float(a), float(b)) for t, a, b in events]
+        row = self._query("SELECT duration_s FROM audios WHERE id = ?", (int(audio_id),))
+        if not row:
+            raise StoreError(f"audio_id={audio_id!r} is not a stored audio")
+        self._check_tags({t for t, _, _ in events})
+        for tag, onset, offset in events:
+            if not 0 <= onset < offset <= row[0][0] + 1e-3:
+                raise StoreError(f"event ({tag!r}, {onset!r}, {offset!r}) must satisfy 0 <= "
+                                 f"onset < offset <= the file's duration {row[0][0]:g} s")
+        with self.transaction():
+            labeler_id, now = self.ensure_labeler(labeler), utc_now()
+            self._conn.executemany(
+                "INSERT INTO chunks (audio_id, tag_id, labeler_id, onset_s, offset_s, created_at,"
+                " source) VALUES (?, (SELECT id FROM ontology WHERE tag = ?), ?, ?, ?, ?, ?)",
+                [(int(audio_id), t, labeler_id, a, b, now, source) for t, a, b in events])
+        return len(events)
 
     def add_skip(self, clip_id: int, *, labeler: str = "expert", strategy: str | None = None,
                  reason: str | None = None, model_version: int | None = None) -> int:

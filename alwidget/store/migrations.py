@@ -264,4 +264,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audios ADD COLUMN raw_path BLOB;
     CREATE INDEX audios_raw_path ON audios(raw_path) WHERE raw_path IS NOT NULL;
     """,
+    # 6: where a decision or a strong event came from (NULL: made in alwidget; else e.g.
+    #    "raven:calls.Table.1.selections.txt"), saved models (their card), and a saved
+    #    model's detections over the archive (one row per model and clip, apart from labels)
+    """
+    ALTER TABLE label_events ADD COLUMN source TEXT;
+    ALTER TABLE chunks ADD COLUMN source TEXT;
+    CREATE TABLE models (
+        id TEXT PRIMARY KEY,             -- the saved model's id (in its card)
+        feature_set_id INTEGER REFERENCES feature_sets(id),
+        card TEXT NOT NULL,              -- the model card (JSON)
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE detections (
+        model_id TEXT NOT NULL REFERENCES models(id),
+        clip_id INTEGER NOT NULL REFERENCES clips(id),
+        label TEXT NOT NULL,             -- the class scored: the target, or the top class
+        score REAL NOT NULL,             -- its probability
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (model_id, clip_id)
+    ) WITHOUT ROWID;
+    """,
 ]

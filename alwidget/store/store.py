@@ -19,17 +19,19 @@ from .audios import AudioTables
 from .decisions import DecisionTables
 from .features import FeatureTables
 from .migrations import MIGRATIONS
-from .types import (Audio, ClipSources, Decision, FeatureSet, IngestError, LabelTable,
-                    NewAudio, StoreError, StoredProjection, StoreFull, StoreLocked,
+from .results import ResultTables
+from .types import (Audio, ClipSources, Decision, DetectionTable, FeatureSet, IngestError,
+                    LabelRecord, LabelTable, NewAudio, StrongEvent, StoreError, StoredProjection, StoreFull, StoreLocked,
                     StoreNameClash, StoreReadOnly, utc_now)
 
-__all__ = ["Audio", "ClipSources", "Decision", "FeatureSet", "IngestError", "LabelTable",
+__all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "IngestError",
+           "LabelRecord", "LabelTable", "StrongEvent",
            "NewAudio", "Store", "StoreError", "StoreFull", "StoreLocked", "StoreNameClash",
            "StoreReadOnly",
            "StoredProjection", "utc_now"]
 
 
-class Store(AudioTables, DecisionTables, FeatureTables):
+class Store(AudioTables, DecisionTables, FeatureTables, ResultTables):
     """An alwidget project database (SQLite, WAL, foreign keys on).
 
     Opening a path creates the file if needed and migrates it to the current
@@ -52,7 +54,7 @@ class Store(AudioTables, DecisionTables, FeatureTables):
     >>> from alwidget.store import Store
     >>> store = Store(":memory:")
     >>> store.schema_version
-    5
+    6
     >>> store.n_audios()
     0
     """

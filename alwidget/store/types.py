@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-__all__ = ["Audio", "ClipSources", "Decision", "FeatureSet", "IngestError", "LabelTable",
-           "NewAudio", "StoreError", "StoreFull", "StoreLocked", "StoreReadOnly",
-           "StoredProjection", "label_table", "short_hash", "utc_now"]
+__all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "IngestError",
+           "LabelRecord", "LabelTable", "NewAudio", "StoreError", "StoreFull", "StoreLocked",
+           "StoreNameClash", "StoreReadOnly", "StoredProjection", "StrongEvent", "label_table",
+           "short_hash", "utc_now"]
 
 
 class StoreError(ValueError):
@@ -176,3 +177,51 @@ def label_table(rows: list[tuple]) -> LabelTable:
     )
 
 
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """One current label, for export: its clip's file and window (seconds from the file's
+    start), the label, who made it and when, how it was chosen, and where it came from
+    (``source``: None when made in alwidget, e.g. ``"csv:labels.csv"`` when imported)."""
+
+    clip_id: int
+    path: str
+    start_s: float
+    end_s: float
+    label: str
+    labeler: str | None
+    created_at: str
+    strategy: str | None
+    reason: str | None
+    source: str | None
+    event_id: int
+
+
+@dataclass(frozen=True)
+class StrongEvent:
+    """One strong-label event: a sound from ``onset_s`` to ``offset_s`` (seconds from the
+    file's start) of an audio file."""
+
+    id: int
+    audio_id: int
+    path: str
+    label: str
+    onset_s: float
+    offset_s: float
+    labeler: str | None
+    created_at: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class DetectionTable:
+    """A saved model's scores: parallel arrays of clip id, the class scored and its
+    probability."""
+
+    clip_id: np.ndarray
+    label: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.clip_id)
