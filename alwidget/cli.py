@@ -1,4 +1,5 @@
-"""The ``alwidget`` command line: ``ingest``, ``features``, ``demo``, ``simulate``.
+"""The ``alwidget`` command line: ``ingest``, ``features``, ``demo``, ``simulate``, ``export``,
+``import-labels``, ``detect``.
 
 Run ``alwidget COMMAND --help`` for the options of each. A user error ends with one line
 on stderr naming the file or value and what to do, and its own exit status
@@ -148,7 +149,7 @@ def _simulate(args: argparse.Namespace) -> int:
         queries=100 if queries is None else queries,
         seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
         positive_share=args.positive_share, fold_order=fold_order, n_jobs=args.jobs,
-        progress=not args.quiet)
+        start=args.start, progress=not args.quiet)
     paths = result.to_csv(out)
     result.save_figure(out / "learning_curves.html")
     if store is not None:
@@ -261,12 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--positive-share", type=float,
                    help="subsample the pool's positives to this share (a rarer target)")
+    p.add_argument("--start", choices=("random", "nearest"), default="random",
+                   help="rare-target start: 1 random positive + 1 negative (default), or the "
+                        "positive alone and its nearest clips until a negative is labeled")
     p.add_argument("--oracle-error", type=float, default=0.0,
                    help="error rate of a noisy oracle (default 0: ground truth)")
     p.add_argument("--jobs", type=int, default=-1, help="parallel runs (default: all cores)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate)
+    from .detect.command import add_parser as add_detect_parser
+    from .exchange.command import add_parsers as add_exchange_parsers
+
+    add_exchange_parsers(sub)  # export, import-labels
+    add_detect_parser(sub)
     return parser
 
 

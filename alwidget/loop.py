@@ -22,7 +22,12 @@ The rules, in one place:
   depend on who asks).
 * **Fewer than two classes labeled.** No model is fitted; a strategy that needs one
   (:attr:`~alwidget.strategies.Strategy.needs_model`) is replaced by a random pick whose
-  reason says so.
+  reason says so (``start="random"``, the default). With ``start="nearest"`` (a cold
+  start from search by example) the picks are instead the pool rows nearest, by cosine
+  distance, to the known positive(s) — the labeled rows of the target (binary) or of the
+  one class labeled (multi-class) — whatever the strategy, until a second class is
+  labeled (or, binary tasks, while fewer than ``start_labels`` rows are labeled); with no
+  positive known yet the one-class rule applies.
 * **Threshold.** Binary tasks: tuned for F1 on the validation rows when there are any
   (:func:`~alwidget.learn.tune_threshold`), else 0.5. ``lc-tuned`` and other ``-tuned``
   strategies read it, and refuse to start without validation rows.
@@ -39,9 +44,12 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score
 
 from .learn import Learner, default_model, tune_threshold
-from .strategies import QueryContext, RandomSampling, Strategy, make_strategy
+from .strategies import Query, QueryContext, RandomSampling, Strategy, make_strategy
 
-__all__ = ["LoopCore", "Plan", "model_seed"]
+__all__ = ["LoopCore", "Plan", "START_NAMES", "model_seed"]
+
+#: Cold starts: what the loop picks before two classes are labeled.
+START_NAMES = ("random", "nearest")
 
 
 def model_seed(random_state, iteration: int) -> int | None:
@@ -73,7 +81,8 @@ class Plan:
         Why each pick was made, for the expert.
     strategies : tuple of str
         Which rule made each pick: the strategy's name, ``"random"`` at a cold start or a
-        fallback, ``"expert"`` for a queued row.
+        fallback, ``"nearest"`` at a cold start from search by example
+        (``start="nearest"``), ``"expert"`` for a queued row.
     learner : Learner or None
         The fitted model (None before two classes are labeled).
     proba : ndarray of float32 (n_rows, n_classes) or None
@@ -130,6 +139,19 @@ class LoopCore:
         Rows of ``X`` held out to tune the threshold and report F1; never trained on.
     batch_size : int, default 1
         Picks per plan.
+    start : {"random", "nearest"}, default "random"
+        The cold start, before two classes are labeled. ``"random"``: no model, so a random
+        pick (a strategy that needs no model, such as MAL's medoids, runs as it is).
+        ``"nearest"``: the pool rows nearest (cosine distance, ties to the lower row) to
+        the known positive(s) — the labeled rows of ``target`` in a binary task, of the one
+        class labeled otherwise; a row's distance is to its nearest known positive. This is
+        the start from search by example: label one example, and the next queries are the
+        clips most like it until a clip of another class is labeled; then the strategy.
+        With no positive labeled yet it falls back to the random pick.
+    start_labels : int, optional
+        Binary tasks with ``start="nearest"``: keep asking the clips nearest to the known
+        positives, model or not, while fewer than this many rows are labeled (validation
+        rows excluded). Default None: only until a second class is labeled.
 
     Examples
     --------
@@ -142,11 +164,15 @@ class LoopCore:
     ((1,), ('lc',), 0.5)
     >>> plan.proba.shape
     (100, 2)
+    >>> cold = LoopCore(X, ["background", "bird"], start="nearest", random_state=0)
+    >>> first = cold.plan([99], ["bird"], pool=np.arange(99), iteration=1)
+    >>> first.strategies, first.reasons[0].startswith("nearest to the known positive")
+    (('nearest',), True)
     """
 
     def __init__(self, X, classes, *, target: str | None = None, model=None,
                  strategy: str | Strategy = "lc", random_state=0, validation=None,
-                 batch_size: int = 1):
+                 batch_size: int = 1, start: str = "random", start_labels: int | None = None):
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         if self.X.ndim != 2:
             raise ValueError(f"X must be 2-d (rows, features); got shape {self.X.shape}")
@@ -167,6 +193,12 @@ class LoopCore:
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
         self.batch_size = int(batch_size)
+        if start not in START_NAMES:
+            raise ValueError(f"start={start!r} must be one of {list(START_NAMES)}")
+        self.start = start
+        if start_labels is not None and (int(start_labels) != start_labels or start_labels < 1):
+            raise ValueError(f"start_labels={start_labels!r} must be a positive integer or None")
+        self.start_labels = None if start_labels is None else int(start_labels)
         self._val_rows = _EMPTY
         self._val_labels = np.empty(0, object)
         if validation is not None:
@@ -185,6 +217,11 @@ class LoopCore:
     def validation_rows(self) -> np.ndarray:
         """Rows held out for validation (never in a pool, never trained on)."""
         return self._val_rows
+
+    @property
+    def validation_labels(self) -> np.ndarray:
+        """The labels of :attr:`validation_rows` (class names, object array)."""
+        return self._val_labels
 
     def _rows(self, rows, what: str) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -259,7 +296,11 @@ class LoopCore:
                 positive=self.classes.index(self.target) if self.binary else 1,
                 threshold=0.5 if threshold is None else threshold, iteration=int(iteration),
                 X_pool=self.X[rest], X_labeled=self.X[rows], **self._committee(learner, rest))
-            if learner is None and self.strategy.needs_model:
+            known = self._known_positives(rows, labels, present)
+            if len(known):
+                q, q_reasons = _nearest_query(self.X[rest], self.X[known], k - len(picks))
+                name = "nearest"
+            elif learner is None and self.strategy.needs_model:
                 why = "no labels yet" if not present else f"only {present[0]!r} labeled so far"
                 q = RandomSampling(self.random_state).query(ctx, k - len(picks))
                 q_reasons, name = (f"random: {why}",) * len(q.indices), "random"
@@ -289,6 +330,17 @@ class LoopCore:
                     threshold=0.5 if self.binary else None)
 
     # -- parts ---------------------------------------------------------------------------
+    def _known_positives(self, rows, labels, present) -> np.ndarray:
+        """Rows a nearest start searches around (empty: no nearest start now)."""
+        if self.start != "nearest" or not present:
+            return _EMPTY
+        if len(present) == 1 and not (self.binary and present[0] != self.target):
+            return rows[labels == present[0]]
+        if (self.binary and self.start_labels is not None and len(rows) < self.start_labels
+                and self.target in present):
+            return rows[labels == self.target]
+        return _EMPTY
+
     def _training_set(self, rows, labels, pseudo):
         if pseudo is None or not len(pseudo[0]):
             return rows, labels
@@ -324,3 +376,17 @@ class LoopCore:
             return {}
         return dict(committee=committee.votes(self.X[rest]),
                     member_names=tuple(getattr(committee, "names_", ())))
+
+
+def _nearest_query(X_pool: np.ndarray, X_known: np.ndarray, k: int):
+    """The ``k`` pool rows nearest (cosine) to any known positive, and their reasons."""
+    pool = X_pool.astype(np.float64)
+    known = X_known.astype(np.float64)
+    pool /= np.maximum(np.linalg.norm(pool, axis=1, keepdims=True), 1e-12)
+    known /= np.maximum(np.linalg.norm(known, axis=1, keepdims=True), 1e-12)
+    dist = 1.0 - (pool @ known.T).max(axis=1)  # to the nearest known positive
+    order = np.argsort(dist, kind="stable")[:k]
+    n = len(X_known)
+    who = "the known positive" if n == 1 else f"the {n} known positives"
+    reasons = tuple(f"nearest to {who} (cosine distance {dist[i]:.3f})" for i in order)
+    return Query(order.astype(np.int64), 1.0 - dist[order], reasons), reasons

@@ -206,3 +206,43 @@ def test_queries_count_the_clips_asked():
     assert len({r["picked"] for r in one if r["picked"] is not None}) == 7  # never asked twice
     with pytest.raises(ValueError, match="queries=0 must be a positive integer"):
         run_rare_target(X, labels, folds, ["bird"], queries=0, progress=False)
+
+
+def test_the_nearest_start_begins_from_the_random_pair_s_positive_alone():
+    from alwidget.experiment import start_pair
+
+    X, labels, folds = rare_data()
+    y = labels == "bird"
+    kw = dict(strategies=["lc"], queries=6, seeds=[0, 1], n_jobs=1, progress=False)
+    near = run_rare_target(X, labels, folds, ["bird"], start="nearest", **kw)
+    rand = run_rare_target(X, labels, folds, ["bird"], **kw)
+    assert all(r["n_labels"] == 1 + r["iteration"] for r in near.records)
+    assert all(r["n_labels"] == 2 + r["iteration"] for r in rand.records)
+    assert near.params["cold_start"] == "nearest" and rand.params["cold_start"] == "random"
+    assert "nearest clips" in near.params["start"]
+    for r in near.records:
+        if r["iteration"] == 0:  # one class known: no model, F1 0, and a nearest pick
+            _, _, pool = split(folds, int(r["fold"]))
+            positive = start_pair(y, pool, r["seed"], r["fold"])[0]
+            Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+            rest = np.setdiff1d(pool, [positive])
+            assert r["f1"] == 0 and r["picked"] == rest[np.argmax(Xn[rest] @ Xn[positive])]
+    with pytest.raises(ValueError, match="start='far' must be one of"):
+        run_rare_target(X, labels, folds, ["bird"], start="far", progress=False)
+    with pytest.raises(ValueError, match="start_labels=0 must be a positive integer"):
+        run_rare_target(X, labels, folds, ["bird"], start="nearest", start_labels=0,
+                        progress=False)
+    longer = run_rare_target(X, labels, folds, ["bird"], start="nearest", start_labels=4, **kw)
+    assert "until a negative and 4 labels" in longer.params["start"]
+    for (fold, seed) in {(r["fold"], r["seed"]) for r in longer.records}:
+        run = sorted((r for r in longer.records if (r["fold"], r["seed"]) == (fold, seed)),
+                     key=lambda r: r["iteration"])
+        _, _, pool = split(folds, int(fold))
+        positive = start_pair(y, pool, seed, fold)[0]
+        Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+        known, rest = [positive], np.setdiff1d(pool, [positive])
+        for r in run[:3]:  # 1, 2, 3 labels: the nearest clip to any known positive
+            want = rest[np.argmax((Xn[rest] @ Xn[known].T).max(axis=1))]
+            assert r["picked"] == want
+            known += [want] if y[want] else []
+            rest = np.setdiff1d(rest, [want])

@@ -146,3 +146,127 @@ def test_a_session_answered_by_an_oracle_makes_the_picks_and_f1_of_simulate(tmp_
     assert f1 == sim_f1
     events = store.active_events()
     assert {e.strategy for e in events[2:]} <= {strategy, "random"}  # the name the user chose
+
+
+def _cosine_order(X, known, pool):
+    """Brute-force reference: pool rows by cosine distance to their nearest known row."""
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    d = 1 - (Xn[pool] @ Xn[known].T).max(axis=1)
+    return pool[np.argsort(d, kind="stable")], np.sort(d, kind="stable")
+
+
+def test_nearest_start_asks_the_clips_nearest_the_known_positive_by_cosine():
+    X, y = rare()
+    pos = int(np.flatnonzero(y)[0])
+    X[7] = 10 * X[pos]  # cosine distance 0, far in Euclidean distance
+    pool = np.setdiff1d(np.arange(240), [pos])
+    core = LoopCore(X, ["noise", "bird"], strategy="lc", random_state=1, batch_size=6,
+                    start="nearest")
+    plan = core.plan([pos], ["bird"], pool=pool, iteration=1)
+    want, dist = _cosine_order(X.astype(np.float64), [pos], pool)
+    assert plan.picks.tolist() == want[:6].tolist() and plan.picks[0] == 7
+    assert np.linalg.norm(X[7] - X[pos]) > np.median(np.linalg.norm(X - X[pos], axis=1))
+    assert plan.strategies == ("nearest",) * 6 and plan.learner is None
+    assert plan.reasons[0] == "nearest to the known positive (cosine distance 0.000)"
+    assert plan.reasons[3] == f"nearest to the known positive (cosine distance {dist[3]:.3f})"
+    np.testing.assert_allclose(plan.utilities, 1 - dist[:6], atol=1e-9)
+    # several positives: the distance to the nearest one; a strategy without a model too
+    known = np.flatnonzero(y)[:3]
+    rest = np.setdiff1d(np.arange(240), known)
+    mal = LoopCore(X, ["noise", "bird"], strategy="mal", random_state=1, batch_size=4,
+                   start="nearest")
+    many = mal.plan(known, ["bird"] * 3, pool=rest, iteration=3)
+    assert many.picks.tolist() == _cosine_order(X.astype(np.float64), known, rest)[0][:4].tolist()
+    assert all(r.startswith("nearest to the 3 known positives") for r in many.reasons)
+    # once a second class is labeled, the strategy; before any positive, the random rule
+    both = core.plan([pos, 3], ["bird", "noise"], pool=np.setdiff1d(pool, [3]), iteration=2)
+    assert both.strategies == ("lc",) * 6 and both.learner is not None
+    neg = core.plan([3], ["noise"], pool=np.setdiff1d(np.arange(240), [3]), iteration=1)
+    assert neg.reasons == ("random: only 'noise' labeled so far",) * 6
+    assert core.plan([], [], pool=np.arange(240), iteration=0).strategies == ("random",) * 6
+    # queued rows still come first; validation positives are never known positives
+    queued = core.plan([pos], ["bird"], pool=pool, iteration=1, queued=[pool[-1]])
+    assert queued.picks.tolist() == [pool[-1]] + [r for r in want if r != pool[-1]][:5]
+    held = LoopCore(X, ["noise", "bird"], start="nearest", validation=([pos], ["bird"]))
+    assert held.plan([pos], ["bird"], pool=pool, iteration=1).strategies == ("random",)
+
+
+def test_the_random_start_is_the_default_and_a_bad_start_is_refused():
+    X, y = rare()
+    pos = int(np.flatnonzero(y)[0])
+    pool = np.setdiff1d(np.arange(240), [pos])
+    default = LoopCore(X, ["noise", "bird"], random_state=1).plan([pos], ["bird"], pool=pool,
+                                                                  iteration=1)
+    explicit = LoopCore(X, ["noise", "bird"], random_state=1, start="random").plan(
+        [pos], ["bird"], pool=pool, iteration=1)
+    assert default.picks.tolist() == explicit.picks.tolist()
+    assert default.reasons == ("random: only 'bird' labeled so far",)
+    with pytest.raises(ValueError, match=r"start='search' must be one of \['random', 'nearest'\]"):
+        LoopCore(X, ["noise", "bird"], start="search")
+
+
+@pytest.mark.parametrize("strategy", ["lc", "random"])
+def test_a_session_with_the_nearest_start_makes_the_picks_and_f1_of_the_simulation(
+        tmp_path, strategy):
+    from alwidget.experiment import run_rare_target
+
+    X, y = rare(seed=2, share=0.05)
+    folds = np.arange(len(X)) % 4 + 1
+    seed, queries = 3, 12
+    res = run_rare_target(X, np.where(y, "bird", "noise"), folds, ["bird"], strategies=[strategy],
+                          queries=queries, seeds=[seed], start="nearest", n_jobs=1,
+                          progress=False)
+    rows = sorted((r for r in res.records if r["fold"] == "1"), key=lambda r: r["iteration"])
+    sim_picks = [r["picked"] for r in rows if r["picked"] is not None]
+    sim_f1 = [r["f1"] for r in rows]
+    assert rows[0]["n_labels"] == 1 and res.params["cold_start"] == "nearest"
+
+    store = _store_of(tmp_path / "p.db", X)
+    clip = store.clip_ids()
+    test, val, pool = split(folds, 1)
+    truth = {int(clip[i]): ("bird" if y[i] else "noise") for i in range(len(X))}
+    s = Session(store, classes=["noise", "bird"], strategy=strategy, random_state=seed,
+                validation=(clip[val], [truth[c] for c in clip[val]]), clips=clip[pool],
+                start="nearest")
+    positive = start_pair(y, pool, seed, 1)[0]
+    s.label(clip[positive], "bird")
+    assert s.current.reason.startswith("nearest to the known positive (cosine distance")
+    picks, f1, reasons = [], [], []
+    for _ in range(queries + 1):
+        p = np.nan_to_num(s.pool.view().p_target[test], nan=0.0)
+        f1.append(f1_at(y[test], p, s.threshold))
+        if len(f1) == queries + 1:
+            break
+        picks.append(int(np.searchsorted(clip, s.current.clip_id)))
+        reasons.append(s.current.reason)
+        s.submit(truth[s.current.clip_id], clip_id=s.current.clip_id)
+    s.close()
+    assert picks == sim_picks and len(picks) == queries
+    assert f1 == sim_f1
+    # the nearest clips until the first negative, then the strategy
+    first_neg = next(i for i, r in enumerate(picks) if not y[r])
+    assert all(r.startswith("nearest to the") for r in reasons[:first_neg + 1])
+    assert not any(r.startswith("nearest") for r in reasons[first_neg + 1:])
+    want = _cosine_order(X.astype(np.float64), [positive], np.setdiff1d(pool, [positive]))[0]
+    assert picks[0] == want[0]
+
+
+def test_start_labels_keeps_the_nearest_start_past_the_first_negative():
+    X, y = rare()
+    pos, neg = np.flatnonzero(y)[:2], np.flatnonzero(~y)[:3]
+    core = LoopCore(X, ["noise", "bird"], random_state=0, start="nearest", start_labels=5,
+                    batch_size=3)
+    labeled = np.r_[pos, neg[:2]]  # 4 labels, both classes: a model, still the nearest start
+    pool = np.setdiff1d(np.arange(240), labeled)
+    plan = core.plan(labeled, ["bird", "bird", "noise", "noise"], pool=pool, iteration=4)
+    assert plan.learner is not None and plan.strategies == ("nearest",) * 3
+    assert plan.picks.tolist() == _cosine_order(X.astype(np.float64), pos, pool)[0][:3].tolist()
+    assert plan.reasons[0].startswith("nearest to the 2 known positives")
+    labeled = np.r_[pos, neg]  # 5 labels: the strategy
+    after = core.plan(labeled, ["bird"] * 2 + ["noise"] * 3,
+                      pool=np.setdiff1d(np.arange(240), labeled), iteration=5)
+    assert after.strategies == ("lc",) * 3
+    only_neg = core.plan(neg, ["noise"] * 3, pool=np.setdiff1d(np.arange(240), neg), iteration=3)
+    assert only_neg.strategies == ("random",) * 3  # no positive known: the one-class rule
+    with pytest.raises(ValueError, match="start_labels=0 must be a positive integer"):
+        LoopCore(X, ["noise", "bird"], start="nearest", start_labels=0)

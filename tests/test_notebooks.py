@@ -26,12 +26,23 @@ def test_quickstart_runs_headless_with_a_simulated_annotator(tmp_path, monkeypat
     assert "2000 clips x 296 features" in text
     widgets = [o for o in outputs if o["output_type"] == "execute_result"
                and "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(widgets) == 1  # the labeling widget was displayed (progress bars are not results)
+    assert len(widgets) == 2  # the labeling app and the search gallery (progress bars are not)
     assert "41 labels" in text  # the known example + 40 simulated answers
     f1 = float(text.split("validation F1 after 41 labels: ")[1].split()[0])
     assert f1 > 0.5  # the model learned the rare target
     store = Store(tmp_path / "demo" / "alwidget.db")
     assert len(store.current_labels()) == 41
+    # the results left the project: labels, a model, its evaluation, detections, search
+    demo = tmp_path / "demo"
+    assert (demo / "export" / "labels.csv").read_text().count("\n") > 41
+    assert list((demo / "export" / "raven").glob("*.Table.1.selections.txt"))
+    (model_id,) = store.model_cards()
+    assert f"saved model {model_id}: validation F1" in text
+    assert (demo / "evaluation.html").stat().st_size > 1_000_000
+    assert f"model {model_id}: 2000 clips scored" in text and "positive clips in" in text
+    assert list((demo / "detections").glob("*.Table.1.selections.txt"))
+    line = next(l for l in text.splitlines() if "of the 10 unlabeled clips nearest the" in l)
+    assert int(line.split()[0]) >= 1  # the search finds more of the target (3 % of the pool)
 
 
 @pytest.mark.slow

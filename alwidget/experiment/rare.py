@@ -8,6 +8,11 @@ fits the model, tunes the threshold for F1 on validation and picks one pool clip
 label the oracle reveals. Each fit records test F1 at the tuned threshold, so a run has
 ``queries + 1`` records, from 2 to ``queries + 2`` labels. A reference model trained on
 the whole pool gives the ceiling.
+
+``start="nearest"`` is the cold start from search by example: the runs start from the
+positive of that pair alone (1 label), and the loop core's nearest start asks the pool
+clips nearest to the known positive(s) (cosine) until a negative is labeled; then the
+strategy. Its runs have ``queries + 1`` records from 1 to ``queries + 1`` labels.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from ..learn import default_model, f1_at
-from ..loop import LoopCore
+from ..loop import START_NAMES, LoopCore
 from ..strategies import make_strategy
 from .folds import describe_pairs, ordered_folds, split
 from .oracles import GroundTruthOracle, NoisyOracle
@@ -52,16 +57,19 @@ def start_pair(y: np.ndarray, pool: np.ndarray, seed: int, fold) -> list[int]:
 
 
 def _one_run(X, y, test, val, pool, strategy_name, seed, queries, model, oracle_error,
-             target, fold, initial=None):
+             target, fold, initial=None, start="random", start_labels=None):
     """One strategy on one fold and seed, through the loop core: one record per fit."""
     classes = _classes(target)
     names = np.asarray(classes, dtype=object)[y.astype(int)]
     core = LoopCore(X, classes, target=str(target), model=model, strategy=strategy_name,
-                    random_state=seed, validation=(val, names[val]))
+                    random_state=seed, validation=(val, names[val]), start=start,
+                    start_labels=start_labels)
     if initial is not None:
         labeled = [int(i) for i in np.intersect1d(initial, pool)]
         if not labeled:
             raise ValueError(f"fold {fold!r}: none of the initial clips is in the pool")
+    elif start == "nearest":
+        labeled = start_pair(y, pool, seed, fold)[:1]  # the same positive, alone
     else:
         labeled = start_pair(y, pool, seed, fold)
     answers = {i: bool(y[i]) for i in labeled}
@@ -128,6 +136,8 @@ def run_rare_target(
     oracle_error: float = 0.0,
     positive_share: float | None = None,
     initial: Sequence[int] | None = None,
+    start: str = "random",
+    start_labels: int | None = None,
     fold_order: Sequence | None = None,
     n_jobs: int = -1,
     progress: bool = True,
@@ -161,6 +171,15 @@ def run_rare_target(
     initial : sequence of int, optional
         A chosen seed set (row indices of X): the runs start from those of
         them in the pool instead of 1 random positive + 1 random negative.
+    start : {"random", "nearest"}, default "random"
+        The cold start (:class:`~alwidget.loop.LoopCore`'s ``start``). ``"random"``: 1
+        random positive + 1 random negative, as in the protocol. ``"nearest"``: the same
+        positive alone; the first queries are the pool clips nearest to the known
+        positive(s) by cosine distance until a negative is labeled, then the strategy
+        (search by example). With ``initial``, it only chooses the loop core's start.
+    start_labels : int, optional
+        With ``start="nearest"``: keep asking the nearest clips while fewer than this many
+        clips are labeled (:class:`~alwidget.loop.LoopCore`'s ``start_labels``).
     fold_order : sequence, optional
         The folds in protocol order (each test fold is validated on the next); default
         :func:`~alwidget.experiment.folds.ordered_folds`.
@@ -182,6 +201,10 @@ def run_rare_target(
     ['random', 'lc']
     >>> sorted({r["n_labels"] for r in res.records})
     [2, 3, 4, 5, 6, 7]
+    >>> near = run_rare_target(X, c.astype(str), np.arange(300) % 4, ["1"], strategies=["lc"],
+    ...                        queries=5, start="nearest", n_jobs=1, progress=False)
+    >>> sorted({r["n_labels"] for r in near.records})
+    [1, 2, 3, 4, 5, 6]
     """
     from tqdm.auto import tqdm
 
@@ -195,6 +218,10 @@ def run_rare_target(
         raise ValueError(f"queries={queries!r} must be a positive integer")
     for s in strategies:
         make_strategy(s)  # unknown names fail before any work
+    if start not in START_NAMES:
+        raise ValueError(f"start={start!r} must be one of {list(START_NAMES)}")
+    if start_labels is not None and (int(start_labels) != start_labels or start_labels < 1):
+        raise ValueError(f"start_labels={start_labels!r} must be a positive integer or None")
     missing = sorted(set(map(str, targets)) - set(labels.tolist()))
     if missing:
         raise ValueError(f"targets {missing} are not among the labels "
@@ -213,7 +240,8 @@ def run_rare_target(
                 refs.append(delayed(_reference)(X, y, test, val, pool_k, model, seed, target, k))
                 for s in strategies:
                     jobs.append(delayed(_one_run)(X, y, test, val, pool_k, s, seed, int(queries),
-                                                  model, oracle_error, target, k, initial))
+                                                  model, oracle_error, target, k, initial,
+                                                  start, start_labels))
     bar = tqdm(total=len(jobs) + len(refs), desc="simulate", unit="run", disable=not progress)
     records, references = [], []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
@@ -227,7 +255,12 @@ def run_rare_target(
     params = dict(protocol="rare-target", targets=list(map(str, targets)),
                   strategies=list(strategies), queries=int(queries), seeds=list(seeds),
                   model=repr(model), oracle_error=oracle_error, positive_share=positive_share,
-                  start="1 positive + 1 negative" if initial is None else "the initial set",
+                  start=("the initial set" if initial is not None
+                         else "1 positive + 1 negative" if start == "random"
+                         else "1 positive, then its nearest clips (cosine) until a negative"
+                         + ("" if start_labels is None
+                            else f" and {start_labels} labels")),
+                  cold_start=start, start_labels=start_labels,
                   initial=None if initial is None else [int(i) for i in initial],
                   folds=[str(f) for f in order], fold_pairs=describe_pairs(folds, order))
     return ExperimentResult(records, references, params)

@@ -62,10 +62,14 @@ class Decisions:
                                              reason=p.reason, model_version=p.model_version)])
         return self._after(stale)
 
-    def label(self, clip_id: int, label: str, events=None) -> Proposal | None:
-        """Label a clip of the expert's choosing (a known example, a clip found on a map).
+    def label(self, clip_id: int, label: str, events=None, *, strategy: str = "expert",
+              reason: str = "chosen by the expert") -> Proposal | None:
+        """Label a clip of the expert's choosing (a known example, a clip found on a map or by
+        search by example).
 
         Committed like any label; the next clip is then planned from the new labels.
+        ``strategy`` and ``reason`` record how the clip was found (e.g. ``"search"`` and
+        ``"nearest to clip 12"``).
         """
         label = self._check_label(label)
         events = self._check_events(events)
@@ -75,17 +79,19 @@ class Decisions:
             stale = self._decide(
                 [clip_id], lambda st: st.with_labels([clip_id], label),
                 lambda: [self.store.add_label(clip_id, label, labeler=self.labeler,
-                                              strategy="expert", reason="chosen by the expert",
+                                              strategy=strategy, reason=reason,
                                               model_version=self._state.n_decisions,
                                               events=events)],
                 tags=[label] + [e[0] for e in events or []])
         return self._after(stale)
 
-    def label_many(self, clip_ids, label: str) -> Proposal | None:
+    def label_many(self, clip_ids, label: str, *, strategy: str = "expert",
+                   reason: str = "labeled as a group by the expert") -> Proposal | None:
         """Give many clips (e.g. a region selected on a map) the same label: one decision.
 
         All are committed in one transaction and the model is refitted once; one
-        :meth:`undo` takes the whole group back.
+        :meth:`undo` takes the whole group back. ``strategy`` and ``reason`` record how the
+        clips were found.
         """
         label = self._check_label(label)
         clip_ids = list(dict.fromkeys(self._clip_id(c) for c in clip_ids))
@@ -96,8 +102,7 @@ class Decisions:
             stale = self._decide(
                 clip_ids, lambda st: st.with_labels(clip_ids, label),
                 lambda: self.store.add_labels(clip_ids, label, labeler=self.labeler,
-                                              strategy="expert",
-                                              reason="labeled as a group by the expert",
+                                              strategy=strategy, reason=reason,
                                               model_version=self._state.n_decisions),
                 tags=[label])
         return self._after(stale)

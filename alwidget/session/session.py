@@ -39,6 +39,7 @@ from ..loop import LoopCore
 from ..store import FeatureSet, Store, StoreError
 from ..strategies import Strategy
 from .decisions import Decisions
+from .results import Results
 from .planner import Planner
 from .pool import SessionPool
 from .state import DOUBT, LoopState, Proposal, SessionPlan, Status, read_state
@@ -46,7 +47,7 @@ from .state import DOUBT, LoopState, Proposal, SessionPlan, Status, read_state
 __all__ = ["Session"]
 
 
-class Session(Decisions):
+class Session(Decisions, Results):
     """Active-learning loop over a store, a learner and a strategy.
 
     Parameters
@@ -82,6 +83,12 @@ class Session(Decisions):
     claim_timeout_s : float, default 1800
         A clip shown by a session of another kernel stays off this session's pool until that
         session moves on, closes, or has shown it this long.
+    start : {"random", "nearest"}, default "random"
+        The cold start, before two classes are labeled (:class:`alwidget.loop.LoopCore`).
+        ``"nearest"`` starts from search by example: once a clip of the target is labeled
+        (e.g. one found with :mod:`alwidget.search`), the next clips are those nearest to
+        the known positive(s) by cosine distance, until a clip of another class is labeled;
+        ``"random"`` picks at random until then.
 
     Examples
     --------
@@ -95,7 +102,8 @@ class Session(Decisions):
                  target: str | None = None, strategy: str | Strategy = "lc", model=None,
                  labeler: str = "expert", budget: int | None = None, validation=None,
                  target_f1: float | None = None, random_state: int = 0,
-                 precompute: bool = True, clips=None, claim_timeout_s: float = 1800.0):
+                 precompute: bool = True, clips=None, claim_timeout_s: float = 1800.0,
+                 start: str = "random"):
         self.store = store if isinstance(store, Store) else Store(store)
         classes = [str(c) for c in classes]
         if len(classes) < 2 or len(set(classes)) != len(classes):
@@ -124,7 +132,7 @@ class Session(Decisions):
         inside[val_rows] = False
         self._inside_rows = np.flatnonzero(inside)
         self._core = LoopCore(X, classes, target=self.target, model=model, strategy=strategy,
-                              random_state=random_state,
+                              random_state=random_state, start=start,
                               validation=None if validation is None else (val_rows, val_labels))
         self.strategy = self._core.strategy
         self.model = self._core.model

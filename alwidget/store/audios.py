@@ -316,5 +316,5 @@ def _stored_path(path: str) -> tuple[str, str, bytes | None]:
 
 def _full_path(folder: str, name: str, raw: bytes | None) -> str:
     """The path to open: the stored bytes when there are any (``os.fsdecode``), else text."""
-    return os.fsdecode(raw) if raw is not None else str(Path(folder) / name)
+    return os.fsdecode(raw) if raw is not None else os.path.join(folder, name)
 

@@ -139,16 +139,21 @@ class FeatureTables:
         With ``clip_ids``, returns exactly those clips in that order and raises
         if any has no features yet.
         """
-        rows = self._query(
-            "SELECT clip_id, vector FROM features WHERE feature_set_id = ? ORDER BY clip_id",
-            (feature_set.id,),
-        )
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        X = X.reshape(len(rows), feature_set.dim)
         if clip_ids is None:
-            return ids, X
+            return self._vectors(feature_set, "", ())
         want = np.asarray(clip_ids, dtype=np.int64)
+        uniq = np.unique(want)
+        if len(uniq) == 0:
+            ids, X = np.empty(0, np.int64), np.empty((0, feature_set.dim), np.float32)
+        elif uniq[-1] - uniq[0] < 4 * len(uniq):  # a run of ids (a batch): one range read
+            ids, X = self._vectors(feature_set, " AND clip_id BETWEEN ? AND ?",
+                                   (int(uniq[0]), int(uniq[-1])))
+        else:  # scattered ids: read only those
+            parts = [self._vectors(feature_set, f" AND clip_id IN ({','.join('?' * len(c))})",
+                                   tuple(int(i) for i in c))
+                     for c in np.array_split(uniq, -(-len(uniq) // 900))]
+            ids = np.concatenate([p[0] for p in parts])
+            X = np.concatenate([p[1] for p in parts])
         pos = np.searchsorted(ids, want)
         ok = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == want) if len(ids) else np.zeros(len(want), bool)
         if not ok.all():
@@ -158,6 +163,27 @@ class FeatureTables:
                 "run alwidget.extract_features first"
             )
         return want, X[pos]
+
+    def _vectors(self, feature_set: FeatureSet, where: str, params: tuple
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids ascending, float32 matrix) of a feature set's rows matching ``where``, copied
+        row by row into one array (memory: the matrix, not the rows and a joined copy)."""
+        sql = ("SELECT clip_id, vector FROM features WHERE feature_set_id = ?" + where
+               + " ORDER BY clip_id")
+        with self._lock:
+            n = self._conn.execute("SELECT COUNT(*) FROM features WHERE feature_set_id = ?"
+                                   + where, (feature_set.id, *params)).fetchone()[0]
+            ids = np.empty(n, np.int64)
+            X = np.empty((n, feature_set.dim), np.float32)
+            k = 0
+            cursor = self._conn.execute(sql, (feature_set.id, *params))
+            for rows in iter(lambda: cursor.fetchmany(8192), []):
+                m = min(len(rows), n - k)
+                ids[k:k + m] = [r[0] for r in rows[:m]]
+                X[k:k + m] = np.frombuffer(b"".join(r[1] for r in rows[:m]),
+                                           np.float32).reshape(m, feature_set.dim)
+                k += m
+        return ids[:k], X[:k]
 
     # -- projections (2-d maps) ---------------------------------------------
     def put_projection(self, feature_set: FeatureSet, method: str, params: dict,

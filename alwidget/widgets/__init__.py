@@ -5,11 +5,15 @@
   click a point to hear and label it, select a region to list, label or queue its clips.
 * :class:`LabelingApp` — both, wired together (what the quickstart shows).
 * :func:`spectrogram_grid` — spectrograms of clips from several map regions, side by side.
+* :class:`SearchGallery` — the clips nearest an example (a clip, a file, a map selection) as
+  spectrograms with play buttons and label keys; labeling there commits like any decision.
 """
 
 from .app import LabelingApp
 from .compare import spectrogram_grid
+from .gallery import SearchGallery
 from .labeler import LabelingWidget
 from .mapview import COLOR_MODES, MapView, Snapshot
 
-__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "Snapshot", "spectrogram_grid"]
+__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "SearchGallery", "Snapshot",
+           "spectrogram_grid"]

@@ -4,8 +4,9 @@ One long-lived plotly ``FigureWidget`` holds one WebGL scatter. After every
 decision the session tells the view, which recolours the points by assigning
 float32 arrays inside ``batch_update()`` (no per-point strings). Click a point
 to show and play that clip in a :class:`~alwidget.widgets.LabelingWidget`;
-box- or lasso-select a region to list its clips, label them all, or queue
-them. The view talks to the session only.
+box- or lasso-select a region to list its clips, label them all, queue them, or find the
+clips most like them (a :class:`~alwidget.widgets.SearchGallery` below the map). The view
+talks to the session only.
 
 Widgets are touched only on the kernel's main thread: a map computed in the background
 hands its result there (:class:`~alwidget.widgets.live.MainThread`). Text from users
@@ -162,9 +163,14 @@ class MapView(W.VBox):
         self.queue_button = W.Button(description="Queue all", icon="list")
         self.label_all_button.on_click(lambda _: self._act(self.label_selection, self.label_all.value))
         self.queue_button.on_click(lambda _: self._act(self.queue_selection))
+        self.search_button = W.Button(description="Find similar", icon="search",
+                                      tooltip="the clips nearest to the selection, to label")
+        self.search_button.on_click(lambda _: self._act(self.search_selection))
+        self.gallery = None
+        self.gallery_box = W.VBox()
         self.error = W.HTML()
         super().__init__([W.HBox([self.method_box, self.color_box, self.info]), self.figure,
-                          self.error, self.selection_box])
+                          self.error, self.selection_box, self.gallery_box])
         self.method_box.observe(lambda ch: self.show_method(_METHOD_NAMES[ch["new"]]), "value")
         self.color_box.observe(lambda ch: self.recolor(), "value")
         self._set_projection(session.pool.projection("pca"), self._request)
@@ -180,6 +186,8 @@ class MapView(W.VBox):
             self._closed = True
             self.session.unobserve(self._listener)
             release_view(self.session, "map", self)
+            if self.gallery is not None:
+                self.gallery.close()
             self._listener = None
             with self._lock:
                 self._request += 1  # results still to come are dropped
@@ -357,7 +365,8 @@ class MapView(W.VBox):
         head = W.HTML(f"<b>{len(self.selected)} clips selected</b>"
                       + (f" (first {len(rows)} listed)" if more > 0 else ""))
         self.selection_box.children = ([W.HBox([head, self.label_all, self.label_all_button,
-                                                 self.queue_button])] + rows
+                                                 self.queue_button, self.search_button])]
+                                       + rows
                                        if len(self.selected) else [])
 
     def select_box(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
@@ -391,6 +400,21 @@ class MapView(W.VBox):
     def queue_selection(self) -> None:
         """Ask the selected clips next, before the strategy's picks."""
         self.session.queue(self.selected)
+
+    def search_selection(self, **kwargs):
+        """Show the clips nearest to the selection in a gallery below the map, to label.
+
+        ``kwargs`` go to :class:`~alwidget.widgets.SearchGallery` (``k``, ``metric``,
+        ``combine``...); returns the gallery. Several clips search near their centroid
+        unless ``combine="nearest"``.
+        """
+        from .gallery import SearchGallery
+
+        if not len(self.selected):
+            raise ValueError("the selection is empty: select clips with the box or lasso first")
+        self.gallery = SearchGallery(self.session, [int(c) for c in self.selected], **kwargs)
+        self.gallery_box.children = [self.gallery]
+        return self.gallery
 
     def _act(self, fn, *args) -> None:
         try:
