@@ -14,13 +14,13 @@ from .features import extract_features, import_features  # noqa: E402
 from .ingestion import ingest  # noqa: E402
 from .store import Store  # noqa: E402
 
-__all__ = ["Store", "__version__", "detect", "export_labels", "extract_features",
+__all__ = ["Store", "__version__", "export_labels", "extract_features",
            "import_features", "import_labels", "ingest", "load_model", "save_model",
            "search_by_example"]
 
 #: Public names imported on first use: they pull in scikit-learn (seconds at start-up).
-_LAZY = {"detect": "detect", "load_model": "model_file", "save_model": "model_file",
-         "search_by_example": "search"}
+#: (Detection is ``from alwidget.detect import detect``: ``alwidget.detect`` is its package.)
+_LAZY = {"load_model": "model_file", "save_model": "model_file", "search_by_example": "search"}
 
 
 def __getattr__(name: str):

@@ -22,7 +22,8 @@ RARE_STRATEGIES = "random,lc,lc-tuned,ssal-0.95,ssal-0.98,ac-5,ac-10"
 EXIT_CODES = {
     0: "done",
     1: "ingest --strict: some files could not be used (listed, and in ingest_errors)",
-    2: "a bad option or input value (the message names it)",
+    2: "a bad option or input value, or an input file that does not exist (the message "
+       "names it)",
     3: "the database cannot be used (not an alwidget database, a folder, a newer schema)",
     4: "the disk is full, or another system error reading or writing a file",
     5: "the database is read-only",
@@ -299,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         for kind, code in ((StoreFull, 4), (StoreReadOnly, 5), (StoreLocked, 6),
                            (StoreError, 3), (ImportError, 7), (ValueError, 2),
-                           (TypeError, 2), (OSError, 4), (sqlite3.Error, 3)):
+                           (TypeError, 2), (FileNotFoundError, 2), (OSError, 4),
+                           (sqlite3.Error, 3)):
             if isinstance(exc, kind):
                 print(f"alwidget: error: {_one_line(exc)}", file=sys.stderr)
                 return code

@@ -380,11 +380,13 @@ class LoopCore:
 
 def _nearest_query(X_pool: np.ndarray, X_known: np.ndarray, k: int):
     """The ``k`` pool rows nearest (cosine) to any known positive, and their reasons."""
-    pool = X_pool.astype(np.float64)
     known = X_known.astype(np.float64)
-    pool /= np.maximum(np.linalg.norm(pool, axis=1, keepdims=True), 1e-12)
     known /= np.maximum(np.linalg.norm(known, axis=1, keepdims=True), 1e-12)
-    dist = 1.0 - (pool @ known.T).max(axis=1)  # to the nearest known positive
+    dist = np.empty(len(X_pool))
+    for a in range(0, len(X_pool), 8192):  # in chunks: memory stays small on a large pool
+        pool = X_pool[a:a + 8192].astype(np.float64)
+        pool /= np.maximum(np.linalg.norm(pool, axis=1, keepdims=True), 1e-12)
+        dist[a:a + 8192] = 1.0 - (pool @ known.T).max(axis=1)  # to the nearest known positive
     order = np.argsort(dist, kind="stable")[:k]
     n = len(X_known)
     who = "the known positive" if n == 1 else f"the {n} known positives"

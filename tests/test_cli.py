@@ -40,3 +40,11 @@ def test_installed_entry_point(tmp_path):
     run = subprocess.run([sys.executable, "-m", "alwidget.cli", "demo", "--help"],
                          capture_output=True, text=True)
     assert run.returncode == 0 and "demo corpus" in run.stdout
+
+
+def test_detect_with_a_missing_model_file_is_a_user_error(tmp_path, capsys):
+    Store(tmp_path / "p.db").close()
+    assert main(["detect", "--model", str(tmp_path / "none.alwmodel"),
+                 "--db", str(tmp_path / "p.db")]) == 2
+    err = capsys.readouterr().err
+    assert "none.alwmodel" in err and "Traceback" not in err

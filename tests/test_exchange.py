@@ -494,3 +494,17 @@ def test_the_commands_export_and_import_with_a_one_line_summary(labeled, recordi
     with pytest.raises(ValueError, match="does not exist"):
         _run(["import-labels", "--db", str(tmp_path / "none.db"), str(out / "raven")])
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_second_annotators_identical_event_is_kept_and_a_repeat_is_not(labeled, recordings,
+                                                                       tmp_path):
+    frog = recordings[1].resolve()
+    table = tmp_path / "kim.csv"
+    table.write_text(f"file,start_s,end_s,label,labeler\n{frog},1.5,2.75,frog,kim\n")
+    before = events_of(labeled)
+    s = import_labels(labeled, table)
+    assert s.events_added == 1  # bob marked it too: kim's mark is data of its own
+    assert events_of(labeled) == sorted(before + [("frog_site2.wav", "frog", 1.5, 2.75, "kim")])
+    again = import_labels(labeled, table)
+    assert again.events_added == 0 and events_of(labeled) == sorted(
+        before + [("frog_site2.wav", "frog", 1.5, 2.75, "kim")])

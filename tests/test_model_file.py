@@ -190,6 +190,19 @@ def test_an_attribute_a_card_may_not_set_is_refused(saved, attribute):
         load_model(saved.path)
 
 
+@pytest.mark.parametrize("edit, message", [
+    (dict(target="owl"), "its target 'owl' is not one of its classes"),
+    (dict(target=None, threshold=0.4), "a decision threshold needs a binary task with a target"),
+    (dict(feature_set={"extractor": "logmel", "config_hash": "00", "dim": "296"}),
+     "is not an extractor, a config hash and a positive dimension"),
+])
+def test_a_card_that_contradicts_itself_is_refused(saved, edit, message):
+    card = json.loads(json.dumps(saved.card)) | edit
+    rewrite(saved.path, replace={"card.json": json.dumps(card).encode()})
+    with pytest.raises(ValueError, match=rf"m\.alwmodel.*{message}"):
+        load_model(saved.path)
+
+
 def test_an_array_that_does_not_match_its_hash_is_refused(saved):
     name = next(n for n, e in saved.card["arrays"].items() if e["dtype"] == "<f8")
     with zipfile.ZipFile(saved.path) as z:

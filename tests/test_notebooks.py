@@ -39,6 +39,8 @@ def test_quickstart_runs_headless_with_a_simulated_annotator(tmp_path, monkeypat
     (model_id,) = store.model_cards()
     assert f"saved model {model_id}: validation F1" in text
     assert (demo / "evaluation.html").stat().st_size > 1_000_000
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(figures) == 4  # the learning curve, then precision-recall, confusion, F1
     assert f"model {model_id}: 2000 clips scored" in text and "positive clips in" in text
     assert list((demo / "detections").glob("*.Table.1.selections.txt"))
     line = next(l for l in text.splitlines() if "of the 10 unlabeled clips nearest the" in l)

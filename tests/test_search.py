@@ -45,9 +45,9 @@ def clustered(n, dim, seed=0, offset=40.0):
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("dim", [8, 96])
 def test_neighbours_equal_a_brute_force_reference(metric, dim, monkeypatch):
-    import alwidget.search as search
+    import alwidget.search.index as search_index
 
-    monkeypatch.setattr(search, "CHUNK_ROWS", 1000)  # several chunks
+    monkeypatch.setattr(search_index, "CHUNK_ROWS", 1000)  # several chunks
     X = clustered(3000, dim)
     ids = np.random.default_rng(1).permutation(np.arange(10, 10 + 3 * 3000, 3))  # unsorted ids
     index = SearchIndex(ids, X)

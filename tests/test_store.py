@@ -505,3 +505,32 @@ def test_detections_are_kept_apart_from_labels_and_say_what_is_left(store):
     with pytest.raises(StoreError, match="probabilities in \\[0, 1\\]"):
         store.put_detections("m1", [2], ["dog"], [1.5])
     assert len(store.current_labels()) == 0 and len(store.detections("m1")) == 2
+
+
+def test_get_features_of_scattered_repeated_and_unsorted_ids(store):
+    store.add_audio(new_audio(frames=16000 * 5000), [(float(k), 1.0) for k in range(5000)])
+    fs = store.feature_set("toy", {}, 3)
+    ids = store.clip_ids()
+    X = np.arange(len(ids) * 3, dtype=np.float32).reshape(-1, 3)
+    store.put_features(fs, ids, X)
+    rng = np.random.default_rng(0)
+    for want in (rng.choice(ids, 1500, replace=False),  # scattered: several IN (...) reads
+                 np.array([4000, 7, 4000, 12]),  # repeated and unsorted
+                 np.arange(100, 2100)):  # a run: one range read
+        got_ids, got = store.get_features(fs, want)
+        assert got_ids.tolist() == want.tolist() and np.array_equal(got, X[want - 1])
+    with pytest.raises(StoreError, match="have no toy features"):
+        store.get_features(fs, [3, 10 ** 6])
+
+
+def test_new_vectors_make_a_models_detections_of_those_clips_stale(store):
+    store.add_audio(new_audio(), [(0, 1.0), (1, 1.0), (2, 1.0)])
+    fs, other = store.feature_set("toy", {}, 2), store.feature_set("other", {}, 2)
+    store.put_features(fs, [1, 2, 3], np.zeros((3, 2), np.float32))
+    store.add_model("m1", fs, {})
+    store.add_model("m2", other, {})
+    store.put_detections("m1", [1, 2, 3], ["dog"] * 3, [0.9, 0.8, 0.7])
+    store.put_detections("m2", [1], ["dog"], [0.9])
+    store.put_features(fs, [2], np.ones((1, 2), np.float32))  # clip 2's vector changed
+    assert store.clips_without_detections("m1").tolist() == [2]  # to score again
+    assert len(store.detections("m2")) == 1  # another feature set's model: untouched

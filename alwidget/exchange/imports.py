@@ -232,8 +232,9 @@ def import_labels(db: Store | str | os.PathLike,
             summary.tables.append(path)
         # the richest tables first: those naming who labeled come before those that do not
         tables.sort(key=lambda t: _RANK[t[0]])
-        _plan_and_write(store, tables, summary, labeler=labeler, root=root,
-                        overwrite=overwrite)
+        with store.transaction():  # what is decided is read under the write lock: no race
+            _plan_and_write(store, tables, summary, labeler=labeler, root=root,
+                            overwrite=overwrite)
     finally:
         if opened:
             store.close()
@@ -268,9 +269,14 @@ def _plan_and_write(store: Store, tables, summary: ImportSummary, *, labeler, ro
     in_force: dict[int, list] = defaultdict(list)
     for d in store.active_events():
         in_force[d.clip_id].append(d)
-    have_events: set[tuple[int, str, int, int]] = set()  # times in units of the tolerance
+    # events stored already, times in units of the tolerance: by anyone (for rows that do not
+    # say who made them) and by labeler (a second annotator's identical event is data)
+    have_events: set[tuple[int, str, int, int]] = set()
+    have_by: set[tuple] = set()
     for e in store.strong_events():
-        have_events.add(_event_key(e.audio_id, e.label, e.onset_s, e.offset_s))
+        key = _event_key(e.audio_id, e.label, e.onset_s, e.offset_s)
+        have_events.add(key)
+        have_by.add((*key, e.labeler))
 
     errors: list[str] = []
     given: set[tuple[int, str]] = set()  # (clip, label) of the labels to add
@@ -303,11 +309,14 @@ def _plan_and_write(store: Store, tables, summary: ImportSummary, *, labeler, ro
                     continue
             if clip is None:
                 key = _event_key(audio.id, row.label, row.start_s, row.end_s)
-                if any((key[0], key[1], key[2] + i, key[3] + j) in have_events
+                named = row.labeler is not None or labeler is not None
+                if any(((key[0], key[1], key[2] + i, key[3] + j, who) in have_by) if named
+                       else ((key[0], key[1], key[2] + i, key[3] + j) in have_events)
                        for i in (-1, 0, 1) for j in (-1, 0, 1)):
                     summary.unchanged += 1
                 else:
                     have_events.add(key)
+                    have_by.add((*key, who))
                     new_events[(audio.id, who, source)].append(
                         (row.label, row.start_s, row.end_s))
                 continue

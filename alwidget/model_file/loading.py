@@ -147,9 +147,18 @@ def _model_from_card(card: dict, arrays: dict, path: Path) -> SavedModel:
     fitted = [str(c) for c in np.asarray(learner.classes_).tolist()]
     if sorted(fitted) != sorted(classes):
         raise Refused(f"its learner's classes {fitted} are not the card's {list(classes)}")
-    threshold = card["threshold"]
+    target, threshold = card["target"], card["threshold"]
+    if target is not None and target not in classes:
+        raise Refused(f"its target {target!r} is not one of its classes {list(classes)}")
     if threshold is not None and not (isinstance(threshold, float) and 0 <= threshold <= 1):
         raise Refused(f"threshold {threshold!r} is not a probability")
+    if threshold is not None and (target is None or len(classes) != 2):
+        raise Refused("a decision threshold needs a binary task with a target")
     fs = feature_set_of_card(card["feature_set"])
+    if not (isinstance(fs["extractor"], str) and fs["extractor"]
+            and isinstance(fs["config_hash"], str) and isinstance(fs["dim"], int)
+            and not isinstance(fs["dim"], bool) and fs["dim"] > 0):
+        raise Refused(f"its feature set {fs!r} is not an extractor, a config hash and a "
+                      "positive dimension")
     return SavedModel(card_id(card), classes, card["target"], threshold, fs, card, path,
                       learner, np.array([fitted.index(c) for c in classes], np.int64))

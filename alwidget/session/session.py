@@ -219,6 +219,13 @@ class Session(Decisions, Results):
         """The decision threshold on P(target): tuned on ``validation`` when given, else 0.5."""
         return self._planned.plan.threshold
 
+    def features(self) -> tuple[np.ndarray, np.ndarray]:
+        """The clips this session works on (ids, ascending) and their vectors in its feature
+        set, as read-only views (no copy): what search and views compare clips by."""
+        ids, X = self._ids.view(), self._core.X.view()
+        ids.flags.writeable = X.flags.writeable = False
+        return ids, X
+
     def status(self) -> Status:
         """Counts, model version, retrain time and learning curve, for display."""
         labels = self._training_labels()

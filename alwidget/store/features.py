@@ -130,6 +130,14 @@ class FeatureTables:
                 "INSERT OR REPLACE INTO features (clip_id, feature_set_id, vector) VALUES (?, ?, ?)",
                 ((int(c), feature_set.id, row.tobytes()) for c, row in zip(clip_ids, X)),
             )
+            models = [r[0] for r in self._query(
+                "SELECT id FROM models WHERE feature_set_id = ?", (feature_set.id,))]
+            if models:  # scores of the old vectors are stale: those clips are to score again
+                for part in np.array_split(clip_ids, -(-len(clip_ids) // 900)):
+                    self._conn.execute(
+                        f"DELETE FROM detections WHERE model_id IN ({','.join('?' * len(models))})"
+                        f" AND clip_id IN ({','.join('?' * len(part))})",
+                        (*models, *(int(c) for c in part)))
 
     def get_features(
         self, feature_set: FeatureSet, clip_ids: Sequence[int] | np.ndarray | None = None
@@ -171,18 +179,29 @@ class FeatureTables:
         sql = ("SELECT clip_id, vector FROM features WHERE feature_set_id = ?" + where
                + " ORDER BY clip_id")
         with self._lock:
-            n = self._conn.execute("SELECT COUNT(*) FROM features WHERE feature_set_id = ?"
-                                   + where, (feature_set.id, *params)).fetchone()[0]
-            ids = np.empty(n, np.int64)
-            X = np.empty((n, feature_set.dim), np.float32)
-            k = 0
-            cursor = self._conn.execute(sql, (feature_set.id, *params))
-            for rows in iter(lambda: cursor.fetchmany(8192), []):
-                m = min(len(rows), n - k)
-                ids[k:k + m] = [r[0] for r in rows[:m]]
-                X[k:k + m] = np.frombuffer(b"".join(r[1] for r in rows[:m]),
-                                           np.float32).reshape(m, feature_set.dim)
-                k += m
+            snapshot = not self._conn.in_transaction  # the count and the rows: one snapshot
+            if snapshot:
+                self._conn.execute("BEGIN")
+            try:
+                return self._read_vectors(feature_set, where, params, sql)
+            finally:
+                if snapshot:
+                    self._conn.execute("COMMIT")
+
+    def _read_vectors(self, feature_set: FeatureSet, where: str, params: tuple, sql: str
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        n = self._conn.execute("SELECT COUNT(*) FROM features WHERE feature_set_id = ?"
+                               + where, (feature_set.id, *params)).fetchone()[0]
+        ids = np.empty(n, np.int64)
+        X = np.empty((n, feature_set.dim), np.float32)
+        k = 0
+        cursor = self._conn.execute(sql, (feature_set.id, *params))
+        for rows in iter(lambda: cursor.fetchmany(8192), []):
+            m = min(len(rows), n - k)
+            ids[k:k + m] = [r[0] for r in rows[:m]]
+            X[k:k + m] = np.frombuffer(b"".join(r[1] for r in rows[:m]),
+                                       np.float32).reshape(m, feature_set.dim)
+            k += m
         return ids[:k], X[:k]
 
     # -- projections (2-d maps) ---------------------------------------------

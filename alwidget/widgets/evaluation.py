@@ -84,6 +84,9 @@ def evaluation_figures(session, n_points: int = 20) -> dict[str, go.Figure]:
     ['confusion', 'f1_by_labels', 'precision_recall']
     >>> [t.name for t in figures["precision_recall"].data][1].startswith("threshold")
     True
+    >>> out = write_evaluation_html(session, getfixture("tmp_path") / "eval.html", n_points=3)
+    >>> "<script src=" in out.read_text()  # plotly.js is inside: nothing to fetch
+    False
     >>> session.close()
     """
     ev = session.evaluation()
@@ -111,28 +114,10 @@ def write_evaluation_html(session, path, n_points: int = 20) -> Path:
 
     Examples
     --------
-    A toy project: 200 clips of one file, every tenth a bird; the last 100 kept for validation.
+    See :func:`evaluation_figures` for a runnable example (it writes the page too).
 
-    >>> import numpy as np
-    >>> from alwidget.session import Session
-    >>> from alwidget.store import NewAudio, Store
-    >>> store = Store(getfixture("tmp_path") / "p.db")
-    >>> _ = store.add_audio(NewAudio("/rec", "a.wav", 16000, 16, 16000 * 200, 1, "WAV",
-    ...                              "PCM_16", "h", 0), [(float(k), 1.0) for k in range(200)])
-    >>> ids = store.clip_ids()
-    >>> truth = dict(zip(ids.tolist(), np.where(np.arange(200) % 10 == 0, "bird", "bg")))
-    >>> X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
-    >>> X[::10] += 3
-    >>> store.put_features(store.feature_set("toy", {}, 4), ids, X)
-    >>> val = ids[100:].tolist()
-    >>> session = Session(store, classes=["bg", "bird"], precompute=False,
-    ...                   validation=(val, [truth[c] for c in val]))
-    >>> for _ in range(30):
-    ...     _ = session.submit(truth[session.current.clip_id])
-    >>> out = write_evaluation_html(session, getfixture("tmp_path") / "eval.html", n_points=3)
-    >>> "<script src=" in out.read_text()  # plotly.js is inside: nothing to fetch
-    False
-    >>> session.close()
+    >>> write_evaluation_html(session, "bird_evaluation.html")  # doctest: +SKIP
+    PosixPath('bird_evaluation.html')
     """
     path = Path(os.fsdecode(path)) if not isinstance(path, Path) else path
     figures = evaluation_figures(session, n_points=n_points)

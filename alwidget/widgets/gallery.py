@@ -42,7 +42,8 @@ _INDEX_LOCK = threading.Lock()
 
 
 def search_index(session: Session) -> SearchIndex:
-    """The search index of the session's feature set, loaded once per session.
+    """The search index of the session's clips and vectors (:meth:`Session.features`), built
+    once per session.
 
     Examples
     --------
@@ -53,7 +54,8 @@ def search_index(session: Session) -> SearchIndex:
     with _INDEX_LOCK:
         index = _INDEXES.get(session)
         if index is None or index.feature_set != session.feature_set:
-            index = SearchIndex.from_store(session.store, session.feature_set)
+            ids, X = session.features()
+            index = SearchIndex(ids, X, feature_set=session.feature_set)
             _INDEXES[session] = index
         return index
 
@@ -95,7 +97,7 @@ class SearchGallery(anywidget.AnyWidget):
     >>> gallery.label(gallery.result.clip_ids[0], "bat call")  # doctest: +SKIP
     """
 
-    _esm = _HERE / "gallery.js"
+    _esm = (_HERE / "spectrogram.js").read_text() + (_HERE / "gallery.js").read_text()
     _css = _HERE / "gallery.css"
 
     tiles = t.List(t.Dict()).tag(sync=True)

@@ -57,7 +57,7 @@ class LabelingWidget(anywidget.AnyWidget):
     >>> LabelingWidget(Session("project.db", classes=["background", "target"]))  # doctest: +SKIP
     """
 
-    _esm = _HERE / "labeler.js"
+    _esm = (_HERE / "spectrogram.js").read_text() + (_HERE / "labeler.js").read_text()
     _css = _HERE / "labeler.css"
 
     audio = t.Bytes(b"").tag(sync=True)
