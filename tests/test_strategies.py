@@ -216,3 +216,57 @@ def test_semi_supervised_with_three_classes_balances_by_predicted_class():
     assert set(q.pseudo_labels.tolist()) <= {0, 1, 2}  # never an invalid class (was -1)
     none = SemiSupervised(0.95).query(QueryContext(n_pool=3, proba=P[:3]))
     assert len(none.pseudo_indices) == 0  # a class never confidently predicted: no pseudo-labels
+
+
+# -- the framework's disjoint sets ------------------------------------------------------------
+def _set_of(sets) -> dict[int, int]:
+    return {int(p): j for j, s in enumerate(sets) for p in s}
+
+
+def test_disjoint_sets_follow_the_three_rules():
+    from alwidget.strategies.partition import disjoint_sets
+
+    rng = np.random.default_rng(0)
+    # K = ceil(40 / 12) = 4 sets; "rare" m=2 < K, "four" m=4 = K, "many" m=34 > K
+    names = np.array(["rare"] * 2 + ["four"] * 4 + ["many"] * 34)
+    prob = rng.random(40)
+    sets = disjoint_sets(names, prob, max_set=12)
+    where = _set_of(sets)
+    assert len(sets) == 4 and sorted(where) == list(range(40))  # each position once
+    assert [len(s) for s in sets] == [12, 10, 9, 9]  # 2 + 1 + 9, 1 + 9, 1 + 8, 1 + 8
+    assert {where[p] for p in (0, 1)} == {0}  # rule 1: a rare class, all in the first set
+    four = 2 + np.argsort(prob[2:6], kind="stable")
+    assert [where[int(p)] for p in four] == [0, 1, 2, 3]  # rule 2: one each, least certain first
+    many = 6 + np.argsort(prob[6:], kind="stable")
+    got = [where[int(p)] for p in many]
+    assert got == sorted(got)  # rule 3: in order, the least certain in the first sets
+    assert np.bincount(got).tolist() == [9, 9, 8, 8]  # evenly, the larger shares first
+    for s in sets:  # each set least certain first
+        assert np.all(np.diff(prob[s]) >= 0)
+
+
+def test_disjoint_sets_stay_within_max_set_and_spill_forward():
+    from alwidget.strategies.partition import disjoint_sets
+
+    # 12 classes of 1 clip (rule 1: all want the first set) + 8 of one class: K = 4
+    names = np.array([f"c{i}" for i in range(12)] + ["big"] * 8)
+    prob = np.linspace(0.05, 0.95, 20)
+    sets = disjoint_sets(names, prob, max_set=5)
+    assert [len(s) for s in sets] == [5, 5, 5, 5]
+    where = _set_of(sets)
+    assert sorted(where) == list(range(20))
+    # the least certain singletons stay in the first set; the rest move on, never back
+    assert sorted(sets[0].tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_disjoint_sets_refuse_bad_input():
+    from alwidget.strategies.partition import disjoint_sets
+
+    assert disjoint_sets([], [], max_set=3) == []
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_set=.* must be an integer >= 1"):
+            disjoint_sets(["a"], [0.5], max_set=bad)
+    with pytest.raises(ValueError, match="must be 1-d arrays of the same length"):
+        disjoint_sets(["a", "b"], [0.5], max_set=3)
+    one = disjoint_sets(["a", "b", "a"], [np.nan, 0.2, 0.9], max_set=5)  # NaN: least certain
+    assert [s.tolist() for s in one] == [[0, 1, 2]]
