@@ -39,6 +39,7 @@ ALLOWED = {
     "model_file": {"store", "learn"},
     "search": {"store", "features", "audio", "distances"},
     "detect": {"store", "features", "model_file", "exchange"},
+    "team": {"store", "loop", "learn", "strategies", "tagger", "session"},
     "datasets": {"store", "ingestion", "features"},
 }
 
