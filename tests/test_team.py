@@ -76,3 +76,78 @@ def test_kappas_match_hand_computed_values_and_say_nan_when_chance_is_perfect():
     assert fleiss_kappa([["a", "a"], ["b", "b"]]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="same two or more labelers"):
         fleiss_kappa([["a", "b"], ["a"]])
+
+
+# -- medoids: this window, then the same node, then other nodes ------------------------------
+def test_medoids_this_window_first_then_the_same_node_then_other_nodes():
+    from alwidget.team import medoid_priority
+
+    ids = [40, 10, 30, 20, 50, 60]
+    in_window = [False, False, True, False, True, False]
+    same_node = [True, False, True, True, True, False]
+    assert medoid_priority(ids, in_window, same_node, 10).tolist() == [30, 50, 20, 40, 10, 60]
+    assert medoid_priority(ids, in_window, same_node, 3).tolist() == [30, 50, 20]
+    assert medoid_priority(ids, in_window, same_node, 0).tolist() == []
+    with pytest.raises(ValueError, match="give one of each per clip"):
+        medoid_priority([1, 2], [True], [True, False], 1)
+    with pytest.raises(ValueError, match="max_medoids=-1 must be an integer >= 0"):
+        medoid_priority([1], [True], [True], -1)
+
+
+# -- rounds in the store --------------------------------------------------------------------
+def _archive(path):
+    from alwidget.store import NewAudio, Store
+
+    store = Store(path)
+    for i, (node, day) in enumerate([("n1", 1), ("n1", 3), ("n1", 9), ("n2", 2)]):
+        store.add_audio(NewAudio("/rec", f"{node}_{day}.wav", 16000, 16, 16000 * 3, 1, "WAV",
+                                 "PCM_16", f"h{i}", 0, node=node,
+                                 recorded_at=f"2024-05-{day:02d}T06:00:00"),
+                        [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)])
+    return store
+
+
+def test_a_window_is_its_nodes_and_time_and_bad_windows_are_refused(tmp_path):
+    from alwidget.store import StoreError
+
+    store = _archive(tmp_path / "p.db")
+    week = store.window_clips(["n1"], "2024-05-01", "2024-05-08")
+    assert week.tolist() == [1, 2, 3, 4, 5, 6]  # n1's first two files, not day 9, not n2
+    assert store.window_clips(None, "2024-05-02", "2024-05-03").tolist() == [10, 11, 12]
+    assert len(store.window_clips()) == 12
+    plan = store.db.execute("EXPLAIN QUERY PLAN SELECT c.id FROM audios a JOIN clips c ON "
+                            "c.audio_id = a.id WHERE a.node_id IN (1) AND a.recorded_at >= ? "
+                            "AND a.recorded_at < ?", ("2024-05-01", "2024-05-08")).fetchall()
+    assert "audios_node_recorded" in " ".join(str(r) for r in plan)  # an index, not a scan
+    with pytest.raises(StoreError, match=r"unknown node\(s\) \['n9'\]; the store's nodes are"):
+        store.window_clips(["n9"])
+    with pytest.raises(StoreError, match="is empty: end must be after start"):
+        store.window_clips(["n1"], "2024-05-08", "2024-05-01")
+
+
+def test_a_round_is_written_whole_and_its_proposals_settled(tmp_path):
+    from alwidget.store import RoundProposal, StoreError
+
+    store = _archive(tmp_path / "p.db")
+    store.add_tag("owl")
+    round_id = store.add_round([3, 1, 2], strategy="mal", params={"batch_size": 3},
+                               window_start="2024-05-01", window_end="2024-05-08",
+                               n_audios=2, n_sets=1, labeled_share=0.0)
+    assert [p.clip_id for p in store.round_proposals(round_id)] == [1, 2, 3]
+    store.settle_proposal(round_id, 2, status="medoid", label="owl", n_labelers=3,
+                          agreement=2 / 3)
+    assert store.round_proposals(round_id)[1] == RoundProposal(2, "medoid", "owl", 3,
+                                                               pytest.approx(2 / 3))
+    for bad, message in [(dict(status="medoid"), "a medoid needs its agreed label"),
+                         (dict(status="gone"), "status='gone' must be one of"),
+                         (dict(status="medoid", label="bat"), "'bat' is not in the ontology")]:
+        with pytest.raises(StoreError, match=message):
+            store.settle_proposal(round_id, 3, **bad)
+    with pytest.raises(StoreError, match="clip 7 is not a proposal of round"):
+        store.settle_proposal(round_id, 7, status="discarded")
+    n = store.db.execute("SELECT COUNT(*) FROM al_iterations").fetchone()[0]
+    with pytest.raises(StoreError, match="is not a stored clip"):
+        store.add_round([1, 999], strategy="mal")  # whole or absent
+    with pytest.raises(StoreError, match="proposes each clip once"):
+        store.add_round([1, 1], strategy="mal")
+    assert store.db.execute("SELECT COUNT(*) FROM al_iterations").fetchone()[0] == n

@@ -20,18 +20,19 @@ from .decisions import DecisionTables
 from .features import FeatureTables
 from .migrations import MIGRATIONS
 from .results import ResultTables
+from .rounds import RoundTables
 from .types import (Audio, ClipSources, Decision, DetectionTable, FeatureSet, IngestError,
-                    LabelRecord, LabelTable, NewAudio, StrongEvent, StoreError, StoredProjection, StoreFull, StoreLocked,
+                    LabelRecord, LabelTable, NewAudio, RoundProposal, StrongEvent, StoreError, StoredProjection, StoreFull, StoreLocked,
                     StoreNameClash, StoreReadOnly, utc_now)
 
 __all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "IngestError",
-           "LabelRecord", "LabelTable", "StrongEvent",
+           "LabelRecord", "LabelTable", "RoundProposal", "StrongEvent",
            "NewAudio", "Store", "StoreError", "StoreFull", "StoreLocked", "StoreNameClash",
            "StoreReadOnly",
            "StoredProjection", "utc_now"]
 
 
-class Store(AudioTables, DecisionTables, FeatureTables, ResultTables):
+class Store(AudioTables, DecisionTables, FeatureTables, ResultTables, RoundTables):
     """An alwidget project database (SQLite, WAL, foreign keys on).
 
     Opening a path creates the file if needed and migrates it to the current

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 __all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "IngestError",
-           "LabelRecord", "LabelTable", "NewAudio", "StoreError", "StoreFull", "StoreLocked",
-           "StoreNameClash", "StoreReadOnly", "StoredProjection", "StrongEvent", "label_table",
+           "LabelRecord", "LabelTable", "NewAudio", "RoundProposal", "StoreError", "StoreFull",
+           "StoreLocked", "StoreNameClash", "StoreReadOnly", "StoredProjection", "StrongEvent", "label_table",
            "short_hash", "utc_now"]
 
 
@@ -225,3 +225,15 @@ class DetectionTable:
 
     def __len__(self) -> int:
         return len(self.clip_id)
+
+
+@dataclass(frozen=True)
+class RoundProposal:
+    """One proposal of a round: its clip, status ("proposed", "medoid" or "discarded"), the
+    agreed label, how many labelers annotated it and their agreement share."""
+
+    clip_id: int
+    status: str
+    label: str | None
+    n_labelers: int
+    agreement: float | None
