@@ -151,3 +151,33 @@ def test_a_round_is_written_whole_and_its_proposals_settled(tmp_path):
     with pytest.raises(StoreError, match="proposes each clip once"):
         store.add_round([1, 1], strategy="mal")
     assert store.db.execute("SELECT COUNT(*) FROM al_iterations").fetchone()[0] == n
+
+
+# -- Dawid-Skene beside the 2/3 rule ------------------------------------------------------------
+def test_dawid_skene_beats_majority_vote_when_labelers_differ_in_skill():
+    from alwidget.team import dawid_skene
+
+    rng = np.random.default_rng(0)
+    classes = ["owl", "frog", "rain"]
+    truth = rng.integers(0, 3, 400)
+    skill = {"ann": 0.9, "bob": 0.85, "cy": 0.45, "dee": 0.4, "zed": 0.35}
+    rows = []
+    for item, t in enumerate(truth):
+        for who, p in skill.items():
+            said = t if rng.random() < p else rng.integers(0, 3)
+            rows.append((item, who, classes[said]))
+    got = dawid_skene(rows)
+    assert got.items == list(range(400)) and got.proba.shape == (400, 3)
+    assert np.allclose(got.proba.sum(axis=1), 1.0)
+    ds = np.mean([got.labels[i] == classes[t] for i, t in enumerate(truth)])
+    votes = {}
+    for item, _, label in rows:
+        votes.setdefault(item, []).append(label)
+    majority = np.mean([max(sorted(set(v)), key=v.count) == classes[t]
+                        for (item, v), t in zip(sorted(votes.items()), truth)])
+    assert ds > majority and ds > 0.9  # the careful labelers are trusted more
+    acc = {w: np.trace(np.diag(np.bincount(truth, minlength=3) / 400) @ m) for w, m in
+           got.confusion.items()}
+    assert acc["ann"] > acc["cy"] > 0 and acc["bob"] > acc["zed"]
+    with pytest.raises(ValueError, match="no annotations"):
+        dawid_skene([])
