@@ -15,6 +15,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def own_config(tmp_path, monkeypatch):
+    """The user's config folder (the key that signs map models), outside the project and
+    never the real one."""
+    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
+
+
+def listening(session, kind):
+    """The views of ``kind`` the session still tells about its decisions."""
+    return [c.__self__ for c in session._observers
+            if isinstance(getattr(c, "__self__", None), kind)]
+
+
 @pytest.fixture
 def store(tmp_path) -> Store:
     s = Store(tmp_path / "test.db")

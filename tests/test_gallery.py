@@ -14,20 +14,9 @@ from alwidget.store import NewAudio, Store
 from alwidget.widgets.gallery import STRATEGY, SearchGallery, search_index
 from alwidget.widgets.live import live_view
 from alwidget.widgets.mapview import MapView
+from conftest import listening
 
 CLASSES = ["background", "target"]
-
-
-@pytest.fixture(autouse=True)
-def own_config(tmp_path, monkeypatch):
-    """The user's config folder (the key that signs map models), outside the project."""
-    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
-
-
-def listening(session, kind):
-    """The views of ``kind`` the session still tells about its decisions."""
-    return [c.__self__ for c in session._observers
-            if isinstance(getattr(c, "__self__", None), kind)]
 
 
 def project(tmp_path, n_files=8, per_file=4):

@@ -12,12 +12,6 @@ from test_widgets import listening, project
 EVIL_CLASS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(autouse=True)
-def own_config(tmp_path, monkeypatch):
-    """The user's config folder (the key that signs map models), outside the project."""
-    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
-
-
 def truth_of(session):
     """Every third clip is 'yes' (the toy features are random: the model only needs two classes)."""
     return {int(c): ("yes" if i % 3 == 0 else "no") for i, c in enumerate(session.pool.view().clip_ids)}

@@ -7,12 +7,6 @@ from alwidget.projections import Projection, compute_projection
 from alwidget.store import NewAudio, Store
 
 
-@pytest.fixture(autouse=True)
-def own_config(tmp_path, monkeypatch):
-    """The user's config folder (the key that signs model files), outside the project."""
-    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
-
-
 def make_store(path, n, dim=8, seed=0, start=0):
     store = Store(path)
     rng = np.random.default_rng(seed)

@@ -2,7 +2,6 @@
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,18 +14,7 @@ from alwidget.widgets import LabelingWidget
 from alwidget.widgets import labeler as labeler_module
 from alwidget.widgets.live import live_view
 from alwidget.widgets.payload import clip_payload
-
-
-@pytest.fixture(autouse=True)
-def own_config(tmp_path, monkeypatch):
-    """The user's config folder (the key that signs map models), outside the project."""
-    monkeypatch.setenv("ALWIDGET_CONFIG_DIR", str(tmp_path / "home-config"))
-
-
-def listening(session, kind):
-    """The views of ``kind`` the session still tells about its decisions."""
-    return [c.__self__ for c in session._observers
-            if isinstance(getattr(c, "__self__", None), kind)]
+from conftest import listening
 
 
 def project(tmp_path, n_files=6):

@@ -39,7 +39,7 @@ def resolve_feature_set(store: Store, feature_set: FeatureSet | str | None) -> F
                          "vectors; run alwidget.extract_features(store, 'logmel') (or "
                          "`alwidget features --db ...`) first")
     if feature_set is None:
-        return sets[0]  # the store's default set: the oldest with vectors
+        return store.default_feature_set()  # the oldest set with vectors
     named = [fs for fs in sets if fs.extractor == str(feature_set)]
     if not named:
         raise ValueError(f"feature_set={feature_set!r}: the store has no vectors of that "

@@ -2,7 +2,7 @@
 // tiles with a play button and label buttons each. Keys act only while the gallery has
 // focus and never reach JupyterLab. Labels go to Python, which commits them through the
 // session; a labeled tile shows its label when the kernel says so.
-// (MAPS, lut, bytesOf and el come from spectrogram.js, prepended by Python.)
+// (MAPS, lut, bytesOf, el and setAudioBytes come from spectrogram.js, prepended by Python.)
 
 function render({ model, el: root }) {
   root.classList.add("alwg-root");
@@ -149,11 +149,7 @@ function render({ model, el: root }) {
   }
 
   function loadAudio() {
-    audio.pause();
-    if (url) URL.revokeObjectURL(url);
-    const bytes = bytesOf(model.get("audio"));
-    url = bytes.length ? URL.createObjectURL(new Blob([bytes], { type: "audio/wav" })) : null;
-    if (url) audio.src = url; else audio.removeAttribute("src");
+    url = setAudioBytes(audio, model.get("audio"), url);
   }
 
   function playNow() {

@@ -2,7 +2,7 @@
 // shaded, plays the audio from binary bytes (no network, no autoplay, no loop), lets
 // the user drag an onset/offset region, and sends decisions to Python.
 // Keys act only while this widget has focus and never reach JupyterLab.
-// (MAPS, lut, bytesOf and el come from spectrogram.js, prepended by Python.)
+// (MAPS, lut, bytesOf, el and setAudioBytes come from spectrogram.js, prepended by Python.)
 
 function render({ model, el: root }) {
   root.classList.add("alw-root");
@@ -150,11 +150,7 @@ function render({ model, el: root }) {
   }
 
   function loadAudio() {
-    audio.pause();
-    if (url) URL.revokeObjectURL(url);
-    const bytes = bytesOf(model.get("audio"));
-    url = bytes.length ? URL.createObjectURL(new Blob([bytes], { type: "audio/wav" })) : null;
-    if (url) audio.src = url; else audio.removeAttribute("src");
+    url = setAudioBytes(audio, model.get("audio"), url);
     audio.currentTime = 0;
     play.textContent = "▶ Play (Space)";
     if (url && model.get("autoplay")) togglePlay();

@@ -32,3 +32,14 @@ function el(tag, cls, text) {
   if (text !== undefined) e.textContent = text; // text, never HTML: names come from users
   return e;
 }
+
+// Point an <audio> element at WAV bytes (a binary trait: no network), revoking the previous
+// object URL; returns the new one (null without bytes).
+function setAudioBytes(audio, value, previousUrl) {
+  audio.pause();
+  if (previousUrl) URL.revokeObjectURL(previousUrl);
+  const bytes = bytesOf(value);
+  const url = bytes.length ? URL.createObjectURL(new Blob([bytes], { type: "audio/wav" })) : null;
+  if (url) audio.src = url; else audio.removeAttribute("src");
+  return url;
+}
