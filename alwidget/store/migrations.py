@@ -285,4 +285,52 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model_id, clip_id)
     ) WITHOUT ROWID;
     """,
+    # 7: the framework's team: groups of labelers, the proposals assigned to each, the round
+    #    an annotation was made for and the events it holds (several per clip), doubt-
+    #    resolution rounds, the ontology's AudioSet ids and the classes labelers suggest
+    """
+    CREATE TABLE labeler_groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE group_members (
+        labeler_id INTEGER PRIMARY KEY REFERENCES labelers(id),  -- one group per labeler
+        group_id INTEGER NOT NULL REFERENCES labeler_groups(id)
+    );
+    CREATE TABLE team_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL              -- JSON
+    ) WITHOUT ROWID;
+    ALTER TABLE al_iterations ADD COLUMN kind TEXT NOT NULL DEFAULT 'round'
+        CHECK (kind IN ('round', 'doubt'));
+    ALTER TABLE al_iterations ADD COLUMN nodes TEXT;  -- JSON list of node names; NULL: all
+    CREATE TABLE assignments (
+        iteration_id INTEGER NOT NULL REFERENCES al_iterations(id),
+        clip_id INTEGER NOT NULL REFERENCES clips(id),
+        labeler_id INTEGER NOT NULL REFERENCES labelers(id),
+        group_id INTEGER REFERENCES labeler_groups(id),
+        PRIMARY KEY (iteration_id, clip_id, labeler_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX assignments_labeler ON assignments(labeler_id, iteration_id);
+    ALTER TABLE label_events ADD COLUMN iteration_id INTEGER REFERENCES al_iterations(id);
+    CREATE INDEX label_events_iteration ON label_events(iteration_id)
+        WHERE iteration_id IS NOT NULL;
+    ALTER TABLE chunks ADD COLUMN event_id INTEGER REFERENCES label_events(id);
+    CREATE INDEX chunks_event ON chunks(event_id) WHERE event_id IS NOT NULL;
+    ALTER TABLE ontology ADD COLUMN mid TEXT;         -- AudioSet id, e.g. /m/015p6
+    ALTER TABLE ontology ADD COLUMN from_round INTEGER;  -- suggested: selectable from it
+    CREATE TABLE class_suggestions (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL,
+        parent TEXT,
+        description TEXT,
+        labeler_id INTEGER NOT NULL REFERENCES labelers(id),
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'accepted', 'rejected')),
+        reviewer TEXT,
+        decided_at TEXT
+    );
+    """,
 ]

@@ -37,6 +37,33 @@ class RoundTables:
         >>> store.window_clips(["n1"], "2024-05-01", "2024-05-08").tolist()
         [1, 2]
         """
+        where, params = self._window_where(nodes, start, end)
+        sql = "SELECT c.id FROM audios a JOIN clips c ON c.audio_id = a.id" + where
+        return np.array(sorted(r[0] for r in self._query(sql, params)), np.int64)
+
+    def window_audio_count(self, nodes: Sequence[str] | None = None, start: str | None = None,
+                           end: str | None = None) -> int:
+        """How many audio files of ``nodes`` were recorded in ``[start, end)`` (see
+        :meth:`window_clips`)."""
+        where, params = self._window_where(nodes, start, end)
+        return int(self._scalar("SELECT COUNT(*) FROM audios a" + where, params))
+
+    def audio_clip_ids(self, audio_ids: Sequence[int]) -> np.ndarray:
+        """Ids of the clips of ``audio_ids`` (ascending)."""
+        out: list[int] = []
+        ids = [int(a) for a in audio_ids]
+        for k in range(0, len(ids), 900):
+            part = ids[k:k + 900]
+            out += [r[0] for r in self._query(
+                f"SELECT id FROM clips WHERE audio_id IN ({','.join('?' * len(part))})", part)]
+        return np.array(sorted(out), np.int64)
+
+    def proposed_clips(self) -> np.ndarray:
+        """Ids of every clip any round proposed (ascending)."""
+        return np.array([r[0] for r in self._query(
+            "SELECT DISTINCT clip_id FROM proposals ORDER BY clip_id")], np.int64)
+
+    def _window_where(self, nodes, start, end) -> tuple[str, list]:
         where, params = [], []
         if nodes is not None:
             nodes = [str(n) for n in nodes]
@@ -59,18 +86,21 @@ class RoundTables:
             params.append(str(end))
         if start is not None and end is not None and str(end) <= str(start):
             raise StoreError(f"the window [{start!r}, {end!r}) is empty: end must be after start")
-        sql = "SELECT c.id FROM audios a JOIN clips c ON c.audio_id = a.id"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return np.array(sorted(r[0] for r in self._query(sql, params)), np.int64)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
 
     def add_round(self, proposals: Sequence[int] | np.ndarray, *, strategy: str,
                   params: dict | None = None, window_start: str | None = None,
                   window_end: str | None = None, n_audios: int | None = None,
                   n_sets: int | None = None, labeled_share: float | None = None,
-                  project: str | None = None) -> int:
-        """Write one round: its ``al_iterations`` row and one ``proposals`` row (status
-        "proposed") per proposed clip, in one transaction; return the round's id."""
+                  project: str | None = None, kind: str = "round",
+                  nodes: Sequence[str] | None = None,
+                  assignments: Sequence[tuple[int, str, str | None]] = ()) -> int:
+        """Write one round: its ``al_iterations`` row, one ``proposals`` row (status
+        "proposed") per proposed clip and its ``assignments`` (``(clip_id, labeler, group)``:
+        who labels what), in one transaction; return the round's id. ``kind`` is "round" or
+        "doubt" (a doubt-resolution round)."""
+        if kind not in ("round", "doubt"):
+            raise StoreError(f"kind={kind!r} must be 'round' or 'doubt'")
         clips = [int(c) for c in proposals]
         if len(set(clips)) != len(clips):
             raise StoreError("a round proposes each clip once; the proposals repeat clips")
@@ -81,14 +111,24 @@ class RoundTables:
             project_id = self.ensure_project(project) if project else None
             round_id = self._conn.execute(
                 "INSERT INTO al_iterations (project_id, window_start, window_end, n_audios, "
-                "n_folds, labeled_share, strategy, params, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_folds, labeled_share, strategy, params, created_at, kind, nodes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (project_id, window_start, window_end, n_audios, n_sets, labeled_share,
                  str(strategy), json.dumps(params or {}, sort_keys=True, default=str),
-                 utc_now())).lastrowid
+                 utc_now(), kind, None if nodes is None else json.dumps(list(nodes)))
+            ).lastrowid
             self._conn.executemany(
                 "INSERT INTO proposals (iteration_id, clip_id, status) VALUES (?, ?, 'proposed')",
                 [(round_id, c) for c in clips])
+            proposed = set(clips)
+            rows = []
+            for clip, labeler, group in assignments:
+                if int(clip) not in proposed:
+                    raise StoreError(f"clip {clip} is assigned but not proposed in this round")
+                rows.append((round_id, int(clip), self.ensure_labeler(str(labeler)), group))
+            self._conn.executemany(
+                "INSERT INTO assignments (iteration_id, clip_id, labeler_id, group_id) VALUES "
+                "(?, ?, ?, (SELECT id FROM labeler_groups WHERE name = ?))", rows)
         return int(round_id)
 
     def round_proposals(self, round_id: int) -> list[RoundProposal]:

@@ -21,6 +21,7 @@ from .features import FeatureTables
 from .migrations import MIGRATIONS
 from .results import ResultTables
 from .rounds import RoundTables
+from .team import TeamTables
 from .types import (Audio, ClipSources, Decision, DetectionTable, FeatureSet, IngestError,
                     LabelRecord, LabelTable, NewAudio, RoundProposal, StrongEvent, StoreError, StoredProjection, StoreFull, StoreLocked,
                     StoreNameClash, StoreReadOnly, utc_now)
@@ -32,7 +33,8 @@ __all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "
            "StoredProjection", "utc_now"]
 
 
-class Store(AudioTables, DecisionTables, FeatureTables, ResultTables, RoundTables):
+class Store(AudioTables, DecisionTables, FeatureTables, ResultTables, RoundTables,
+            TeamTables):
     """An alwidget project database (SQLite, WAL, foreign keys on).
 
     Opening a path creates the file if needed and migrates it to the current
@@ -55,7 +57,7 @@ class Store(AudioTables, DecisionTables, FeatureTables, ResultTables, RoundTable
     >>> from alwidget.store import Store
     >>> store = Store(":memory:")
     >>> store.schema_version
-    6
+    7
     >>> store.n_audios()
     0
     """

@@ -1,13 +1,17 @@
-"""The data-centric framework's team work: a labeling group's agreement and which medoids a
-round keeps (more to come: rounds, groups and quotas, doubt-resolution rounds, the
-ontology's suggestions).
+"""The data-centric framework's team work: rounds over windows of a growing archive, groups
+of labelers and their agreement, doubt-resolution rounds and the ontology's new classes.
 
-See :mod:`alwidget.team.agreement`.
+Start with :class:`Team` (``Team.create(store, groups=...)`` once, then ``Team(store)`` in
+every labeler's kernel).
 """
 
 from .aggregation import Aggregated, dawid_skene
 from .agreement import AGREEMENT_SHARE, Agreement, cohen_kappa, fleiss_kappa, medoid_label
 from .medoids import medoid_priority
+from .ontology import AUDIOSET_ONTOLOGY, load_audioset_ontology, ontology_children, search_ontology
+from .team import DEFAULT_LABELERS, LabelerProgress, Team
 
-__all__ = ["AGREEMENT_SHARE", "Aggregated", "Agreement", "cohen_kappa", "dawid_skene",
-           "fleiss_kappa", "medoid_label", "medoid_priority"]
+__all__ = ["AGREEMENT_SHARE", "AUDIOSET_ONTOLOGY", "Aggregated", "Agreement", "DEFAULT_LABELERS",
+           "LabelerProgress", "Team", "cohen_kappa", "dawid_skene", "fleiss_kappa",
+           "load_audioset_ontology", "medoid_label", "medoid_priority", "ontology_children",
+           "search_ontology"]
