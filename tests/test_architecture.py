@@ -34,12 +34,12 @@ ALLOWED = {
     "projections": {"store"},
     "session": {"store", "loop", "learn", "strategies", "projections", "tagger", "model_file",
                 "search"},
-    "widgets": {"session", "audio", "search"},
+    "widgets": {"session", "audio", "search", "team"},
     "exchange": {"store"},
     "model_file": {"store", "learn"},
     "search": {"store", "features", "audio", "distances"},
     "detect": {"store", "features", "model_file", "exchange"},
-    "team": {"store", "loop", "learn", "strategies", "tagger", "session"},
+    "team": {"store", "loop", "learn", "strategies", "tagger", "session", "projections"},
     "datasets": {"store", "ingestion", "features"},
 }
 

@@ -25,11 +25,14 @@ PORT_CLASSES = ("Silence", "Engine", "Boat, Water vehicle", "Gull, seagull", "Wi
 
 def synthetic_archive(store: Store, *, n_nodes: int = 7, days: int = 7, files_per_day: int = 24,
                       clips_per_file: int = 10, dim: int = 128, start: str = "2024-05-01",
-                      seed: int = 0, tagger: bool = True, progress: bool = False) -> dict:
+                      seed: int = 0, tagger: bool = True, audio_dir=None,
+                      progress: bool = False) -> dict:
     """Fill ``store`` with a synthetic archive; return ``{clip_id: true class}``.
 
-    ``n_nodes x days x files_per_day`` audio rows (no files on disk: ``/synthetic/...``)
-    of ``clips_per_file`` one-second clips; node ``k`` is named ``node{k+1}`` and its files are
+    ``n_nodes x days x files_per_day`` audio rows of ``clips_per_file`` one-second clips
+    (no files on disk, ``/synthetic/...``, unless ``audio_dir`` is given: then 16 kHz WAV
+    files are written there, each second a sound of its class, so clips can be shown and
+    played); node ``k`` is named ``node{k+1}`` and its files are
     spread evenly over each day from ``start``. Features: ``"synthetic-embedding"``
     (``dim`` float32 values, a class centre plus noise), and with ``tagger`` a
     ``"synthetic-tagger"`` set of class probabilities named by :data:`PORT_CLASSES`.
@@ -60,9 +63,14 @@ def synthetic_archive(store: Store, *, n_nodes: int = 7, days: int = 7, files_pe
         for node in range(n_nodes):
             audio_ids = []
             with store.transaction():  # one node-day at a time
+                y = rng.choice(k, files_per_day * clips_per_file, p=mixes[node])
                 for f in range(files_per_day):
                     when = day0 + _dt.timedelta(days=d) + f * step
-                    audio = NewAudio(f"/synthetic/node{node + 1}",
+                    folder = f"/synthetic/node{node + 1}"
+                    if audio_dir is not None:
+                        folder = _write_wav(audio_dir, node, when,
+                                            y[f * clips_per_file:(f + 1) * clips_per_file], rng)
+                    audio = NewAudio(folder,
                                      f"node{node + 1}_{when:%Y%m%d_%H%M%S}.wav", 16000, 16,
                                      16000 * clips_per_file, 1, "WAV", "PCM_16",
                                      f"synthetic-{seed}-{node}-{d}-{f}",
@@ -71,7 +79,6 @@ def synthetic_archive(store: Store, *, n_nodes: int = 7, days: int = 7, files_pe
                     audio_ids.append(store.add_audio(
                         audio, [(float(c), 1.0) for c in range(clips_per_file)]))
                 ids = store.audio_clip_ids(audio_ids)
-                y = rng.choice(k, len(ids), p=mixes[node])
                 X = centres[y] + rng.normal(0, 1.2, (len(ids), dim)).astype(np.float32)
                 store.put_features(emb, ids, X)
                 if tag is not None:
@@ -83,6 +90,43 @@ def synthetic_archive(store: Store, *, n_nodes: int = 7, days: int = 7, files_pe
             bar.update()
     bar.close()
     return truth
+
+
+_SR = 16000
+
+
+def _write_wav(audio_dir, node: int, when, classes, rng) -> str:
+    """One file of one-second sounds of ``classes``; return its folder."""
+    import soundfile as sf
+    from pathlib import Path
+
+    folder = Path(audio_dir) / f"node{node + 1}"
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(_SR) / _SR
+    parts = []
+    for c in classes:
+        name = PORT_CLASSES[int(c)]
+        y = rng.normal(0, 0.01, _SR)
+        if name == "Engine":
+            y += 0.2 * np.sin(2 * np.pi * 60 * t) + 0.1 * np.sin(2 * np.pi * 120 * t)
+        elif name == "Boat, Water vehicle":
+            y += 0.15 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+        elif name == "Gull, seagull":
+            y += 0.2 * np.sin(2 * np.pi * (2500 + 1500 * np.sin(2 * np.pi * 4 * t)) * t) * (t > 0.3)
+        elif name == "Wind":
+            y += np.convolve(rng.normal(0, 0.3, _SR), np.ones(30) / 30, "same")
+        elif name == "Speech":
+            y += 0.1 * sum(np.sin(2 * np.pi * f * t) for f in (300, 900, 2400)) * (
+                np.sin(2 * np.pi * 5 * t) > 0)
+        elif name == "Hammer":
+            hits = (np.arange(_SR) % 4000) < 200
+            y[hits] += rng.normal(0, 0.5, int(hits.sum()))
+        elif name == "Foghorn":
+            y += 0.3 * np.sin(2 * np.pi * 220 * t) * ((t > 0.2) & (t < 0.9))
+        parts.append(y)
+    audio = np.clip(np.concatenate(parts), -0.99, 0.99).astype(np.float32)
+    sf.write(folder / f"node{node + 1}_{when:%Y%m%d_%H%M%S}.wav", audio, _SR, subtype="PCM_16")
+    return str(folder)
 
 
 @dataclass
