@@ -281,7 +281,7 @@ class Team:
                                        "annotated already); label the clips of "
                                        f"team.queue({labeler!r})")
             round_id = pending[0]
-        events = [(str(t), float(a), float(b)) for t, a, b in events]
+        events = _checked_events(clip_id, events)
         allowed = set(self.selectable_tags(round_id))
         for tag, _, _ in events:
             if tag not in allowed:
@@ -331,12 +331,13 @@ class Team:
         members, _ = open_props[clip_id]
         agreement = self._agreement(members, self.store.clip_annotations([clip_id]).get(
             clip_id, {}))
-        doubt_rounds = self.store.doubt_assignments(clip_id)
-        resolved = bool(doubt_rounds) and all(
-            (r, clip_id) in self.store.annotated(who) for r, who in doubt_rounds)
-        if agreement.label is not None:
+        asked = self.store.doubt_assignments(clip_id)  # in doubt-resolution rounds
+        answered = all((r, clip_id) in self.store.annotated(who) for r, who in asked)
+        if not answered:  # a doubt round waits for everyone it asked
+            status = "proposed"
+        elif agreement.label is not None:
             status = "medoid"
-        elif agreement.complete and resolved:
+        elif agreement.complete and asked:
             status = "discarded"
         else:
             status = "proposed"
@@ -429,6 +430,25 @@ class Team:
         if not sets:
             raise ValueError(f"the team's feature set {extractor!r} is not in the store")
         return sets[-1]
+
+
+def _checked_events(clip_id: int, events) -> list[tuple[str, float, float]]:
+    """Events as ``(tag, onset_s, offset_s)``, or a clear error naming the bad one."""
+    out = []
+    for event in events:
+        try:
+            tag, onset, offset = event
+            onset, offset = float(onset), float(offset)
+        except (TypeError, ValueError):
+            raise ValueError(f"clip {clip_id}: event {event!r} must be (tag, onset_s, "
+                             "offset_s)") from None
+        if not (np.isfinite(onset) and np.isfinite(offset) and 0 <= onset < offset):
+            raise ValueError(f"clip {clip_id}: event {event!r} needs 0 <= onset < offset")
+        out.append((str(tag), onset, offset))
+    if not out:
+        raise ValueError(f"clip {clip_id}: an annotation holds one event at least (a clip "
+                         "without a sound of interest gets the background tag)")
+    return out
 
 
 def _summary(events) -> str:
