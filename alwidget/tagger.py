@@ -41,7 +41,7 @@ def tagger_sets(store: Store) -> list[FeatureSet]:
     []
     """
     return [fs for fs in store.feature_sets()
-            if fs.columns is not None and store.count_features(fs)]
+            if fs.columns is not None and store.has_features(fs)]
 
 
 def top1(store: Store, feature_set: FeatureSet | None = None,

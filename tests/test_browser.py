@@ -76,6 +76,34 @@ def lab(tmp_path):
         log.close()
 
 
+def watch(page, problems: list[str]) -> None:
+    """Note failed requests, requests leaving the machine, console errors and page errors."""
+    def on_request(req):
+        host = urlparse(req.url).hostname
+        if req.url.startswith(("http", "ws")) and host not in ("127.0.0.1", "localhost"):
+            problems.append(f"request leaving the machine: {req.url}")
+
+    page.on("request", on_request)
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+
+def run_notebook(page, url: str, path: str) -> None:
+    """Open the notebook at ``path`` (below the lab's root; may start with a workspace,
+    ``workspaces/<name>/tree/``, else ``tree/``) and run all its cells."""
+    page.goto(f"{url}/lab/{path}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    try:  # JupyterLab sometimes asks which kernel to start: the notebook's own
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=5_000)
+    except Exception:  # no dialog: the kernel started by itself
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
 def labels_shown(page) -> int:
     text = page.locator(".alw-status").inner_text()
     return int(text.split(" labels")[0])
@@ -95,16 +123,7 @@ def test_label_in_jupyterlab_with_mouse_and_keys(lab):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-
-        def on_request(req):
-            host = urlparse(req.url).hostname
-            if req.url.startswith(("http", "ws")) and host not in ("127.0.0.1", "localhost"):
-                problems.append(f"request leaving the machine: {req.url}")
-
-        page.on("request", on_request)
-        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
-        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        watch(page, problems)
 
         try:
             _drive(page, url, tmp)
@@ -133,18 +152,9 @@ def test_label_in_jupyterlab_with_mouse_and_keys(lab):
 
 def _drive(page, url, tmp):
     """Open the quickstart, run it, and label: mouse, keys, undo, region."""
-    page.goto(f"{url}/lab/tree/notebooks/01_quickstart.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    try:  # JupyterLab sometimes asks which kernel to start: the notebook's own
-        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=5_000)
-    except Exception:  # no dialog: the kernel started by itself
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=60_000)
+    run_notebook(page, url, "tree/notebooks/01_quickstart.ipynb")
     n_cells = page.locator(".jp-Notebook .jp-Cell").count()
     n_markdown = page.locator(".jp-Notebook .jp-MarkdownCell").count()
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_selector(".alw-root .alw-class", state="attached", timeout=180_000)
     root = page.locator(".alw-root")
     root.scroll_into_view_if_needed()

@@ -75,3 +75,27 @@ def test_cluster_inspection_runs_headless(tmp_path, monkeypatch):
     # a second run reads the maps back from the database
     _, again = run_notebook("03_cluster_inspection.ipynb")
     assert "t-SNE of 2,000 clips: read from the cache" in again
+
+
+@pytest.mark.slow
+def test_team_rounds_run_headless_with_simulated_labelers(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALWIDGET_TEAM_DIR", str(tmp_path / "team"))
+    outputs, text = run_notebook("04_team_rounds.ipynb")
+    assert "5040 clips of 504 files from 3 nodes over 14 days" in text
+    assert "round 1: mal on 840 clips of the window in 2 disjoint sets" in text
+    assert "{'ann': 20, 'bob': 20, 'kim': 20, 'lea': 20, 'max': 20}" in text
+    assert "round 2: mal-mf, " in text and "doubt round due: True" in text
+    assert "new class 'Crane' under 'Sounds of things', suggested by kim, accepted by lea" in text
+    assert "kappa" in text and "Dawid-Skene:" in text
+    widgets = [o for o in outputs if o["output_type"] == "execute_result"
+               and "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) == 2  # the team labeler and the team view
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(figures) == 1  # the round's maps
+    store = Store(tmp_path / "team" / "team.db")
+    kinds = [r["kind"] for r in store.rounds()]
+    assert kinds == ["round", "round", "doubt"]
+    statuses = {p.status for r in store.rounds() for p in store.round_proposals(r["id"])}
+    assert "medoid" in statuses
+    agreed = store.agreed_labels()
+    assert len(agreed) >= 60

@@ -36,7 +36,7 @@ from sklearn.utils import check_random_state
 from ..store import FeatureSet, Store
 from .signing import Untrusted, read_signed, write_signed
 
-__all__ = ["DEFAULT_MAX_FIT", "METHODS", "Projection", "compute_projection"]
+__all__ = ["DEFAULT_MAX_FIT", "METHODS", "Projection", "compute_projection", "project"]
 
 #: Map methods: "pca" (instant), "tsne" (openTSNE), "umap" (umap-learn).
 METHODS = ("pca", "tsne", "umap")
@@ -89,6 +89,39 @@ class Projection:
         return text
 
 
+def _checked_params(method: str, params: dict) -> dict:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} must be one of {METHODS}")
+    unknown = set(params) - set(_DEFAULTS[method])
+    if unknown:
+        raise ValueError(f"{method} takes no parameter {sorted(unknown)}; "
+                         f"known: {sorted(_DEFAULTS[method])}")
+    return {k: type(_DEFAULTS[method][k])(v) for k, v in params.items()}
+
+
+def project(X, method: str = "umap", *, random_state: int = 0,
+            progress: Progress | None = None, **params) -> np.ndarray:
+    """The 2-d map of the rows of ``X`` by ``method``, fitted on them alone and not cached:
+    the same steps as every map of alwidget (standardised, at most 50 principal components,
+    seeded). For small sets of points, e.g. the clips of one round.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = project(np.random.default_rng(0).normal(size=(20, 5)), "pca")
+    >>> xy.shape, xy.dtype.name
+    ((20, 2), 'float32')
+    """
+    params = _checked_params(method, params)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2 or len(X) < 3:
+        raise ValueError(f"a map needs a 2-d array of at least 3 rows; got shape {X.shape}")
+    params = {**_DEFAULTS[method], **params, "random_state": int(random_state),
+              "max_fit": len(X)}
+    _, xy, _ = _fit(method, X, params, progress or (lambda fraction, message: None))
+    return np.ascontiguousarray(xy, np.float32)
+
+
 def compute_projection(store: Store, feature_set: FeatureSet | None = None, method: str = "umap",
                        *, random_state: int = 0, max_fit: int = DEFAULT_MAX_FIT,
                        progress: Progress | None = None, **params) -> Projection:
@@ -129,19 +162,12 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
     >>> compute_projection(store, fs, "pca").from_cache
     True
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} must be one of {METHODS}")
+    params = _checked_params(method, params)  # 30 and 30.0, np.int64(15) and 15: one entry
     if max_fit < 10:
         raise ValueError(f"max_fit={max_fit!r} must be >= 10")
-    unknown = set(params) - set(_DEFAULTS[method])
-    if unknown:
-        raise ValueError(f"{method} takes no parameter {sorted(unknown)}; "
-                         f"known: {sorted(_DEFAULTS[method])}")
     report = progress or (lambda fraction, message: None)
     if feature_set is None:
         feature_set = store.default_feature_set()  # the oldest set with vectors
-    for k, v in params.items():  # 30 and 30.0, np.int64(15) and 15: one cache entry
-        params[k] = type(_DEFAULTS[method][k])(v)
     params = {**_DEFAULTS[method], **params, "random_state": int(random_state),
               "max_fit": int(max_fit)}
     where = id(store) if store.path == ":memory:" else os.path.abspath(store.path)

@@ -33,7 +33,7 @@ def resolve_feature_set(store: Store, feature_set: FeatureSet | str | None) -> F
     named, or the store's default (the oldest set with vectors)."""
     if isinstance(feature_set, FeatureSet):
         return feature_set
-    sets = [fs for fs in store.feature_sets() if store.count_features(fs)]
+    sets = [fs for fs in store.feature_sets() if store.has_features(fs)]
     if not sets:
         raise ValueError(f"{store!r} has no features yet: search needs a feature set with "
                          "vectors; run alwidget.extract_features(store, 'logmel') (or "

@@ -220,18 +220,16 @@ class TeamTables:
         label of its newest settled proposal, else its newest label in force made outside
         rounds (never Doubt), by clip id. These are the framework's medoids."""
         return [tuple(r) for r in self._query(
-            "WITH agreed AS (SELECT p.clip_id, p.label FROM proposals p WHERE p.status = "
-            "'medoid' AND p.id = (SELECT MAX(p2.id) FROM proposals p2 WHERE p2.clip_id = "
-            "p.clip_id AND p2.status = 'medoid')), "
-            "outside AS (SELECT e.clip_id, e.label FROM active_events e WHERE e.kind = 'label'"
-            " AND e.iteration_id IS NULL AND e.label != ? AND e.id = (SELECT MAX(e2.id) FROM "
-            "active_events e2 WHERE e2.clip_id = e.clip_id AND e2.kind = 'label' AND "
-            "e2.iteration_id IS NULL AND e2.label != ?)), "
+            "WITH agreed AS (SELECT clip_id, label FROM proposals WHERE id IN (SELECT MAX(id) "
+            "FROM proposals WHERE status = 'medoid' GROUP BY clip_id)), "
+            "outside AS (SELECT clip_id, label FROM label_events WHERE id IN (SELECT MAX(id) "
+            "FROM active_events WHERE kind = 'label' AND iteration_id IS NULL AND label != ? "
+            "GROUP BY clip_id)), "
             "labeled AS (SELECT clip_id, label FROM agreed UNION ALL SELECT clip_id, label "
             "FROM outside WHERE clip_id NOT IN (SELECT clip_id FROM agreed)) "
             "SELECT t.clip_id, t.label, n.name, a.recorded_at FROM labeled t JOIN clips c ON "
             "c.id = t.clip_id JOIN audios a ON a.id = c.audio_id LEFT JOIN nodes n ON "
-            "n.id = a.node_id ORDER BY t.clip_id", (DOUBT_TAG, DOUBT_TAG))]
+            "n.id = a.node_id ORDER BY t.clip_id", (DOUBT_TAG,))]
 
     # -- the ontology and suggested classes ----------------------------------------------
     def add_ontology(self, entries: Sequence[tuple[str, str | None, str | None, str | None]]

@@ -7,11 +7,12 @@ every labeler's kernel).
 
 from .aggregation import Aggregated, dawid_skene
 from .agreement import AGREEMENT_SHARE, Agreement, cohen_kappa, fleiss_kappa, medoid_label
+from .maps import ROLES, RoundMap, round_figures, round_map
 from .medoids import medoid_priority
 from .ontology import AUDIOSET_ONTOLOGY, load_audioset_ontology, ontology_children, search_ontology
 from .team import DEFAULT_LABELERS, LabelerProgress, Team
 
 __all__ = ["AGREEMENT_SHARE", "AUDIOSET_ONTOLOGY", "Aggregated", "Agreement", "DEFAULT_LABELERS",
-           "LabelerProgress", "Team", "cohen_kappa", "dawid_skene", "fleiss_kappa",
+           "LabelerProgress", "ROLES", "RoundMap", "Team", "cohen_kappa", "dawid_skene", "fleiss_kappa",
            "load_audioset_ontology", "medoid_label", "medoid_priority", "ontology_children",
-           "search_ontology"]
+           "round_figures", "round_map", "search_ontology"]

@@ -132,7 +132,8 @@ def _write_wav(audio_dir, node: int, when, classes, rng) -> str:
 @dataclass
 class SimulatedLabeler:
     """A labeler who hears the true class, errs with probability ``error`` (another class)
-    and marks Doubt with probability ``doubt``; events span part of the clip.
+    and marks Doubt with probability ``doubt``; events span part of the clip (one event, or
+    two of the same tag 30 % of the time).
 
     Examples
     --------
@@ -161,7 +162,7 @@ class SimulatedLabeler:
             tag = str(self._rng.choice([c for c in self.classes if c != true_class]))
         onset = round(float(self._rng.uniform(0, 0.3)) * clip_seconds, 3)
         offset = round(float(self._rng.uniform(0.7, 1.0)) * clip_seconds, 3)
-        out = [(tag, onset, offset)]
-        if tag != "Silence" and onset > 0.05:
-            out.append(("Silence", 0.0, onset))
-        return out
+        if self._rng.random() < 0.3:  # heard twice: two events of the tag
+            middle = round((onset + offset) / 2, 3)
+            return [(tag, onset, middle - 0.05 * clip_seconds), (tag, middle, offset)]
+        return [(tag, onset, offset)]

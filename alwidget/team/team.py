@@ -204,7 +204,8 @@ class Team:
                       max_medoids=s["max_medoids"], seed=int(seed), features=features.extractor,
                       sets_by=plan.sets_by, set_sizes=plan.set_sizes[:50],
                       n_window=plan.n_window, n_unlabeled=plan.n_unlabeled,
-                      n_medoids=len(plan.medoids), groups=self.groups,
+                      n_medoids=len(plan.medoids), medoids=plan.medoids.tolist(),
+                      groups=self.groups,
                       cross_validation=s["cross_validation"])
         return self.store.add_round(
             plan.proposals, strategy=plan.strategy, params=params, window_start=start,

@@ -7,6 +7,10 @@
 * :func:`spectrogram_grid` — spectrograms of clips from several map regions, side by side.
 * :class:`SearchGallery` — the clips nearest an example (a clip, a file, a map selection) as
   spectrograms with play buttons and label keys; labeling there commits like any decision.
+* :class:`TeamLabeler` — one labeler's assigned clips of the team's rounds: several events per
+  clip, tags searched or browsed in the ontology, committed through the team.
+* :class:`TeamView` — the team's rounds, each labeler's progress and quota, agreement, doubts,
+  suggested classes and the histogram of classes labeled; ``refresh()`` shows the others' work.
 """
 
 from .app import LabelingApp
@@ -14,6 +18,8 @@ from .compare import spectrogram_grid
 from .gallery import SearchGallery
 from .labeler import LabelingWidget
 from .mapview import COLOR_MODES, MapView, Snapshot
+from .team_labeler import TeamLabeler
+from .team_view import TeamView
 
 __all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "SearchGallery", "Snapshot",
-           "spectrogram_grid"]
+           "TeamLabeler", "TeamView", "spectrogram_grid"]

@@ -20,14 +20,14 @@ import traitlets as t
 from ..audio import printable
 from ..session import DOUBT, Session, StaleDecision
 from .live import MainThread, release_view, replace_view
-from .payload import clip_payload
+from .payload import ClipTraits, clip_payload
 
 __all__ = ["LabelingWidget"]
 
 _HERE = Path(__file__).parent
 
 
-class LabelingWidget(anywidget.AnyWidget):
+class LabelingWidget(ClipTraits, anywidget.AnyWidget):
     """Label the session's clips with buttons or keys.
 
     Keys (while the widget has focus): 1–9 label with a class, Enter accepts
@@ -60,25 +60,11 @@ class LabelingWidget(anywidget.AnyWidget):
     _esm = (_HERE / "spectrogram.js").read_text() + (_HERE / "labeler.js").read_text()
     _css = _HERE / "labeler.css"
 
-    audio = t.Bytes(b"").tag(sync=True)
-    sample_rate = t.Int(0).tag(sync=True)
-    spec = t.Bytes(b"").tag(sync=True)
-    spec_shape = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
-    db_span = t.Float(80.0).tag(sync=True)
-    fmin = t.Float(20.0).tag(sync=True)
-    fmax = t.Float(8000.0).tag(sync=True)
-    window_s = t.Float(1.0).tag(sync=True)
-    clip_offset_s = t.Float(0.0).tag(sync=True)
-    clip_duration_s = t.Float(1.0).tag(sync=True)
     region = t.List(t.Float(), default_value=[]).tag(sync=True)
     classes = t.List(t.Unicode()).tag(sync=True)
     status = t.Dict().tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
-    colormap = t.Unicode("viridis").tag(sync=True)
-    range_db = t.Float(80.0).tag(sync=True)
-    autoplay = t.Bool(False).tag(sync=True)
-    play_request = t.Int(0).tag(sync=True)  # bumped to play the shown clip now
 
     def __init__(self, session: Session, *, context_s: float = 1.0, autoplay: bool = False,
                  **kwargs):
@@ -231,14 +217,6 @@ class LabelingWidget(anywidget.AnyWidget):
         if status.get("clip_id") != self.status.get("clip_id"):
             pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=self.context_s)
             with self.hold_sync():
-                self.audio = pay.wav
-                self.sample_rate = pay.sample_rate
-                self.spec = pay.spec
-                self.spec_shape = list(pay.spec_shape)
-                self.db_span = pay.db_span
-                self.fmin, self.fmax = pay.fmin, pay.fmax
-                self.window_s = pay.window_s
-                self.clip_offset_s = pay.clip_offset_s
-                self.clip_duration_s = pay.clip_duration_s
+                self.show_payload(pay)
                 self.region = []
         self.status = status

@@ -1,4 +1,5 @@
-"""What the labeling widget sends to the browser for one clip: WAV bytes and a spectrogram."""
+"""What the labeling widgets send to the browser for one clip: WAV bytes and a spectrogram, and
+the traits they are sent in (:class:`ClipTraits`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
+import traitlets as t
 
 from ..audio import info as audio_info, load_mono
 
-__all__ = ["ClipPayload", "clip_payload"]
+__all__ = ["ClipPayload", "ClipTraits", "clip_payload"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,35 @@ def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: flo
     img = np.clip((D - (db_max - db_span)) / db_span * 255, 0, 255).astype(np.uint8)
     return ClipPayload(buf.getvalue(), sr, img.tobytes(), img.shape, db_max, db_span, fmin, fmax,
                        len(y) / sr, start_s - a, duration_s)
+
+
+class ClipTraits(t.HasTraits):
+    """The traits a spectrogram view (``specView`` in ``spectrogram.js``) draws a clip from:
+    a :class:`~alwidget.widgets.payload.ClipPayload` and how it is shown."""
+
+    audio = t.Bytes(b"").tag(sync=True)
+    sample_rate = t.Int(0).tag(sync=True)
+    spec = t.Bytes(b"").tag(sync=True)
+    spec_shape = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
+    db_span = t.Float(80.0).tag(sync=True)
+    fmin = t.Float(20.0).tag(sync=True)
+    fmax = t.Float(8000.0).tag(sync=True)
+    window_s = t.Float(1.0).tag(sync=True)
+    clip_offset_s = t.Float(0.0).tag(sync=True)
+    clip_duration_s = t.Float(1.0).tag(sync=True)
+    colormap = t.Unicode("viridis").tag(sync=True)
+    range_db = t.Float(80.0).tag(sync=True)
+    autoplay = t.Bool(False).tag(sync=True)
+    play_request = t.Int(0).tag(sync=True)  # bumped to play the shown clip now
+
+    def show_payload(self, pay: ClipPayload | None) -> None:
+        """Send a clip's audio and spectrogram (None: nothing to show)."""
+        if pay is None:
+            self.audio, self.spec, self.spec_shape = b"", b"", [0, 0]
+            return
+        for name, value in (("audio", pay.wav), ("sample_rate", pay.sample_rate),
+                            ("spec", pay.spec), ("spec_shape", list(pay.spec_shape)),
+                            ("db_span", pay.db_span), ("fmin", pay.fmin), ("fmax", pay.fmax),
+                            ("window_s", pay.window_s), ("clip_offset_s", pay.clip_offset_s),
+                            ("clip_duration_s", pay.clip_duration_s)):
+            setattr(self, name, value)
