@@ -276,3 +276,109 @@ def test_a_round_resumed_after_its_kernel_is_killed(team):
     # every annotation whole: each label event of ann has its events
     for c in annotated:
         assert store.clip_annotations([c])[c]["ann"][0][0] == "Engine"
+
+
+def _status(store, round_id, clip):
+    return [p.status for p in store.round_proposals(round_id) if p.clip_id == clip][0]
+
+
+def test_a_disagreement_after_a_members_own_doubt_goes_to_the_groups_doubt_round(team):
+    store = team.store
+    r = team.plan_round(["node1"], *WEEK1)
+    clip = team.queue("ann")[0][1]
+    team.annotate("ann", clip, [("Doubt", 0, 1)])
+    d1 = team.doubt_round()  # asks ann only, about her Doubt
+    assert {who for _, c, who, _ in store.assignments(round_id=d1) if c == clip} == {"ann"}
+    team.annotate("ann", clip, [("Engine", 0, 1)], round_id=d1)
+    team.annotate("bob", clip, [("Wind", 0, 1)])
+    team.annotate("kim", clip, [("Speech", 0, 1)])
+    assert _status(store, r, clip) == "proposed"  # not discarded: the group never re-listened
+    d2 = team.doubt_round()
+    assert {who for _, c, who, _ in store.assignments(round_id=d2) if c == clip} == {
+        "ann", "bob", "kim"}
+    for who, tag in (("ann", "Engine"), ("bob", "Wind"), ("kim", "Speech")):
+        team.annotate(who, clip, [(tag, 0, 1)], round_id=d2)
+    assert _status(store, r, clip) == "discarded" and _status(store, d2, clip) == "discarded"
+
+
+def test_a_medoid_back_in_doubt_or_discarded_is_no_longer_trained_on(team):
+    store = team.store
+    team.plan_round(["node1"], *WEEK1)
+    clip = team.queue("lea")[0][1]
+    team.annotate("lea", clip, [("Engine", 0, 1), ("Doubt", 0.2, 0.4)])
+    assert team.annotate("max", clip, [("Engine", 0, 1)]).label == "Engine"
+    assert clip in {c for c, *_ in store.agreed_labels()}
+    d = team.doubt_round()
+    assert clip not in {c for c, *_ in store.agreed_labels()}  # being re-examined
+    team.annotate("lea", clip, [("Wind", 0, 1)], round_id=d)
+    assert clip not in {c for c, *_ in store.agreed_labels()}  # no agreement any more
+    d2 = team.doubt_round()
+    team.annotate("lea", clip, [("Wind", 0, 1)], round_id=d2)
+    team.annotate("max", clip, [("Wind", 0, 1)], round_id=d2)
+    assert [(c, label) for c, label, *_ in store.agreed_labels() if c == clip] == [(clip, "Wind")]
+
+
+def test_a_doubt_round_is_not_written_twice_and_kept_doubts_do_not_come_back(tmp_path):
+    store, _ = _archive(tmp_path / "s.db")
+    team = Team.create(store, {"all": ["ann", "bob"]}, cross_validation=False, batch_size=4)
+    team.plan_round(["node1"], *WEEK1)
+    clip = team.queue("ann")[0][1]
+    team.annotate("ann", clip, [("Doubt", 0, 1)])
+    d = team.doubt_round()
+    with pytest.raises(ValueError, match="still wait for 1 answers"):
+        team.doubt_round()
+    team.annotate("ann", clip, [("Doubt", 0, 1)], round_id=d)  # still unsure
+    assert _status(store, d, clip) == "discarded"
+    with pytest.raises(ValueError, match="nothing to resolve"):
+        team.doubt_round()
+
+
+def test_two_kernels_planning_at_once_cannot_propose_a_clip_twice(team, monkeypatch):
+    import alwidget.team.team as team_module
+
+    store = team.store
+    other = Team(Store(store.path))
+    real = team_module.plan_proposals
+    plans = []
+
+    def plan_then_let_the_other_kernel_write(*args, **kw):
+        plan = real(*args, **kw)
+        if not plans:
+            plans.append(plan)
+            other.plan_round(["node1"], *WEEK1)  # the other kernel writes first
+        return plan
+
+    monkeypatch.setattr(team_module, "plan_proposals", plan_then_let_the_other_kernel_write)
+    rounds = len(store.rounds())
+    with pytest.raises(StoreError, match="proposed meanwhile .* plan the round again"):
+        team.plan_round(["node1"], *WEEK1)
+    assert len(store.rounds()) == rounds + 1  # the other kernel's round only
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(groups={"A": "annbob"}), "must map each group's name to a list of labeler names"),
+    (dict(groups=[["ann", "bob"]]), "must map each group's name"),
+    (dict(groups={"A": ["ann", ""]}), "must map each group's name"),
+    (dict(groups={"A": ["ann", "bob"]}, background="Nothing"), "background='Nothing'"),
+])
+def test_a_bad_team_stores_not_even_the_ontology(tmp_path, kw, message):
+    store, _ = _archive(tmp_path / "s.db", days=1)
+    with pytest.raises(ValueError, match=message):
+        Team.create(store, **kw)
+    assert store.tags() == [] and store.team_settings() == {}
+
+
+def test_nodes_must_be_a_list_of_names(team):
+    with pytest.raises(ValueError, match=r"nodes='node1' must be a list of node names"):
+        team.plan_round("node1", *WEEK1)
+
+
+def test_doubt_answers_are_no_class_in_the_agreement_report(team):
+    team.plan_round(["node1"], *WEEK1)
+    clip = team.queue("ann")[0][1]
+    for who, tag in (("ann", "Doubt"), ("bob", "Doubt"), ("kim", "Engine")):
+        team.annotate(who, clip, [(tag, 0, 1)])
+    report = team.agreement_report()
+    ds = report["dawid_skene"]
+    assert dict(zip(ds.items, ds.labels))[clip] == "Engine"
+    assert "Doubt" not in report["per_class"] and "Doubt" not in ds.classes

@@ -313,6 +313,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (iteration_id, clip_id, labeler_id)
     ) WITHOUT ROWID;
     CREATE INDEX assignments_labeler ON assignments(labeler_id, iteration_id);
+    CREATE INDEX assignments_clip ON assignments(clip_id);
+    CREATE INDEX proposals_clip ON proposals(clip_id);
+    CREATE INDEX proposals_open ON proposals(clip_id) WHERE status = 'proposed';
+    CREATE INDEX audios_recorded ON audios(recorded_at);
     ALTER TABLE label_events ADD COLUMN iteration_id INTEGER REFERENCES al_iterations(id);
     CREATE INDEX label_events_iteration ON label_events(iteration_id)
         WHERE iteration_id IS NOT NULL;

@@ -58,6 +58,18 @@ class RoundTables:
                 f"SELECT id FROM clips WHERE audio_id IN ({','.join('?' * len(part))})", part)]
         return np.array(sorted(out), np.int64)
 
+    def proposed_clips_of(self, clip_ids: Sequence[int]) -> list[int]:
+        """Those of ``clip_ids`` that a round (not a doubt-resolution round) proposed."""
+        out: list[int] = []
+        ids = [int(c) for c in clip_ids]
+        for k in range(0, len(ids), 900):
+            part = ids[k:k + 900]
+            out += [r[0] for r in self._query(
+                "SELECT DISTINCT p.clip_id FROM proposals p JOIN al_iterations i ON i.id = "
+                f"p.iteration_id WHERE i.kind = 'round' AND p.clip_id IN "
+                f"({','.join('?' * len(part))})", part)]
+        return sorted(out)
+
     def proposed_clips(self) -> np.ndarray:
         """Ids of every clip any round proposed (ascending)."""
         return np.array([r[0] for r in self._query(
@@ -108,6 +120,12 @@ class RoundTables:
             raise StoreError(f"labeled_share={labeled_share!r} must be in [0, 1]")
         self._check_clips(clips)
         with self.transaction():
+            if kind == "round":  # read under the write lock: another kernel may have planned
+                again = self.proposed_clips_of(clips)
+                if again:
+                    raise StoreError(
+                        f"clips {again[:5]} were proposed meanwhile by a round planned in "
+                        "another kernel; nothing was written: plan the round again")
             project_id = self.ensure_project(project) if project else None
             round_id = self._conn.execute(
                 "INSERT INTO al_iterations (project_id, window_start, window_end, n_audios, "
@@ -121,11 +139,13 @@ class RoundTables:
                 "INSERT INTO proposals (iteration_id, clip_id, status) VALUES (?, ?, 'proposed')",
                 [(round_id, c) for c in clips])
             proposed = set(clips)
-            rows = []
+            rows, labeler_ids = [], {}
             for clip, labeler, group in assignments:
                 if int(clip) not in proposed:
                     raise StoreError(f"clip {clip} is assigned but not proposed in this round")
-                rows.append((round_id, int(clip), self.ensure_labeler(str(labeler)), group))
+                if labeler not in labeler_ids:
+                    labeler_ids[labeler] = self.ensure_labeler(str(labeler))
+                rows.append((round_id, int(clip), labeler_ids[labeler], group))
             self._conn.executemany(
                 "INSERT INTO assignments (iteration_id, clip_id, labeler_id, group_id) VALUES "
                 "(?, ?, ?, (SELECT id FROM labeler_groups WHERE name = ?))", rows)

@@ -108,7 +108,7 @@ class TeamTables:
                     "SELECT 1 FROM assignments WHERE iteration_id = ? AND clip_id = ? AND "
                     "labeler_id = ?", (int(round_id), int(clip_id), labeler_id)):
                 raise StoreError(f"clip {clip_id} is not assigned to {labeler!r} in round "
-                                 f"{round_id}; label the clips of labeler_queue({labeler!r})")
+                                 f"{round_id}; label the clips of team.queue({labeler!r})")
             if self._query("SELECT 1 FROM active_events WHERE iteration_id = ? AND clip_id = ? "
                            "AND labeler_id = ? AND kind = 'label'",
                            (int(round_id), int(clip_id), labeler_id)):
@@ -141,11 +141,33 @@ class TeamTables:
             "l.id = e.labeler_id WHERE l.name = ? AND e.kind = 'label' AND e.iteration_id IS "
             "NOT NULL", (str(labeler),))}
 
-    def open_proposal_clips(self) -> list[int]:
-        """Clips with a proposal still "proposed" (being labeled, or awaiting doubt
-        resolution)."""
-        return [r[0] for r in self._query(
-            "SELECT DISTINCT clip_id FROM proposals WHERE status = 'proposed' ORDER BY clip_id")]
+    def open_proposal_clips(self, clip_ids: Sequence[int] | None = None) -> list[int]:
+        """Clips (of ``clip_ids``, default all) with a proposal still "proposed" (being
+        labeled, or awaiting doubt resolution)."""
+        if clip_ids is None:
+            return [r[0] for r in self._query(
+                "SELECT DISTINCT clip_id FROM proposals WHERE status = 'proposed' "
+                "ORDER BY clip_id")]
+        out: list[int] = []
+        ids = [int(c) for c in clip_ids]
+        for part in range(0, len(ids), 900):
+            chunk = ids[part:part + 900]
+            out += [r[0] for r in self._query(
+                "SELECT DISTINCT clip_id FROM proposals WHERE status = 'proposed' AND clip_id "
+                f"IN ({','.join('?' * len(chunk))})", chunk)]
+        return sorted(out)
+
+    def newest_proposal_status(self, clip_ids: Sequence[int]) -> dict[int, str]:
+        """clip -> the status of its newest proposal (clips never proposed are left out)."""
+        out: dict[int, str] = {}
+        ids = [int(c) for c in clip_ids]
+        for part in range(0, len(ids), 900):
+            chunk = ids[part:part + 900]
+            out.update(self._query(
+                "SELECT clip_id, status FROM proposals WHERE id IN (SELECT MAX(id) FROM "
+                f"proposals WHERE clip_id IN ({','.join('?' * len(chunk))}) GROUP BY clip_id)",
+                chunk))
+        return out
 
     def assignments_of_clips(self, clip_ids: Sequence[int], kind: str = "round"
                              ) -> list[tuple[int, int, str, str | None]]:
@@ -216,17 +238,19 @@ class TeamTables:
             (str(labeler), DOUBT_TAG))]
 
     def agreed_labels(self) -> list[tuple[int, str, str | None, str | None]]:
-        """``(clip_id, label, node, recorded_at)`` of every clip with a human label: the agreed
-        label of its newest settled proposal, else its newest label in force made outside
-        rounds (never Doubt), by clip id. These are the framework's medoids."""
+        """``(clip_id, label, node, recorded_at)`` of every clip with a human label, by clip id:
+        the framework's medoids. A clip ever proposed counts when its newest proposal is a
+        medoid (a clip back in a doubt-resolution round, or discarded, does not); a clip never
+        proposed counts with its newest label in force made outside rounds (never Doubt)."""
         return [tuple(r) for r in self._query(
-            "WITH agreed AS (SELECT clip_id, label FROM proposals WHERE id IN (SELECT MAX(id) "
-            "FROM proposals WHERE status = 'medoid' GROUP BY clip_id)), "
+            "WITH newest AS (SELECT clip_id, label, status FROM proposals WHERE id IN "
+            "(SELECT MAX(id) FROM proposals GROUP BY clip_id)), "
             "outside AS (SELECT clip_id, label FROM label_events WHERE id IN (SELECT MAX(id) "
             "FROM active_events WHERE kind = 'label' AND iteration_id IS NULL AND label != ? "
             "GROUP BY clip_id)), "
-            "labeled AS (SELECT clip_id, label FROM agreed UNION ALL SELECT clip_id, label "
-            "FROM outside WHERE clip_id NOT IN (SELECT clip_id FROM agreed)) "
+            "labeled AS (SELECT clip_id, label FROM newest WHERE status = 'medoid' UNION ALL "
+            "SELECT clip_id, label FROM outside WHERE clip_id NOT IN (SELECT clip_id FROM "
+            "newest)) "
             "SELECT t.clip_id, t.label, n.name, a.recorded_at FROM labeled t JOIN clips c ON "
             "c.id = t.clip_id JOIN audios a ON a.id = c.audio_id LEFT JOIN nodes n ON "
             "n.id = a.node_id ORDER BY t.clip_id", (DOUBT_TAG,))]

@@ -134,7 +134,13 @@ class Team:
         """
         if groups is None:
             groups = {"group1": list(DEFAULT_LABELERS[:3]), "group2": list(DEFAULT_LABELERS[3:])}
-        groups = {str(g): [str(n) for n in names] for g, names in dict(groups).items()}
+        if not isinstance(groups, Mapping) or not all(
+                isinstance(names, (list, tuple)) and all(isinstance(n, str) and n.strip()
+                                                         for n in names)
+                for names in groups.values()):
+            raise ValueError(f"groups={groups!r} must map each group's name to a list of "
+                             "labeler names (non-empty strings), e.g. {'A': ['ann', 'bob']}")
+        groups = {str(g): [n.strip() for n in names] for g, names in groups.items()}
         members = [n for names in groups.values() for n in names]
         if not members:
             raise ValueError("groups name no labeler; give e.g. {'A': ['ann', 'bob', 'kim']}")
@@ -161,13 +167,14 @@ class Team:
                 raise ValueError(f"{name}={value!r} is not a feature set of the store; it has "
                                  f"{sorted({fs.extractor for fs in store.feature_sets()})}")
         store.check_writable("writing a team")
-        if ontology == "audioset":
-            load_audioset_ontology(store)
-        if background not in store.tags():
-            raise ValueError(f"background={background!r} is not in the ontology; load one "
-                             "(ontology='audioset') or store.add_tag() it first")
-        store.add_tag(DOUBT)
-        store.set_team(groups, settings)
+        with store.transaction():  # the ontology, the Doubt tag and the team: whole or absent
+            if ontology == "audioset":
+                load_audioset_ontology(store)
+            if background not in store.tags():
+                raise ValueError(f"background={background!r} is not in the ontology; load one "
+                                 "(ontology='audioset') or store.add_tag() it first")
+            store.add_tag(DOUBT)
+            store.set_team(groups, settings)
         return cls(store)
 
     # -- rounds --------------------------------------------------------------------------
@@ -185,7 +192,11 @@ class Team:
         features = self._feature_set(s["features"]) if s["features"] else \
             self.store.default_feature_set()
         tagger = self._feature_set(s["tagger"]) if s["tagger"] else default_tagger(self.store)
-        nodes = None if nodes is None else [str(n) for n in nodes]
+        if isinstance(nodes, str) or not (nodes is None or all(isinstance(n, str)
+                                                                for n in nodes)):
+            raise ValueError(f"nodes={nodes!r} must be a list of node names, e.g. ['node1'] "
+                             "(None: every node)")
+        nodes = None if nodes is None else list(nodes)
         plan = plan_proposals(self.store, nodes=nodes, start=start, end=end, features=features,
                               tagger=tagger, batch_size=s["batch_size"], max_set=s["max_set"],
                               max_medoids=s["max_medoids"], seed=int(seed), model=model)
@@ -224,20 +235,35 @@ class Team:
         """Write a doubt-resolution round and return its id: each labeler re-listens to
         their own clips holding a Doubt event, and every member of a group to its proposals
         that ended without agreement. The new annotations are appended (the history stays);
-        a proposal still without agreement after it is discarded."""
+        a proposal still without agreement once its whole group answered in a doubt round
+        is discarded. A labeler is never asked twice at once about one clip, nor again about
+        a Doubt they kept in a doubt round."""
+        doubt_ids = {r["id"] for r in self.store.rounds() if r["kind"] == "doubt"}
+        annotated = {who: self.store.annotated(who) for who in self._group_of}
+        waiting, answered = set(), set()
+        for r, c, who, _ in self.store.assignments():
+            if r in doubt_ids:
+                done = (r, c) in annotated.get(who, ())
+                (answered if done else waiting).add((c, who))
         assignments: dict[tuple[int, str], str | None] = {}
-        open_props = self._open_proposals()
         for who in self._group_of:
             doubts = self.store.doubt_clips(who)
+            newest = self.store.newest_proposal_status(doubts)
             for _, clip, member, group in self.store.assignments_of_clips(doubts, "round"):
-                if member == who:
+                if member == who and newest.get(clip) != "discarded" \
+                        and (clip, who) not in waiting | answered:
                     assignments[(clip, who)] = group
+        open_props = self._open_proposals()
         annotations = self.store.clip_annotations(list(open_props))
         for clip, (members, group) in open_props.items():
             if self._agreement(members, annotations.get(clip, {})).doubt:
                 for who in members:
-                    assignments[(clip, who)] = group
+                    if (clip, who) not in waiting:
+                        assignments[(clip, who)] = group
         if not assignments:
+            if waiting:
+                raise ValueError("the open doubt-resolution round(s) still wait for "
+                                 f"{len(waiting)} answers; answer them first")
             raise ValueError("no Doubt events and no proposal without agreement: nothing to "
                              "resolve")
         clips = sorted({c for c, _ in assignments})
@@ -301,11 +327,8 @@ class Team:
         """Clips (of ``clips``, default all) with a proposal still "proposed": the members
         of its round's assignment and their group."""
         out: dict[int, tuple[list[str], str | None]] = {}
-        open_clips = set(self.store.open_proposal_clips())
-        if clips is not None:
-            open_clips &= {int(c) for c in clips}
-        for r, c, who, group in self.store.assignments_of_clips(sorted(open_clips),
-                                                                 kind="round"):
+        open_clips = self.store.open_proposal_clips(clips)
+        for r, c, who, group in self.store.assignments_of_clips(open_clips, kind="round"):
             members, _ = out.setdefault(c, ([], group))
             if who not in members:
                 members.append(who)
@@ -334,13 +357,14 @@ class Team:
             clip_id, {}))
         asked = self.store.doubt_assignments(clip_id)  # in doubt-resolution rounds
         answered = all((r, clip_id) in self.store.annotated(who) for r, who in asked)
+        whole_group = set(members) <= {who for _, who in asked}
         if not answered:  # a doubt round waits for everyone it asked
             status = "proposed"
         elif agreement.label is not None:
             status = "medoid"
-        elif agreement.complete and asked:
+        elif agreement.complete and whole_group:  # the group re-listened, still no agreement
             status = "discarded"
-        else:
+        else:  # waits for a doubt-resolution round of the whole group
             status = "proposed"
         self.store.settle_open_proposals(clip_id, status=status, label=agreement.label,
                                          n_labelers=agreement.n_labelers,
@@ -351,11 +375,12 @@ class Team:
         """How far labelers agree on the clips they annotated for rounds: Cohen's kappa per
         pair, per class (one class against the rest, over pairs), and the labels Dawid-Skene
         infers (``"dawid_skene"``: :class:`~alwidget.team.aggregation.Aggregated`) beside the
-        2/3 rule."""
+        2/3 rule. Each labeler's latest annotation counts, as one label (the longest tag);
+        annotations holding Doubt are left out."""
         clips = self.store.proposed_clips()
         annotations = self.store.clip_annotations(clips)
-        labels = {c: {who: _summary(ev) for who, ev in by.items()}
-                  for c, by in annotations.items()}
+        labels = {c: {who: tag for who, ev in by.items() if (tag := _summary(ev)) != DOUBT}
+                  for c, by in annotations.items()}  # a Doubt answer is no class: left out
         pairs = {}
         for a, b in itertools.combinations(sorted({w for by in labels.values() for w in by}), 2):
             both = [(by[a], by[b]) for by in labels.values() if a in by and b in by]

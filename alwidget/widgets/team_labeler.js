@@ -377,7 +377,12 @@ function render({ model, el: root }) {
     if (tgt instanceof HTMLInputElement || tgt instanceof HTMLTextAreaElement) { ev.stopPropagation(); return; }
     // a held key repeats: one press is one action; Ctrl/Cmd/Alt keys belong to the browser
     if (ev.repeat || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (tgt instanceof HTMLButtonElement && (ev.key === "Enter" || ev.key === " ")) { ev.stopPropagation(); return; }
+    // Enter and Space on a button or a <summary> (the hierarchy, the suggestion form) are
+    // theirs: never a submit or a play
+    if ((tgt instanceof HTMLButtonElement || tgt.tagName === "SUMMARY" ||
+         (tgt.closest && tgt.closest(".alwt-suggest"))) && (ev.key === "Enter" || ev.key === " ")) {
+      ev.stopPropagation(); return;
+    }
     const k = ev.key;
     let handled = true;
     if (k === "Enter") submit();
