@@ -59,10 +59,21 @@ make_venv() {  # make_venv EXTRAS: create .venv and install alwidget[EXTRAS] whe
         rm -f "$VENV"/.alwidget-*
         touch "$stamp"
     fi
+    lab_settings
     # compile RandomForest's numba kernels into their disk cache now, not at the first label
     # (13 s after an install or a change to forest_kernels.py, 3 s once cached:
     # benchmarks/bench_forest.py)
     "$PY" -c "from alwidget.learn.forest import warm_up; warm_up()"
+}
+
+lab_settings() {  # JupyterLab asks nothing about news and fetches nothing from the internet
+    local dir="$VENV/share/jupyter/lab/settings/overrides.d"
+    mkdir -p "$dir"
+    cat > "$dir/alwidget.json" <<'JSON'
+{
+  "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}
+}
+JSON
 }
 
 cmd_lab() {
@@ -76,7 +87,9 @@ cmd_lab() {
     echo "dev.sh: open http://127.0.0.1:${PORT:-8888}/lab/tree/notebooks/01_quickstart.ipynb?token=$token"
     exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" \
         --ip=127.0.0.1 --port="${PORT:-8888}" --no-browser \
-        --IdentityProvider.token="$token" "${args[@]}"
+        --IdentityProvider.token="$token" \
+        --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+        "${args[@]}"
 }
 
 cmd_test() {

@@ -47,7 +47,11 @@ def lab(tmp_path):
     root = tmp_path / "lab"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     port = free_port()
-    env = dict(os.environ, ALWIDGET_DEMO_DIR=str(tmp_path / "demo"))
+    # its own workspaces and settings: a workspace another test left in the user's folder
+    # must not make this lab restore a notebook it does not serve (404s in the console)
+    env = dict(os.environ, ALWIDGET_DEMO_DIR=str(tmp_path / "demo"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"))
     env.pop("ALWIDGET_SIMULATED_ANNOTATOR", None)
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
            "--ip=127.0.0.1", f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={TOKEN}",

@@ -246,3 +246,38 @@ def test_the_nearest_start_begins_from_the_random_pair_s_positive_alone():
             assert r["picked"] == want
             known += [want] if y[want] else []
             rest = np.setdiff1d(rest, [want])
+
+
+def _records(strategies, max_labels):
+    return [dict(strategy=s, n_labels=n, f1=0.5 + 0.01 * i, query_positive=n % 2 == 0, seed=0,
+                 fold="1") for i, s in enumerate(strategies) for n in range(2, max_labels + 1)]
+
+
+def test_summary_table_shows_only_the_label_counts_the_runs_reached():
+    from alwidget.experiment import ExperimentResult
+
+    res = ExperimentResult(_records(["lc", "random"], 42), [dict(f1=0.9, n_labels=300)],
+                           dict(queries=40))
+    table = [line for line in res.summary_markdown().splitlines() if line.startswith("|")]
+    head = table[0]
+    assert "F1@10" in head and "F1@25" in head and "F1@50" not in head and "F1@100" not in head
+    assert all(line.count("|") == head.count("|") for line in table)  # no ragged rows
+    lc = next(line for line in table if line.startswith("| lc |"))
+    assert "|  |" not in lc  # no empty cell
+    full = ExperimentResult(_records(["lc"], 102), []).summary_markdown()
+    assert "F1@50" in full and "F1@100" in full
+
+
+def test_learning_curves_are_told_apart_and_the_reference_is_in_the_legend():
+    from alwidget.experiment import ExperimentResult
+
+    names = ["random", "lc", "lc-tuned", "ssal-0.95", "ac-5"]
+    fig = ExperimentResult(_records(names, 30), [dict(f1=0.9, n_labels=300)]).figure()
+    curves = [t for t in fig.data if t.name in names]
+    assert [t.name for t in curves] == names
+    looks = {(t.line.dash, t.marker.symbol) for t in curves}
+    assert len(looks) == len(names)  # lc under ssal-0.95 still shows: other dash and marker
+    assert len({t.line.dash for t in curves}) == len(names)
+    (ref,) = [t for t in fig.data if t.name and t.name.startswith("reference")]
+    assert ref.showlegend is not False and list(ref.y) == [0.9, 0.9] and "0.90" in ref.name
+    assert not fig.layout.annotations  # no label drawn over the curves

@@ -1,8 +1,10 @@
-"""The map view's Python side: float32 recolouring, click to hear and label, selections, snapshots."""
+"""The map view's Python side: float32 recolouring, click to hear and label, selections kept
+current, label all with confirmation, the ring on the labeler's clip, legend, tooltips' data,
+theme, snapshots. The browser side (a lasso reaching Python, the ring moving on screen) is in
+``test_browser_maps.py``."""
 
 import numpy as np
 import pytest
-from plotly.callbacks import Points
 
 from alwidget.session import STATUS_NAMES, Session
 from alwidget.widgets import LabelingApp, LabelingWidget, MapView
@@ -10,6 +12,16 @@ from alwidget.widgets.live import live_view
 from test_widgets import listening, project
 
 EVIL_CLASS = "<img src=x onerror=alert(1)>"
+
+
+def lasso(m, clip_ids):
+    """What the page sends when a lasso or box closes around ``clip_ids`` (their customdata)."""
+    m.events.receive({"type": "select", "n": len(clip_ids)},
+                     [np.asarray(clip_ids, np.float64).tobytes()])
+
+
+def legend_names(m):
+    return [t.name for t in m.figure.data[1:] if t.showlegend]
 
 
 def truth_of(session):
@@ -46,8 +58,7 @@ def test_clicking_a_point_plays_that_clip_and_labels_it(tmp_path):
     target = int(next(c for c in app.map.projection.clip_ids if c != queue_clip))
     row = int(np.flatnonzero(app.map.projection.clip_ids == target)[0])
     plays = app.labeler.play_request
-    app.map._clicked(app.map.trace, Points(point_inds=[row], xs=[0], ys=[0], trace_name="",
-                                           trace_index=0), None)
+    app.map.events.receive({"type": "click", "clip": target})  # what the page sends
     assert app.labeler.status["clip_id"] == target and app.labeler.status["chosen"]
     assert app.labeler.play_request == plays + 1  # the browser plays it at once
     app.labeler.decide("label", "yes")
@@ -68,14 +79,13 @@ def test_a_selection_lists_clips_and_can_be_labeled_or_queued(tmp_path):
     s = Session(store, classes=["no", "yes"], random_state=0)
     m = MapView(s, method="pca", background=False)
     ids = m.projection.clip_ids
-    m._selected_points(m.trace, Points(point_inds=[0, 1, 2], xs=[], ys=[], trace_name="",
-                                       trace_index=0), None)
+    lasso(m, ids[:3])
     assert m.selected.tolist() == ids[:3].tolist()
-    assert "3 clips selected" in m.selection_box.children[0].children[0].value
-    assert len(m.selection_box.children) == 1 + 3
+    assert "3 clips selected" in m.selection.head.value
+    assert len(m.selection.rows.children) == 3
     m._act(m.label_selection, "no")
     assert sorted(store.current_labels().clip_id.tolist()) == sorted(ids[:3].tolist())
-    assert "label no" in m.selection_box.children[1].children[1].value
+    assert m.selection.rows.children[0].children[1].value.startswith("labeled: no · ")
     m.select(ids[5:7])
     m._act(m.queue_selection)
     asked = []
@@ -96,7 +106,12 @@ def test_snapshots_keep_the_predictions_at_chosen_iterations(tmp_path):
     assert sorted(m.snapshots) == [1, 3]
     assert m.snapshots[3].n_labels - m.snapshots[1].n_labels == 2
     fig = m.snapshot_figure()
-    assert len(fig.data) == 2 and "iteration 3" in fig.layout.annotations[1].text
+    assert "iteration 3" in fig.layout.annotations[1].text
+    assert fig.layout.width is None  # as wide as the notebook: never cut off
+    (bar,) = [t.marker.colorbar for t in fig.data if t.marker.showscale]
+    assert bar.orientation == "h" and bar.title.text == "P(yes)"  # under the panels
+    assert [t.name for t in fig.data if t.showlegend] == ["labeled clip", "unlabeled clip"]
+    assert fig.layout.template == m.figure.layout.template  # one look for every figure
     out = m.export(tmp_path / "snap.html", snapshots=True)
     assert out.stat().st_size > 1_000_000  # plotly.js embedded: opens offline
     with pytest.raises(ValueError, match="must end in .html or .png"):
@@ -120,12 +135,16 @@ def test_tsne_is_computed_in_the_background_and_replaces_pca(tmp_path):
     s.pool.projection = slow_projection
     m = MapView(s, method="tsne", background=True)
     assert started.wait(30) and m.projection.method == "pca"  # PCA at once, t-SNE running
+    shown = []
+    m.info.observe(lambda ch: shown.append(ch["new"]), "value")
     release.set()
 
     for t in threading.enumerate():
         if t.name.startswith("alwidget-map"):
             t.join(60)
-    assert m.projection.method == "tsne" and m.info.value.startswith("t-SNE of 18 clips")
+    assert m.projection.method == "tsne" and "t-SNE of 18 clips" in m.info.value
+    progress = [v for v in shown if "t-SNE: iteration" in v]  # measured, with its clock
+    assert progress and all(" so far" in v and "aria-live" in v for v in progress)
     m.method_box.value = "PCA (instant)"
     assert m.projection.method == "pca"
 
@@ -143,6 +162,17 @@ def test_box_selection_and_spectrograms_of_two_regions(tmp_path):
     fig = spectrogram_grid(s, {"left": left, "right": right}, per_group=3)
     assert len(fig.data) == 6 and fig.data[0].z.shape[0] == 128
     assert fig.layout.annotations[3].text.startswith("right: clip ")
+    heat = fig.data[0]
+    assert heat.dx * heat.z.shape[1] == pytest.approx(1.0)  # seconds along x: the 1-s clip
+    assert fig.layout.xaxis4.title.text == "time (s)" and fig.layout.xaxis.title.text is None
+    assert "1 kHz" in fig.layout.yaxis.ticktext and fig.layout.yaxis.showticklabels
+    assert fig.layout.yaxis2.showticklabels is False  # frequencies on the first column only
+    assert fig.layout.width is None  # as wide as the notebook
+    ctx = spectrogram_grid(s, {"left": left[:1]}, per_group=1, context_s=0.5, theme="dark")
+    assert [sh.x0 for sh in ctx.layout.shapes] == pytest.approx(  # the clip's start and end
+        [min(0.5, s.pool.proposal(int(left[0])).start_s), min(0.5, s.pool.proposal(
+            int(left[0])).start_s) + 1.0])
+    assert ctx.layout.template.layout.font.color == "#f2f5fa"
     with pytest.raises(ValueError, match="empty: \\['B'\\]"):
         spectrogram_grid(s, {"A": left, "B": []})
 
@@ -179,7 +209,7 @@ def test_label_all_leaves_decided_and_validation_clips_alone(tmp_path):
     assert m.label_selection("no") == 5
     labels = dict(zip(store.current_labels().clip_id.tolist(), store.current_labels().label))
     assert labels[int(ids[0])] == "yes" and len(labels) == 6  # the earlier label kept
-    assert "left 4 alone" in m.info.value
+    assert "left 4 alone" in m.selection.note.value
 
 
 def test_a_group_label_that_jumps_past_a_snapshot_still_takes_it(tmp_path):
@@ -272,8 +302,13 @@ def test_class_names_and_error_texts_reach_html_only_escaped(tmp_path):
     m = app.map
     ids = m.projection.clip_ids
     m.select(ids[:3])
-    m.label_all.value = EVIL_CLASS
-    m.label_all_button.click()  # "labeled 3 clips as <img ...>"
+    m.selection.label_all.value = EVIL_CLASS
+    m.selection.label_all_button.click()  # "Label 3 clips as <img ...>?"
+    assert "Label <b>3</b> clips as <b>&lt;img" in m.selection.confirm_text.value
+    m.selection.confirm_button.click()  # "labeled 3 clips as <img ...>"
+    evil = "&lt;img src=x onerror=alert(1)&gt;"
+    assert f"labeled 3 clips as {evil}" in m.selection.note.value  # the note, escaped
+    assert "<img" not in m.selection.note.value
     s.label(int(ids[3]), "no")  # two classes: a model predicts EVIL_CLASS somewhere
     m.select(ids[:8])
     m._act(m.label_selection, "<script>alert(1)</script>")  # refused, naming the label
@@ -285,21 +320,19 @@ def test_class_names_and_error_texts_reach_html_only_escaped(tmp_path):
     values = html_values(app) + html_values(m.selection_box)
     text = "\n".join(values)
     assert "<img" not in text and "<script" not in text
-    evil = "&lt;img src=x onerror=alert(1)&gt;"
-    assert f"labeled 3 clips as {evil}" in text  # the note, escaped
-    assert f"label {evil} · model" in text  # the selection list
+    assert f"labeled: {evil} · model" in text  # the selection list
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in m.error.value  # the map's error
-    for mode in ("label", "predicted"):  # plotly reads tags in tick labels and titles
+    for mode in ("label", "predicted"):  # plotly reads tags in legend entries and titles
         m.color_box.value = mode
-        assert "&lt;img src=x onerror=alert(1)&gt;" in m.trace.marker.colorbar.ticktext
-        assert not any("<img" in t for t in m.trace.marker.colorbar.ticktext)
+        assert any(n.startswith(evil) for n in legend_names(m))
+        assert not any("<img" in n for n in legend_names(m))
     m.color_box.value = "probability"
     assert "<img" not in m.trace.marker.colorbar.title.text
     grid = spectrogram_grid(s, {"<b>region</b>": ids[:2]}, per_group=2)
     assert all("<b>" not in a.text for a in grid.layout.annotations)
     assert grid.layout.annotations[0].text.startswith("&lt;b&gt;region&lt;/b&gt;: clip ")
     m._act(m.label_selection, "<script>alert(1)</script>")  # and the error through _act
-    assert m.error.value.startswith("<pre>") and "&lt;script&gt;" in m.error.value
+    assert m.error.value.startswith("<pre role='alert'>") and "&lt;script&gt;" in m.error.value
 
 
 def test_rerunning_map_and_app_cells_keeps_one_live_view_of_each(tmp_path):
@@ -361,7 +394,7 @@ def test_widgets_are_updated_on_the_main_thread_while_a_loop_runs(tmp_path):
                              ("labeler", w)):
             widget.observe(watch(name))
         m.method_box.value = "t-SNE"  # computed on a thread of its own
-        await asyncio.wait_for(until(lambda: m.info.value.startswith("t-SNE of")), 60)
+        await asyncio.wait_for(until(lambda: "t-SNE of" in m.info.value), 60)
         threading.Thread(target=s.submit, args=("yes",), name="elsewhere").start()
         await asyncio.wait_for(until(lambda: "1 labels" in (m.figure.layout.title.text or "")
                                      and w.status["n_labels"] == 1), 60)
@@ -376,3 +409,178 @@ def test_widgets_are_updated_on_the_main_thread_while_a_loop_runs(tmp_path):
                 if t is not threading.main_thread()}
     assert off_main == set(), f"widgets touched off the main thread: {off_main}"
     assert m.projection.method == "tsne"  # the failed UMAP left the t-SNE map in place
+
+
+def test_a_lasso_reaches_the_kernel_as_a_message_and_a_double_click_clears_it(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    picked = []
+    m = MapView(s, method="pca", background=False, on_pick=picked.append)
+    ids = m.projection.clip_ids
+    lasso(m, [ids[4], ids[2], 10**9])  # a clip that is not on the map is left out
+    assert m.selected.tolist() == [ids[4], ids[2]]
+    assert len(m.selection.rows.children) == 2
+    m.events.receive({"type": "deselect"})  # a double click on the map
+    assert len(m.selected) == 0 and m.selection.children == ()
+    m.events.receive({"type": "click", "clip": int(ids[3])})
+    assert picked == [int(ids[3])]
+
+
+def test_the_list_follows_decisions_made_anywhere(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = LabelingApp(s, map_method="pca").map
+    ids = m.projection.clip_ids
+    m.select(ids[:4])
+    texts = [row.children[1] for row in m.selection.rows.children]
+    assert all(t.value.startswith("unlabeled · no model yet") for t in texts)
+    s.label(int(ids[1]), "yes")  # e.g. in the labeler, or in another cell
+    assert texts[1].value.startswith("labeled: yes · ")
+    assert "4 clips selected</b> · 3 to label, 1 decided" in m.selection.head.value
+    s.label(int(ids[2]), "no")  # two classes: a model now guesses every listed clip
+    assert texts[0].value.startswith("unlabeled · model ")
+    s.undo()
+    assert texts[2].value.startswith("unlabeled · ")
+
+
+def test_label_all_asks_for_a_class_and_the_count_first(tmp_path):
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    ids = m.projection.clip_ids
+    s.label(int(ids[0]), "yes")
+    m.select(ids[:6])
+    panel = m.selection
+    assert panel.label_all.value == ""  # no class is chosen for the expert
+    panel.label_all_button.click()
+    assert "choose the class" in m.error.value and len(store.current_labels()) == 1
+    panel.label_all.value = "no"
+    panel.label_all_button.click()
+    assert "Label <b>5</b> clips as <b>no</b>? 1 decided" in panel.confirm_text.value
+    assert panel.confirm_button.description == "Label 5 clips"
+    assert len(store.current_labels()) == 1  # nothing labeled before the answer
+    panel.cancel_button.click()
+    assert panel.confirm.children == () and len(store.current_labels()) == 1
+    panel.label_all_button.click()
+    panel.confirm_button.click()
+    assert len(store.current_labels()) == 6 and panel.label_all.value == ""
+    assert "labeled 5 clips as no; left 1 alone" in panel.note.value
+    s.undo()  # one undo takes the group back
+    assert len(store.current_labels()) == 1
+    panel.label_all.value = "no"
+    panel.label_all_button.click()
+    m.select(ids[6:8])  # another selection drops the question
+    assert panel.confirm.children == ()
+    with pytest.raises(ValueError, match="no labeling to confirm"):
+        panel.confirm_label_all()
+
+
+def ring_clip(m):
+    """The clip under the ring of the map (None without a ring)."""
+    if not m.figure.layout.shapes:
+        return None
+    shape = m.figure.layout.shapes[0]
+    xy = m.projection.coords
+    d = np.hypot(xy[:, 0] - shape.xanchor, xy[:, 1] - shape.yanchor)
+    assert d.min() < 1e-5
+    return int(m.projection.clip_ids[d.argmin()])
+
+
+def test_the_ring_marks_the_clip_in_the_labeler(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    app = LabelingApp(s, map_method="pca")
+    m = app.map
+    assert ring_clip(m) == app.labeler.shown.clip_id == s.current.clip_id
+    other = int(next(c for c in m.projection.clip_ids if c != s.current.clip_id))
+    m.pick(other)  # a click on the map
+    assert ring_clip(m) == other
+    assert m.figure.layout.shapes[0].name == f"clip {other}, in the labeler"
+    app.labeler.decide("skip")  # back to the queue: nothing stored, the session says nothing
+    assert ring_clip(m) == s.current.clip_id
+    app.labeler.decide("label", "yes")
+    assert ring_clip(m) == s.current.clip_id  # the next clip
+    alone = MapView(s, method="pca", background=False)  # no labeler: the session's next clip
+    assert ring_clip(alone) == s.current.clip_id
+    assert alone.figure.layout.shapes[0].name.endswith("next to label")
+
+
+def test_the_legend_lists_only_the_colours_present(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    assert legend_names(m) == ["unlabeled", "proposed"]  # no pseudo-labeled, no doubt...
+    assert not m.trace.marker.showscale  # a legend, not a tall colour bar
+    ids = m.projection.clip_ids
+    s.label(int(ids[0]), "yes")
+    s.skip()
+    assert legend_names(m) == ["unlabeled", "proposed", "labeled", "skipped"]
+    assert m.events.summary.startswith("PCA of 18 clips, coloured by status: 15 unlabeled, "
+                                       "1 proposed, 1 labeled, 1 skipped; 1 labels.")
+    m.color_box.value = "probability"
+    assert legend_names(m) == [] and m.trace.marker.showscale
+    assert m.trace.marker.colorbar.len <= 0.6 and m.trace.marker.colorbar.title.text == "P(yes)"
+
+
+def test_tooltips_carry_file_time_status_label_and_p(tmp_path):
+    from alwidget.widgets.map_events import NONE
+
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False)
+    ev, ids = m.events, m.projection.clip_ids
+    assert ev.files == [f"f{i}.wav" for i in range(6)]  # file names as shown, in file order
+    file_of, start = np.frombuffer(ev.file_of, np.int32), np.frombuffer(ev.start_of, np.float32)
+    assert file_of.tolist() == [i // 3 for i in range(18)] and start[:3].tolist() == [0, 1, 2]
+    state = np.frombuffer(ev.state, np.uint8).reshape(4, -1)
+    assert (state[1] == NONE).all() and (state[3] == NONE).all()  # no label, no model
+    s.label(int(ids[0]), "yes")
+    s.label(int(ids[1]), "no")
+    v, state = s.pool.view(), np.frombuffer(ev.state, np.uint8).reshape(4, -1)
+    assert state[0].tolist() == v.status.tolist()
+    assert state[1][:3].tolist() == [1, 0, NONE]  # yes, no, none (indices into label_names)
+    assert ev.label_names == ["no", "yes", "Doubt"] and ev.p_name == "P(yes)"
+    assert np.abs(state[3] / 250 - v.p_target).max() <= 0.5 / 250 + 1e-6
+    assert state[2].tolist() == v.predicted.tolist()
+    assert len(ev.state) == 4 * len(ids)  # 4 bytes a clip per decision, no text
+
+
+def test_the_map_follows_the_page_theme(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    m = MapView(s, method="pca", background=False, snapshots=(1,))
+    ids = m.projection.clip_ids
+    assert m.figure.layout.template.layout.font.color == "#2a3f5f"  # plotly_white's
+    m.events.theme = "dark"  # what the page reports when JupyterLab's theme is dark
+    layout = m.figure.layout.template.layout
+    assert layout.font.color == "#f2f5fa" and layout.paper_bgcolor == "rgba(0,0,0,0)"
+    assert m.figure.layout.shapes[0].line.color == "#ffffff"  # the ring shows on dark
+    s.label(int(ids[0]), "yes")
+    s.label(int(ids[1]), "no")
+    assert m.snapshot_figure().layout.template.layout.font.color == "#f2f5fa"
+
+
+def test_a_decision_redraws_the_map_once_after_the_labeler_sent_its_next_clip(tmp_path):
+    """In a kernel the answer's message handler decides, the labeler sends its next clip, and
+    only then (the loop's next turn) the map redraws, once for answers given meanwhile; the
+    snapshots are taken at once."""
+    import asyncio
+
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+    order = []
+
+    async def main():
+        app = LabelingApp(s, map_method="pca", map_kwargs={"snapshots": (1,)})
+        drawn = asyncio.Event()
+        real = app.map._recolor
+
+        def recolor():
+            order.append("map")
+            drawn.set()
+            real()
+
+        app.map._recolor = recolor
+        app.labeler.observe(lambda _: order.append("labeler"), "status")
+        app.labeler.decide("label", "yes")
+        app.labeler.decide("label", "no")
+        assert "map" not in order and 1 in app.map.snapshots
+        await asyncio.wait_for(drawn.wait(), 30)
+        return app
+
+    app = asyncio.run(main())
+    assert order.count("map") == 1 and order[-1] == "map" and "labeler" in order
+    assert "2 labels" in app.map.figure.layout.title.text

@@ -14,7 +14,8 @@ def run_notebook(name: str) -> tuple[list, str]:
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    return outputs, "\n".join(o.get("text", "") for o in outputs)
+    return outputs, "\n".join(o.get("text", "") or o.get("data", {}).get("text/markdown", "")
+                              for o in outputs)
 
 
 @pytest.mark.slow

@@ -144,3 +144,69 @@ def test_equal_parameters_share_one_cache_entry(tmp_path):
     compute_projection(store, fs, "tsne", perplexity=10)
     assert compute_projection(store, fs, "tsne", perplexity=10.0).from_cache
     assert compute_projection(store, fs, "tsne", perplexity=np.int64(10)).from_cache
+
+
+def test_progress_says_the_stage_the_time_spent_and_the_time_left(tmp_path):
+    import threading
+
+    store, fs = make_store(tmp_path / "p.db", 300)
+    seen = []
+    compute_projection(store, fs, "tsne", max_fit=200, progress=lambda f, m: seen.append((f, m)))
+    fractions, messages = [f for f, _ in seen], [m for _, m in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[-2] < 1.0
+    assert messages[0].startswith("t-SNE: nearest neighbours of 200 clips · 0 s so far, about ")
+    iterations = [m for m in messages if m.startswith("t-SNE: iteration ")]
+    assert len(iterations) >= 70  # every 10 of openTSNE's 750 iterations, measured
+    assert iterations[-1].startswith("t-SNE: iteration 750/750")
+    assert any(m.startswith("t-SNE: placing the other 100 clips by transform: 100/100") for m in
+               messages)
+    assert all(" so far" in m for m in messages[:-1]) and messages[-1] == "map ready"
+    for t in threading.enumerate():  # the heartbeat stopped with the map
+        if t.name == "alwidget-map-progress":
+            t.join(10)
+            assert not t.is_alive()
+
+
+def test_a_stage_without_callbacks_still_reports_its_clock_and_estimate():
+    """umap-learn has no per-epoch callback: the heartbeat reports the time spent and what is
+    left by the stage's expected length, and says so when the stage runs past it."""
+    import threading
+
+    from alwidget.projections.progress import MapProgress
+
+    now, seen, new = [0.0], [], threading.Condition()
+
+    def report(fraction, message):
+        with new:
+            seen.append((fraction, message))
+            new.notify_all()
+
+    def reported(text):
+        with new:
+            return new.wait_for(lambda: any(text in m for _, m in seen), timeout=10)
+
+    with MapProgress(report, "demo", [("layout", 10_000)], tick=0.01,
+                     clock=lambda: now[0]) as p:  # 10 s expected (0.001 s a clip)
+        p.stage("layout", "neighbours and layout")
+        now[0] = 4.0  # nothing reports: only the heartbeat can tell the clock moved
+        assert reported("demo: neighbours and layout · 4 s so far, about 6 s left")
+        now[0] = 15.0
+        assert reported("15 s so far, longer than the 10 s expected")
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and max(fractions) <= 0.9  # never done by estimate
+
+
+def test_measured_progress_gives_the_time_left_from_its_rate():
+    from alwidget.projections.progress import MapProgress
+
+    now, seen = [0.0], []
+    p = MapProgress(lambda f, m: seen.append(m), "demo", [("neighbours", 1000), ("layout", 9000)],
+                    tick=0, clock=lambda: now[0])
+    p.stage("neighbours", "neighbours")
+    now[0] = 2.0  # twice as long as expected: later stages are expected slower too
+    p.stage("layout", "iteration 0/750")
+    now[0] = 12.0
+    p.step(0.25, "iteration 190/750")  # a quarter in 10 s: about 30 s left
+    assert seen[-1] == "demo: iteration 190/750 · 12 s so far, about 30 s left"
+    p.finish("map ready")
+    assert seen[-1] == "map ready"

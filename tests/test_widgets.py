@@ -1,17 +1,23 @@
 """The labeling widget's Python side: decisions reach the session, errors show in the widget."""
 
+import asyncio
 import json
 import os
+import threading
+from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
+import traitlets
 
 from alwidget.audio import printable
 from alwidget.session import Session
 from alwidget.store import NewAudio, Store
 from alwidget.widgets import LabelingWidget
 from alwidget.widgets import labeler as labeler_module
+from alwidget.widgets.labeler import curve_by_labels, feature_band
 from alwidget.widgets.live import live_view
 from alwidget.widgets.payload import clip_payload
 from conftest import listening
@@ -122,3 +128,182 @@ def test_the_labeler_shows_text_as_text_never_as_html(tmp_path):
     assert "<script>alert(1)</script>" in w.error  # kept as typed: the browser shows it as text
     js = LabelingWidget._esm
     assert "textContent" in js and "innerHTML" not in js and "insertAdjacentHTML" not in js
+
+
+def test_listening_settings_have_defaults_and_refuse_bad_values(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], budget=40)
+    w = LabelingWidget(s)
+    assert (w.playback_rate, w.preserve_pitch, w.loop, w.gain, w.play_context, w.freq_range) == (
+        1.0, True, False, 1.0, True, [])
+    assert w.target_labels == 40  # the session's budget, else 100
+    w = LabelingWidget(s, playback_rate=0.25, loop=True, gain=3.0, play_context=False,
+                       freq_range=[500.0, 12000.0], target_labels=7)
+    assert (w.playback_rate, w.loop, w.gain, w.play_context, w.freq_range, w.target_labels) == (
+        0.25, True, 3.0, False, [500.0, 12000.0], 7)
+    for name, bad, said in [("playback_rate", 3.0, r"playback_rate=3.0 must be in \[0.25, 2.0\]"),
+                            ("playback_rate", 0.1, "playback_rate=0.1"),
+                            ("gain", 5.0, r"gain=5.0 must be in \[0, 4.0\]"),
+                            ("freq_range", [8000.0, 50.0], "low_hz < high_hz"),
+                            ("freq_range", [1.0], "must be"),
+                            ("target_labels", 0, "target_labels=0 must be >= 1")]:
+        with pytest.raises(traitlets.TraitError, match=said):
+            setattr(w, name, bad)
+    with pytest.raises(ValueError, match="accept_confidence=0.3"):
+        LabelingWidget(s, accept_confidence=0.3)
+
+
+def test_each_decision_is_confirmed_with_its_clip_and_counted(tmp_path):
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"])
+    w = LabelingWidget(s)
+    clip = lambda: w.status["clip_id"]  # noqa: E731
+
+    a = clip()
+    w.decide("skip", clip_id=a)
+    assert w.message == f"Skipped clip {a}" and (w.status["n_skipped"], w.status["n_doubt"]) == (1, 0)
+    b = clip()
+    w.region = [0.1, 0.4]
+    w.decide("label", "yes", clip_id=b)
+    assert w.message == f"Labeled clip {b} as yes with an event 0.10–0.40 s"
+    c = clip()
+    w.decide("doubt", clip_id=c)
+    assert w.message == f"Put clip {c} in Doubt (for a later round)" and w.status["n_doubt"] == 1
+    w.decide("undo", clip_id=clip())
+    assert w.message.startswith(f"Undid: put clip {c} in Doubt") and w.status["n_doubt"] == 0
+    assert w.message.endswith(f"clip {clip()} is shown again")
+    s.submit("no", clip_id=clip())  # decided elsewhere (a map, code): the widget cannot name it
+    w.decide("undo", clip_id=clip())
+    assert w.message.startswith("Undid your last decision;") and w.status["n_labels"] == 1
+    w.decide("undo", clip_id=clip())
+    assert w.message.startswith(f"Undid: labeled clip {b} as yes with an event")
+    assert w.status["n_labels"] == 0 and w.error == ""
+    w.decide("skip", clip_id=a)  # no longer shown: refused, nothing said as done
+    assert "no longer shown" in w.error and w.message.startswith(f"Undid: labeled clip {b}")
+
+    picked = next(int(i) for i in store.clip_ids() if int(i) not in (a, clip()))
+    w.show_clip(picked, play=False)
+    assert w.message.startswith(f"Showing clip {picked}, chosen on the map")
+    w.decide("skip", clip_id=picked)
+    assert w.message == f"Skipped clip {picked}: back to the queue, nothing stored"
+    assert w.status["n_skipped"] == 1
+
+
+def test_a_queue_made_elsewhere_is_announced(tmp_path, monkeypatch):
+    s = Session(project(tmp_path), classes=["no", "yes"])
+    real, queued = s.status, []
+    # the counts as a session that reports its queue gives them (Status.n_queued)
+    monkeypatch.setattr(s, "status", lambda: SimpleNamespace(
+        **{**vars(real()), "n_queued": len(queued)}))
+    w = LabelingWidget(s)
+    assert w.status["n_queued"] == 0
+    ids = [int(i) for i in s.store.clip_ids() if int(i) != w.status["clip_id"]][:3]
+    queued += ids
+    s.queue(ids)  # e.g. "Queue all" under a map selection
+    assert w.message == "3 clips queued: asked next (3 in the queue)"
+
+
+def test_enter_accepts_only_a_confident_prediction(tmp_path, monkeypatch):
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], precompute=False)
+    w = LabelingWidget(s)
+    p = s.current
+    sure = replace(p, predicted="yes", confidence=0.9, p_target=0.9)
+    assert w.confident(sure) and not w.confident(replace(sure, confidence=0.55, p_target=0.55))
+    assert not w.confident(replace(p, predicted=None, confidence=None))
+    assert w.confident(replace(sure, p_target=None))  # several classes: no threshold
+    monkeypatch.setattr(Session, "threshold", property(lambda self: 0.95))
+    assert not w.confident(sure)  # the tuned threshold says "no" at P(yes) = 0.9
+    assert w.confident(replace(sure, predicted="no", p_target=0.1))
+    monkeypatch.undo()
+
+    w.decide("label", "no")
+    w.decide("label", "yes")  # a model now: a prediction for every clip
+    shown = s.current
+    assert shown.predicted is not None and w.status["confident"] == w.confident()
+    n = store.db["label_events"].count
+    monkeypatch.setattr(w, "confident", lambda proposal=None: False)
+    w.decide("accept", clip_id=shown.clip_id)
+    assert w.error.startswith(f"the model is unsure about clip {shown.clip_id} ({shown.predicted}, ")
+    assert "Nothing was stored" in w.error and store.db["label_events"].count == n
+    monkeypatch.setattr(w, "confident", lambda proposal=None: True)
+    w.decide("accept", clip_id=shown.clip_id)
+    assert w.error == "" and store.db["label_events"].count == n + 1
+    assert w.message == f"Accepted the model's {shown.predicted} for clip {shown.clip_id}"
+
+
+def test_the_learning_curve_has_one_point_per_label_count(tmp_path):
+    store = project(tmp_path, n_files=10)
+    ids = [int(i) for i in store.clip_ids()]
+    s = Session(store, classes=["no", "yes"], validation=(ids[:6], ["no", "yes"] * 3))
+    w = LabelingWidget(s)
+    for action, label in [("label", "no"), ("label", "yes"), ("label", "no"), ("undo", None),
+                          ("skip", None), ("label", "yes"), ("undo", None), ("label", "no"),
+                          ("label", "yes")]:
+        w.decide(action, label)
+    assert w.error == ""
+    counts = [n for n, _ in s.curve]
+    assert counts != sorted(set(counts))  # the session's record goes back and forth
+    curve = w.status["curve"]
+    assert [n for n, _ in curve] == sorted(set(counts))
+    assert curve == curve_by_labels(s.curve) and curve[-1] == tuple(s.curve[-1])
+
+
+def test_what_is_shown_and_what_the_model_hears(tmp_path):
+    rng = np.random.default_rng(0)
+    store = Store(tmp_path / "p.db")
+    path = tmp_path / "bat.wav"
+    sf.write(path, rng.normal(size=48000 * 3) * 0.1, 48000)
+    store.add_audio(NewAudio(str(tmp_path), path.name, 48000, 16, 48000 * 3, 1, "WAV", "PCM_16",
+                             "h", 0), [(1.0, 1.0)])
+    logmel = {"sample_rate": 16000, "n_mels": 64, "fmin": 50.0, "fmax": 8000.0, "n_fft": 512}
+    fs = store.feature_set("logmel", logmel, 2)
+    store.put_features(fs, store.clip_ids(), np.zeros((1, 2), np.float32))
+    w = LabelingWidget(Session(store, classes=["no", "yes"]))
+    assert (w.sample_rate, w.fmin, w.fmax) == (32000, 50.0, 16000.0)  # above the model's 8 kHz
+    w = LabelingWidget(w.session, max_rate=48000)  # the file's own rate: up to 24 kHz
+    assert (w.sample_rate, w.fmax) == (48000, 24000.0)
+    with pytest.raises(ValueError, match="max_rate=1000 must be in"):
+        LabelingWidget(w.session, max_rate=1000)
+    assert w.feature_band == {
+        "name": "logmel", "fmin": 50.0, "fmax": 8000.0, "sample_rate": 16000, "n_mels": 64,
+        "text": "The model learns from logmel features: a 64-band log-mel spectrogram, "
+                "50 Hz–8 kHz, at 16 kHz."}
+    assert feature_band(store.feature_set("toy", {}, 2)) == {
+        "name": "toy", "fmin": None, "fmax": None, "sample_rate": None, "n_mels": None,
+        "text": "The model learns from toy features (its own analysis of the audio)."}
+    w = LabelingWidget(w.session, spectrogram="features")  # as the model's features see it
+    assert (w.sample_rate, w.spec_shape[0], w.fmin, w.fmax) == (16000, 64, 50.0, 8000.0)
+    with pytest.raises(ValueError, match="spectrogram='both' must be"):
+        LabelingWidget(w.session, spectrogram="both")
+    (tmp_path / "toy").mkdir()
+    toy = Session(project(tmp_path / "toy"), classes=["no", "yes"])
+    with pytest.raises(ValueError, match="toy features give no mel bands"):
+        LabelingWidget(toy, spectrogram="features")
+
+
+def test_a_decision_sent_over_a_kernel_subshell_runs_on_the_main_thread(tmp_path):
+    # JupyterLab 4.6 sends widget messages over a subshell: ipykernel 7 handles them on a
+    # thread of their own, while the session's notices and the traits belong to the main one
+    s = Session(project(tmp_path), classes=["no", "yes"])
+
+    async def kernel():
+        w = LabelingWidget(s)  # made on the thread of the running loop, as in a kernel
+        clip, ran, done = w.status["clip_id"], [], asyncio.Event()
+        real = w.decide
+
+        def decide(*args, **kwargs):
+            ran.append(threading.current_thread())
+            real(*args, **kwargs)
+            done.set()
+
+        w.decide = decide
+        sub = threading.Thread(target=w._on_message, name="subshell",
+                               args=(w, {"type": "decide", "action": "skip", "clip_id": clip}, []))
+        sub.start()
+        sub.join()
+        assert ran == []  # handed to the loop: it runs when the loop is free
+        await asyncio.wait_for(done.wait(), timeout=30)
+        return w, clip, ran
+
+    w, clip, ran = asyncio.run(kernel())
+    assert ran == [threading.main_thread()] and w.message == f"Skipped clip {clip}"

@@ -12,6 +12,12 @@ __all__ = ["BatchResult", "ExperimentResult", "SUMMARY_AT", "curves", "summarise
 
 #: Numbers of labels at which the summary reports F1.
 SUMMARY_AT = (10, 25, 50, 100)
+#: Learning curves: each strategy a colour, a dash and a marker of its own.
+CURVE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf")
+CURVE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+CURVE_MARKERS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross",
+                 "triangle-down", "pentagon", "hexagon")
 
 
 @dataclass
@@ -27,7 +33,10 @@ class ExperimentResult:
         return summarise(self.records, self.references)
 
     def summary_markdown(self) -> str:
-        """The summary as a markdown table, headed by what a run was (queries, start, folds)."""
+        """The summary as a markdown table, headed by what a run was (queries, start, folds).
+
+        F1@n columns are shown for the numbers of labels in :data:`SUMMARY_AT` that the runs
+        reached (a run of 40 queries has no F1@50)."""
         rows = self.summary()
         p = self.params
         lines = []
@@ -38,16 +47,16 @@ class ExperimentResult:
                       f"folds: {p.get('fold_pairs', '')}"
                       + ("; mean F1 ± the standard deviation over seeds of each seed's mean F1"
                          if len(p.get("seeds", ())) > 1 else ""), ""]
+        at = [n for n in SUMMARY_AT if any(r[f"f1_at_{n}"] is not None for r in rows)]
         head = ("| strategy | mean F1 | max F1 (labels) | "
-                + " | ".join(f"F1@{n}" for n in SUMMARY_AT)
-                + " | positive queries | reference F1 |")
-        lines += [head, "|" + "---|" * (5 + len(SUMMARY_AT))]
+                + "".join(f"F1@{n} | " for n in at) + "positive queries | reference F1 |")
+        lines += [head, "|" + "---|" * (5 + len(at))]
         for r in rows:
-            at = " | ".join("" if r[f"f1_at_{n}"] is None else f"{r[f'f1_at_{n}']:.3f}"
-                            for n in SUMMARY_AT)
+            cells = "".join(("" if r[f"f1_at_{n}"] is None else f"{r[f'f1_at_{n}']:.3f}") + " | "
+                            for n in at)
             sd = "" if r["mean_f1_seed_sd"] is None else f" ± {r['mean_f1_seed_sd']:.3f}"
             lines.append(f"| {r['strategy']} | {r['mean_f1']:.3f}{sd} | {r['max_f1']:.3f} "
-                         f"({r['max_f1_labels']}) | {at} | {r['positive_query_share']:.1%} | "
+                         f"({r['max_f1_labels']}) | {cells}{r['positive_query_share']:.1%} | "
                          f"{r['reference_f1']:.3f} |")
         return "\n".join(lines)
 
@@ -98,23 +107,37 @@ class ExperimentResult:
         return cls(records, references, dict(params or {}))
 
     def figure(self):
-        """Plotly learning curves: mean F1 ± std per strategy against labels used."""
+        """Plotly learning curves: mean F1 ± std per strategy against labels used.
+
+        Each strategy has its own colour, dash and marker, so curves that coincide stay
+        visible; the reference (the model trained on the whole pool) is a dashed grey line
+        named in the legend.
+        """
         import plotly.graph_objects as go
 
         fig = go.Figure()
-        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         for i, (strategy, n, mean, std) in enumerate(curves(self.records)):
-            colour = palette[i % len(palette)]
+            colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
             fig.add_trace(go.Scatter(x=np.r_[n, n[::-1]], y=np.r_[mean + std, (mean - std)[::-1]],
                                      fill="toself", fillcolor=colour, opacity=0.15,
-                                     line=dict(width=0), hoverinfo="skip", showlegend=False))
-            fig.add_trace(go.Scatter(x=n, y=mean, name=strategy, line=dict(color=colour)))
-        ref = np.mean([r["f1"] for r in self.references]) if self.references else None
-        if ref is not None:
-            fig.add_hline(y=ref, line_dash="dash", annotation_text=f"reference {ref:.2f}")
-        fig.update_layout(xaxis_title="labels used", yaxis_title="test F1 (threshold tuned on validation)",
-                          template="plotly_white", title="Learning curves (mean ± std)")
+                                     line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                     legendgroup=strategy))
+            fig.add_trace(go.Scatter(
+                x=n, y=mean, name=strategy, legendgroup=strategy, mode="lines+markers",
+                line=dict(color=colour, width=2, dash=CURVE_DASHES[i % len(CURVE_DASHES)]),
+                marker=dict(symbol=CURVE_MARKERS[i % len(CURVE_MARKERS)], size=7,
+                            maxdisplayed=12)))
+        if self.references:
+            ref = float(np.mean([r["f1"] for r in self.references]))
+            lo, hi = min(r["n_labels"] for r in self.records), max(r["n_labels"] for r in self.records)
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[ref, ref], mode="lines",
+                                     name=f"reference: whole pool ({ref:.2f})", hoverinfo="name",
+                                     line=dict(color="#555555", width=1.5, dash="dash")))
+        fig.update_layout(xaxis_title="labels used",
+                          yaxis_title="test F1 (threshold tuned on validation)",
+                          yaxis_range=[0, 1.02], template="plotly_white",
+                          title="Learning curves (mean ± std)",
+                          legend=dict(title="strategy", orientation="v", x=1.02, y=1))
         return fig
 
     def save_figure(self, path: str | Path) -> Path:

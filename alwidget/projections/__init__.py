@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from ..store import FeatureSet, Store
+from .progress import MapProgress
 from .signing import Untrusted, read_signed, write_signed
 
 __all__ = ["DEFAULT_MAX_FIT", "METHODS", "Projection", "compute_projection", "project"]
@@ -138,7 +139,10 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
     max_fit : int, default DEFAULT_MAX_FIT
         Fit on a subsample of this size above it; place the rest by transform.
     progress : callable(fraction, message), optional
-        Called as the work advances (fraction in [0, 1]).
+        Called as the work advances (fraction in [0, 1], never decreasing) and at least every
+        second while a map is fitted, with the stage, the time spent and about how long is
+        left, e.g. ``"t-SNE: iteration 120/750 · 12 s so far, about 20 s left"``
+        (:class:`~alwidget.projections.progress.MapProgress`).
     **params
         Passed to the method: ``perplexity`` (t-SNE, default 30, as in the
         rare-sound study), ``n_neighbors`` and ``min_dist`` (UMAP).
@@ -187,7 +191,6 @@ def compute_projection(store: Store, feature_set: FeatureSet | None = None, meth
                 return Projection(ids, xy, method, n_fit, 0.0, True)
             return _save(store, feature_set, method, params, ids, xy, n_fit,
                          _fingerprint(ids, X), cached.fit_id, t0, report)
-    report(0.02, f"fitting {method} on {min(len(ids), max_fit):,} clips")
     model, xy, n_fit = _fit(method, X, params, report)
     fit_id = _fingerprint(ids, X)  # a new fit: its id is the fingerprint of what it saw
     projection = _save(store, feature_set, method, params, ids, xy, n_fit, fit_id, fit_id, t0,
@@ -217,10 +220,11 @@ def _extend(cached, key, store, feature_set, method, params, ids, X, report):
     model = _load_model(key, cached.fit_id, store, feature_set, method, params)
     if model is None:
         return None
-    report(0.1, f"placing {int((~old).sum()):,} new clips")
     xy = np.empty((len(ids), 2), np.float32)
     xy[old] = c_xy  # both ascending by clip id
-    xy[~old] = _transform(model, X[~old])
+    new = int((~old).sum())
+    with MapProgress(report, method, [("placing", new)]) as progress:
+        xy[~old] = _place(model, X[~old], progress, f"placing {new:,} new clips")
     return xy, n_fit
 
 
@@ -258,27 +262,35 @@ def _fit(method: str, X: np.ndarray, params: dict, report: Progress):
     fit_rows = np.arange(len(X))
     if method != "pca" and len(X) > params["max_fit"]:
         fit_rows = np.sort(rng.choice(len(X), params["max_fit"], replace=False))
-    scaler = StandardScaler().fit(X[fit_rows])
-    n_comp = 2 if method == "pca" else min(50, X.shape[1], len(fit_rows))
-    pca = PCA(n_components=min(n_comp, X.shape[1]), random_state=seed)
-    Z = pca.fit_transform(scaler.transform(X[fit_rows])).astype(np.float32)
-    if method == "pca":  # fitted on every clip: Z is the map
-        return _Fitted(scaler, pca, method, None), _two_columns(Z), len(X)
-    if method == "tsne":
-        model = _fit_tsne(Z, params, seed, report)
-    else:
-        model = _fit_umap(Z, params, seed)
-    fitted = _Fitted(scaler, pca, method, model)
-    xy = np.empty((len(X), 2), np.float32)
-    xy[fit_rows] = np.asarray(model if method == "tsne" else model.embedding_, dtype=np.float32)
     rest = np.setdiff1d(np.arange(len(X)), fit_rows)
-    if len(rest):
-        report(0.8, f"placing the other {len(rest):,} clips by transform")
-        xy[rest] = _transform(fitted, X[rest])
-    return fitted, xy, len(fit_rows)
+    n = len(fit_rows)
+    stages = ([("neighbours", n)] if method == "tsne" else []) + [("layout", n)]
+    with MapProgress(report, method, stages + ([("placing", len(rest))] if len(rest) else []),
+                     tick=0 if method == "pca" else 1.0) as progress:
+        scaler = StandardScaler().fit(X[fit_rows])
+        n_comp = 2 if method == "pca" else min(50, X.shape[1], n)
+        pca = PCA(n_components=min(n_comp, X.shape[1]), random_state=seed)
+        Z = pca.fit_transform(scaler.transform(X[fit_rows])).astype(np.float32)
+        if method == "pca":  # fitted on every clip: Z is the map
+            return _Fitted(scaler, pca, method, None), _two_columns(Z), len(X)
+        if method == "tsne":
+            progress.stage("neighbours", f"nearest neighbours of {n:,} clips")
+            model = _fit_tsne(Z, params, seed, progress)
+        else:
+            progress.stage("layout", f"neighbours and layout of {n:,} clips "
+                                     "(umap-learn reports no progress: estimated)")
+            model = _fit_umap(Z, params, seed)
+        fitted = _Fitted(scaler, pca, method, model)
+        xy = np.empty((len(X), 2), np.float32)
+        xy[fit_rows] = np.asarray(model if method == "tsne" else model.embedding_,
+                                  dtype=np.float32)
+        if len(rest):
+            xy[rest] = _place(fitted, X[rest], progress,
+                              f"placing the other {len(rest):,} clips by transform")
+    return fitted, xy, n
 
 
-def _fit_tsne(Z: np.ndarray, params: dict, seed: int, report: Progress):
+def _fit_tsne(Z: np.ndarray, params: dict, seed: int, progress: MapProgress):
     from openTSNE import TSNE
 
     perplexity = min(float(params["perplexity"]), (len(Z) - 1) / 3)
@@ -286,11 +298,13 @@ def _fit_tsne(Z: np.ndarray, params: dict, seed: int, report: Progress):
     done = [0]
 
     def tick(iteration, error, embedding):
-        done[0] += 50
-        report(0.05 + 0.75 * min(1.0, done[0] / total), f"t-SNE iteration {done[0]}/{total}")
+        if done[0] == 0:  # the affinities are computed: the layout stage has begun
+            progress.stage("layout", f"iteration 0/{total}")
+        done[0] += 10
+        progress.step(done[0] / total, f"iteration {done[0]}/{total}")
 
     emb = TSNE(perplexity=perplexity, random_state=seed, n_jobs=-1, verbose=False,
-               callbacks=tick, callbacks_every_iters=50).fit(Z)
+               callbacks=tick, callbacks_every_iters=10).fit(Z)
     emb.gradient_descent_params.pop("callbacks", None)  # keep the model picklable
     return emb
 
@@ -302,6 +316,18 @@ def _fit_umap(Z: np.ndarray, params: dict, seed: int):
 
         return umap.UMAP(n_components=2, n_neighbors=min(int(params["n_neighbors"]), len(Z) - 1),
                          min_dist=float(params["min_dist"]), random_state=seed).fit(Z)
+
+
+def _place(fitted: "_Fitted", X: np.ndarray, progress: MapProgress, message: str,
+           chunk: int = 5000) -> np.ndarray:
+    """``_transform`` in chunks, reporting each (placing 100,000 clips takes minutes)."""
+    progress.stage("placing", message)
+    out = np.empty((len(X), 2), np.float32)
+    for a in range(0, len(X), chunk):
+        out[a:a + chunk] = _transform(fitted, X[a:a + chunk])
+        done = min(len(X), a + chunk)
+        progress.step(done / len(X), f"{message}: {done:,}/{len(X):,}")
+    return out
 
 
 def _two_columns(Z: np.ndarray) -> np.ndarray:

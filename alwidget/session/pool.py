@@ -16,7 +16,7 @@ from .. import tagger
 from ..store import ClipSources, FeatureSet, Store
 from .state import DOUBT, Proposal
 
-__all__ = ["STATUS_NAMES", "PoolView", "SessionPool"]
+__all__ = ["STATUS_NAMES", "ClipPlaces", "PoolView", "SessionPool"]
 
 #: Names of :attr:`PoolView.status` codes, in code order. "labeled" is the framework's
 #: "medoid" (a clip with a human label), "skipped" its "discarded". "pseudo-labeled": clips
@@ -59,6 +59,30 @@ class PoolView:
     model_version: int
 
 
+@dataclass(frozen=True)
+class ClipPlaces:
+    """Where each clip of the session comes from, aligned with :attr:`PoolView.clip_ids` (for a
+    map's tooltips): the file as an index into ``paths``, and the clip's time in its file.
+
+    Attributes
+    ----------
+    file : ndarray of int32
+        Index into ``paths``, ``nodes`` and ``recorded_at``.
+    start_s, duration_s : ndarray of float32
+    paths : list of str
+        Each file's path (as stored: make it printable before showing it).
+    nodes, recorded_at : list of str or None
+        Each file's recording node and start time, when ingest read them from its name.
+    """
+
+    file: np.ndarray
+    start_s: np.ndarray
+    duration_s: np.ndarray
+    paths: list
+    nodes: list
+    recorded_at: list
+
+
 class SessionPool:
     """Map data of a session: :meth:`view`, :meth:`projection`, :meth:`tagger_top1`,
     :meth:`proposal`.
@@ -89,6 +113,7 @@ class SessionPool:
         self._validation_rows = validation_rows
         self._inside = inside
         self._snapshot = snapshot
+        self._places: ClipPlaces | None = None
 
     def row(self, clip_id: int) -> int:
         """The clip's row in the session's feature matrix (a clear error when it has none)."""
@@ -116,6 +141,22 @@ class SessionPool:
         planned, _ = self._snapshot()
         return self.describe(self.row(clip_id), "chosen by the expert", "expert",
                              planned.state.n_decisions, planned.plan.proba)
+
+    def places(self) -> ClipPlaces:
+        """File, node and time in the file of every clip (read once, then kept)."""
+        if self._places is None:
+            src = self._sources
+            rows = np.fromiter((self._src_row[int(c)] for c in self.clip_ids), np.int64,
+                               len(self.clip_ids))
+            audio_ids, first, file = np.unique(src.audio_id[rows], return_index=True,
+                                               return_inverse=True)
+            audios = {a.id: a for a in self.store.audios()}
+            self._places = ClipPlaces(
+                file.astype(np.int32), src.start_s[rows].astype(np.float32),
+                src.duration_s[rows].astype(np.float32), [src.path[rows[i]] for i in first],
+                [getattr(audios.get(int(a)), "node", None) for a in audio_ids],
+                [getattr(audios.get(int(a)), "recorded_at", None) for a in audio_ids])
+        return self._places
 
     def view(self) -> PoolView:
         """Status, human label and current prediction of every clip, as arrays."""

@@ -11,8 +11,9 @@ simulated experiments measure.
   state move forward and the next clip get planned. If planning fails, the next clip is
   random and its reason says why; a clip is never labeled twice.
 * **No waiting.** While a clip is shown, a background planner already refits and picks
-  the next clip for every likely answer (:mod:`~alwidget.session.planner`), so the pick
-  is the one a fresh refit would make and the expert does not wait for it.
+  the next clip for every likely answer (:mod:`~alwidget.session.planner`), and makes that
+  clip's audio and spectrogram for the browser (:mod:`~alwidget.session.payloads`), so the
+  pick is the one a fresh refit would make and the expert does not wait for it.
 * **Several sessions, one database.** The state is every labeler's decisions in force.
   Inside the commit, a session reads what others decided since it last looked: a clip
   someone else just decided is refused (:class:`~alwidget.session.StaleDecision`, nothing
@@ -40,9 +41,10 @@ from ..store import FeatureSet, Store, StoreError
 from ..strategies import Strategy
 from .decisions import Decisions
 from .results import Results
+from .payloads import PAYLOADS
 from .planner import Planner
 from .pool import SessionPool
-from .state import DOUBT, LoopState, Proposal, SessionPlan, Status, read_state
+from .state import DOUBT, LoopState, Proposal, SessionPlan, Status, Upcoming, read_state
 
 __all__ = ["Session"]
 
@@ -148,6 +150,8 @@ class Session(Decisions, Results):
         self.last_retrain_s: float | None = None
         self._lock = threading.RLock()
         self._observers: list = []
+        self._upcoming_observers: list = []
+        self._answers: dict = {}  # state key -> (action, label) of the plans made ahead
         self._id = uuid.uuid4().hex
         self._claimed: frozenset[int] = frozenset()
         self._finalizer = weakref.finalize(self, _end_session, self.store, self._id)
@@ -155,7 +159,8 @@ class Session(Decisions, Results):
             store=self.store, feature_set=feature_set, clip_ids=ids,
             sources=self.store.clip_sources(ids), classes=classes, target=self.target,
             validation_rows=val_rows, inside=inside, snapshot=self._snapshot)
-        self._planner = Planner(self._plan_for, enabled=precompute)
+        self._planner = Planner(self._plan_for, enabled=precompute, prepare=self._prepare)
+        self._on_screen: tuple = ()  # (path, start_s, duration_s) of the clip shown, the one before
         self._seen = self.store.last_event_id()
         self._state, self._history = self._read()
         self._planned: SessionPlan | None = None
@@ -303,6 +308,9 @@ class Session(Decisions, Results):
             self._claimed = self._try(self._read_claims, self._claimed) | {clip}
             planned = self._plan_for(state)
             self.n_sync_plans += 1
+        if planned.proposal is not None:
+            p = planned.proposal
+            self._on_screen = ((p.path, p.start_s, p.duration_s),) + self._on_screen[:1]
         if planned.plan.learner is not None:
             self.last_retrain_s = planned.plan.seconds
         if record and planned.plan.val_f1 is not None:
@@ -333,34 +341,79 @@ class Session(Decisions, Results):
                           "against other kernels)", stacklevel=3)
             return default
 
+    def _prepare(self, planned: SessionPlan) -> None:
+        """Make the payload of a plan's clip ahead (background), as the view on screen asked
+        for the clip it shows (with no view asking, nothing is decoded); then tell the views
+        that look ahead."""
+        p = planned.proposal
+        if p is None:
+            return
+        PAYLOADS.prepare(p.path, p.start_s, p.duration_s, like=self._on_screen)
+        self._notify(self._upcoming_observers)
+
+    def upcoming(self) -> list[Upcoming]:
+        """The next clip after each answer to the clip shown, for the answers the background
+        planner has planned already: a view can show it the moment the expert answers, while
+        the answer is being stored (the session then shows the same clip, unless another
+        session took it meanwhile). Empty when nothing is planned ahead (``precompute=False``,
+        or the plans are still being made).
+
+        Examples
+        --------
+        >>> session = Session("project.db", classes=["background", "target"])  # doctest: +SKIP
+        >>> [(u.action, u.label, u.proposal.clip_id) for u in session.upcoming()]  # doctest: +SKIP
+        [('label', 'background', 17), ('label', 'target', 912), ('skip', None, 17)]
+        """
+        with self._lock:
+            shown, answers = self.current, self._answers
+        if shown is None:
+            return []
+        out = []
+        for planned in self._planner.ready():
+            answer = answers.get(planned.state.key)
+            if answer is not None and planned.proposal is not None:
+                out.append(Upcoming(answer[0], answer[1], shown.clip_id, planned.proposal))
+        return out
+
     def _outcomes(self) -> list[str]:
+        """The answers planned ahead, the likeliest first (its plan is made first): both
+        classes of a binary task, the two likeliest classes otherwise."""
         p, P = self._planned.proposal, self._planned.plan.proba
-        if len(self.classes) <= 2 or p is None or P is None:
+        if p is None or P is None:
             return list(self.classes)
-        top2 = np.argsort(-P[self._row[p.clip_id]], kind="stable")[:2]  # the two likeliest
-        return [self.classes[int(k)] for k in top2]
+        order = np.argsort(-P[self._row[p.clip_id]], kind="stable")
+        return [self.classes[int(k)] for k in order[:2]]
 
     def _precompute(self) -> None:
         if self.done:
             self._planner.cancel()
+            self._answers = {}
             return
         clip, st, pseudo = self._planned.proposal.clip_id, self._state, self._next_pseudo()
-        states = [replace(st.with_labels([clip], lab), pseudo=pseudo) for lab in self._outcomes()]
-        states.append(replace(st.with_skip(clip), pseudo=pseudo))
-        self._planner.start(states)
+        answers = {replace(st.with_labels([clip], lab), pseudo=pseudo): ("label", lab)
+                   for lab in self._outcomes()}
+        answers[replace(st.with_skip(clip), pseudo=pseudo)] = ("skip", None)
+        self._answers = {state.key: answer for state, answer in answers.items()}
+        self._planner.start(list(answers))
 
     # -- views ----------------------------------------------------------------------------
-    def observe(self, callback) -> None:
-        """Call ``callback(session)`` after every decision, undo or queue change."""
-        self._observers.append(callback)
+    def observe(self, callback, *, upcoming: bool = False) -> None:
+        """Call ``callback(session)`` after every decision, undo or queue change; with
+        ``upcoming=True`` instead each time the background planner has planned the next clip
+        of one more answer (see :meth:`upcoming`), from the planner's thread."""
+        (self._upcoming_observers if upcoming else self._observers).append(callback)
 
     def unobserve(self, callback) -> None:
         """Stop calling ``callback`` (e.g. a widget that is no longer shown)."""
-        self._observers = [c for c in self._observers if c is not callback and c != callback]
+        def keep(callbacks):
+            return [c for c in callbacks if c is not callback and c != callback]
 
-    def _notify(self) -> None:
+        self._observers = keep(self._observers)
+        self._upcoming_observers = keep(self._upcoming_observers)
+
+    def _notify(self, observers=None) -> None:
         # The decision is already stored: a failing view must not make it look failed.
-        for callback in list(self._observers):
+        for callback in list(self._observers if observers is None else observers):
             try:
                 callback(self)
             except Exception as exc:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from ..store import Store
 
-__all__ = ["DOUBT", "LoopState", "Proposal", "SessionPlan", "StaleDecision", "Status", "read_state"]
+__all__ = ["DOUBT", "LoopState", "Proposal", "SessionPlan", "StaleDecision", "Status", "Upcoming",
+           "read_state"]
 
 #: The framework's Doubt class: clips the expert could not decide, kept for a later
 #: doubt-resolution round; never used for training.
@@ -64,6 +65,27 @@ class Proposal:
     predicted: str | None = None
     confidence: float | None = None
     p_target: float | None = None
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """The clip the session will show after one answer to the clip shown.
+
+    Attributes
+    ----------
+    action : {"label", "skip"}
+    label : str or None
+        The class of a "label" answer.
+    after : int
+        The clip the answer is to (the one shown when this was planned).
+    proposal : Proposal
+        The clip that follows that answer.
+    """
+
+    action: str
+    label: str | None
+    after: int
+    proposal: Proposal
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The labeling widget with the map of the pool below it: what the quickstart shows."""
+"""The labeling widget with the map of the pool beside it: what the quickstart shows."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from .mapview import MapView
 __all__ = ["LabelingApp"]
 
 
-class LabelingApp(W.VBox):
-    """A :class:`LabelingWidget` and a :class:`MapView` of the same session.
+class LabelingApp(W.Box):
+    """A :class:`LabelingWidget` and a :class:`MapView` of the same session, side by side.
 
     Clicking a point on the map shows and plays that clip in the labeler, where
-    it can be labeled at once; every decision recolours the map. A session has one live
-    app, one live labeler and one live map: a new app (a re-run cell) closes the previous
-    one and its two views.
+    it can be labeled at once; every decision recolours the map, and a ring on the map marks
+    the clip in the labeler. The two sit side by side when the notebook is wide enough (both
+    fit a 1400 x 1000 screen with JupyterLab's file browser open), one above the other when it
+    is not. A session has one live app, one live labeler and one live map: a new app (a re-run
+    cell) closes the previous one and its two views.
 
     Parameters
     ----------
@@ -39,8 +41,12 @@ class LabelingApp(W.VBox):
         self.session = session
         self.labeler = LabelingWidget(session, **(labeler_kwargs or {}))
         self.map = MapView(session, method=map_method, color=map_color, labeler=self.labeler,
-                           **(map_kwargs or {}))
-        super().__init__([self.labeler, self.map])
+                           **{"height": 400, **(map_kwargs or {})})
+        self.labeler.layout = W.Layout(flex="1 1 480px", min_width="360px", max_width="780px",
+                                       margin="0 8px 8px 0")
+        self.map.layout = W.Layout(flex="1 1 420px", min_width="340px")
+        super().__init__([self.labeler, self.map], layout=W.Layout(
+            display="flex", flex_flow="row wrap", align_items="flex-start", width="100%"))
         self._open = True
         replace_view(session, "app", self)  # closes the app this one replaces
 

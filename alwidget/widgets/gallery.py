@@ -257,6 +257,11 @@ class SearchGallery(anywidget.AnyWidget):
 
     # -- widget -> session ----------------------------------------------------------------
     def _on_message(self, widget, content, buffers) -> None:
+        # JupyterLab 4.6 may send a widget's messages over a kernel subshell (ipykernel 7
+        # runs them on a thread of their own): handled on the main thread, in order
+        self._main.call(self._handle, content)
+
+    def _handle(self, content) -> None:
         if not isinstance(content, dict):
             return
         kind = content.get("type")

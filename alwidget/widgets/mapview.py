@@ -1,12 +1,18 @@
 """The map view: a 2-d map of the pool (PCA, t-SNE, UMAP) coloured by AL status or prediction.
 
-One long-lived plotly ``FigureWidget`` holds one WebGL scatter. After every
-decision the session tells the view, which recolours the points by assigning
-float32 arrays inside ``batch_update()`` (no per-point strings). Click a point
-to show and play that clip in a :class:`~alwidget.widgets.LabelingWidget`;
-box- or lasso-select a region to list its clips, label them all, queue them, or find the
-clips most like them (a :class:`~alwidget.widgets.SearchGallery` below the map). The view
-talks to the session only.
+One long-lived plotly ``FigureWidget`` holds one WebGL scatter of the clips, a ring on the clip
+shown in the labeler, and a compact legend of the colours present. After every decision the
+session tells the view, which recolours the points by assigning float32 arrays inside
+``batch_update()`` (no per-point strings), after the labeler has sent its next clip. Click a
+point to show and play that clip in a :class:`~alwidget.widgets.LabelingWidget`; box- or
+lasso-select a region to list its clips (kept current as decisions are made), label them all
+(after confirming the count), queue them, or find the clips most like them (a
+:class:`~alwidget.widgets.SearchGallery` below the map). Hovering a point tells its file, time in
+the file, node, status, label and P(target). The view talks to the session only.
+
+Clicks, selections and tooltips go through :class:`~alwidget.widgets.map_events.MapEvents`
+(plotly's own widget loses a lasso under the hovers that follow it), which also reports
+JupyterLab's theme: the figure follows it (light or dark).
 
 Widgets are touched only on the kernel's main thread: a map computed in the background
 hands its result there (:class:`~alwidget.widgets.live.MainThread`). Text from users
@@ -15,19 +21,22 @@ hands its result there (:class:`~alwidget.widgets.live.MainThread`). Text from u
 
 from __future__ import annotations
 
-import html
 import threading
 import traceback
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-from ..session import DOUBT, STATUS_NAMES, Session
+from ..session import STATUS_NAMES, Session
 from .live import MainThread, release_view, replace_view
+from .map_events import MapEvents
+from .map_selection import SelectionPanel
+from .map_snapshots import Snapshot, Snapshots, snapshot_figure
+from .map_style import (STATUS_SIZES, colouring, escaped, figure_template, marker_color,
+                        top_classes)
 
 __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 
@@ -35,51 +44,7 @@ __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 #: has ``yamnet-tags`` features).
 COLOR_MODES = ("status", "predicted", "probability", "label", "tagger")
 _METHOD_NAMES = {"PCA (instant)": "pca", "t-SNE": "tsne", "UMAP": "umap"}
-_STATUS_COLORS = ("#b0b0b0", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#a1d99b", "#e377c2",
-                  "#ececec")
-_STATUS_SIZES = np.array([4, 12, 8, 6, 8, 3, 5, 2], np.float32)
-_CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                 "#bcbd22", "#ff7f0e", "#393b79")
-
-
-def _class_colors(k: int) -> tuple:
-    """``k`` distinct colours (the 10 above, then plotly's 26-colour Alphabet, then repeats)."""
-    from plotly.colors import qualitative
-
-    pool = _CLASS_COLORS + tuple(qualitative.Alphabet)
-    return tuple(pool[i % len(pool)] for i in range(k))
-
-
-def _escaped(value) -> str:
-    """``value`` as text inside HTML (an HTML widget's value, a plotly title or tick label,
-    where plotly reads tags): ``& < >`` escaped. Quotes stay, as no value goes into an
-    attribute (and plotly would show ``&quot;`` as it is)."""
-    return html.escape(str(value), quote=False)
-
-
-_NONE_COLOR = "#d9d9d9"
-_MAX_ROWS = 50  # clips listed for a selection
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The predicted-label colouring of the map at one iteration."""
-
-    iteration: int
-    n_labels: int
-    coords: np.ndarray  # float32 (n, 2)
-    p_target: np.ndarray  # float32 (n,)
-    predicted: np.ndarray  # int16 (n,)
-    labeled: np.ndarray  # bool (n,)
-
-
-def _discrete_scale(colors) -> list:
-    """A plotly colorscale mapping integer codes 0..k-1 (cmin=-0.5, cmax=k-0.5) to colours."""
-    k = len(colors)
-    scale = []
-    for i, c in enumerate(colors):
-        scale += [[i / k, c], [(i + 1) / k, c]]
-    return scale
+_N_LEGEND = 12  # legend entries at most (traces 1.. of the figure)
 
 
 class MapView(W.VBox):
@@ -96,13 +61,16 @@ class MapView(W.VBox):
     color : str, default "status"
         One of :data:`COLOR_MODES`.
     labeler : LabelingWidget, optional
-        Where a clicked clip is shown and played (else ``on_pick`` is called).
+        Where a clicked clip is shown and played (else ``on_pick`` is called); the clip it
+        shows is ringed on the map (without a labeler: the session's next clip).
     snapshots : sequence of int, default (1, 20, 100)
         Iterations at which the predicted-label colouring is kept
         (iteration 1 = the first model, trained once both classes are labeled).
     on_pick : callable(clip_id), optional
     projection_kwargs : dict, optional
         Passed to :meth:`Session.projection` (``max_fit``, ``perplexity``...).
+    height : int, default 430
+        Height of the plot in pixels (its width follows the notebook).
 
     Examples
     --------
@@ -113,7 +81,8 @@ class MapView(W.VBox):
 
     def __init__(self, session: Session, *, method: str = "tsne", color: str = "status",
                  labeler=None, snapshots=(1, 20, 100), on_pick=None,
-                 projection_kwargs: dict | None = None, background: bool = True):
+                 projection_kwargs: dict | None = None, background: bool = True,
+                 height: int = 430):
         if color not in COLOR_MODES:
             raise ValueError(f"color={color!r} must be one of {COLOR_MODES}")
         if method not in _METHOD_NAMES.values():
@@ -121,58 +90,57 @@ class MapView(W.VBox):
         self.session = session
         self.labeler = labeler
         self.on_pick = on_pick
-        self.snapshot_iterations = sorted({int(k) for k in snapshots})
-        self.snapshots: dict[int, Snapshot] = {}
+        self.snapshots = Snapshots(snapshots)  # iteration -> Snapshot
         self.projection_kwargs = dict(projection_kwargs or {})
         self.background = background
         self.projection = None
-        self.selected: np.ndarray = np.zeros(0, np.int64)
-        self._first_model_labels: int | None = None
         self._request = 0
         self._lock = threading.RLock()
         self._closed = False
+        self._recolor_due = False
+        self._legend: list = []
+        self._scale: tuple = ()  # (title, names, colours) of the colouring drawn
+        self._ring_shown: list | None = None
         self._main = MainThread()  # widgets are updated on the thread the view was made on
 
         self.method_box = W.Dropdown(options=list(_METHOD_NAMES), description="Map",
                                      value=next(k for k, v in _METHOD_NAMES.items() if v == method),
-                                     layout=W.Layout(width="220px"))
+                                     layout=W.Layout(width="200px"))
         self._tagger = None  # codes of the tagger's classes, read on first use (or False)
         modes = [m for m in COLOR_MODES if m != "tagger" or session.pool.has_tagger]
         if color not in modes:
             raise ValueError(f"color={color!r}: the store has no yamnet-tags features; "
                              "run alwidget.extract_features(store, 'yamnet-tags')")
-        self.color_box = W.Dropdown(options=modes, value=color, description="Colour",
-                                    layout=W.Layout(width="220px"))
+        self.color_box = W.Dropdown(options=modes, value=color, description="Colour by",
+                                    layout=W.Layout(width="210px"))
         self.info = W.HTML()
-        self.figure = go.FigureWidget(
-            data=[go.Scattergl(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32), mode="markers",
-                               hovertemplate="clip %{customdata}<extra></extra>",
-                               marker=dict(size=5, opacity=0.85, line=dict(width=0)),
-                               unselected=dict(marker=dict(opacity=0.3)))],
-            layout=go.Layout(height=520, margin=dict(l=10, r=10, t=30, b=10), dragmode="lasso",
-                             clickmode="event", uirevision="keep", template="plotly_white",
-                             xaxis=dict(showticklabels=False, zeroline=False),
-                             yaxis=dict(showticklabels=False, zeroline=False)))
+        self.figure = go.FigureWidget(data=self._traces(), layout=go.Layout(
+            height=height, autosize=True, margin=dict(l=8, r=8, t=30, b=8), dragmode="lasso",
+            clickmode="event", uirevision="keep", template=figure_template("light"),
+            title=dict(font=dict(size=13), x=0.01, xanchor="left"), hovermode="closest",
+            xaxis=dict(showticklabels=False, zeroline=False),
+            yaxis=dict(showticklabels=False, zeroline=False),
+            legend=dict(orientation="h", x=0, xanchor="left", y=-0.01, yanchor="top",
+                        itemclick=False, itemdoubleclick=False, font=dict(size=11))))
         self.trace = self.figure.data[0]
-        self.trace.on_click(self._clicked)
-        self.trace.on_selection(self._selected_points)
-        self.selection_box = W.VBox()
-        self.label_all = W.Dropdown(options=list(session.classes) + [DOUBT],
-                                    layout=W.Layout(width="160px"))
-        self.label_all_button = W.Button(description="Label all", icon="tag")
-        self.queue_button = W.Button(description="Queue all", icon="list")
-        self.label_all_button.on_click(lambda _: self._act(self.label_selection, self.label_all.value))
-        self.queue_button.on_click(lambda _: self._act(self.queue_selection))
-        self.search_button = W.Button(description="Find similar", icon="search",
-                                      tooltip="the clips nearest to the selection, to label")
-        self.search_button.on_click(lambda _: self._act(self.search_selection))
+        self.events = MapEvents(on_click=self.pick,
+                                on_select=lambda ids: self._act(self.select, ids))
+        self.events.show_places(session.pool.places())
+        self.events.observe(lambda _: self._apply_theme(), "theme")
+        self.error = W.HTML()
+        self.selection = SelectionPanel(session, pick=self.pick, act=self._act,
+                                        search=self.search_selection)
+        self.selection_box = self.selection  # the list under the map
         self.gallery = None
         self.gallery_box = W.VBox()
-        self.error = W.HTML()
-        super().__init__([W.HBox([self.method_box, self.color_box, self.info]), self.figure,
-                          self.error, self.selection_box, self.gallery_box])
+        super().__init__([W.HBox([self.method_box, self.color_box, self.info],
+                                 layout=W.Layout(flex_flow="row wrap", align_items="center")),
+                          self.figure, self.events, self.error, self.selection, self.gallery_box])
+        self.add_class("alw-map")
         self.method_box.observe(lambda ch: self.show_method(_METHOD_NAMES[ch["new"]]), "value")
         self.color_box.observe(lambda ch: self.recolor(), "value")
+        if labeler is not None:  # the ring follows the labeler (a map click, a skip, a decision)
+            labeler.observe(self._labeler_moved, "status")
         self._set_projection(session.pool.projection("pca"), self._request)
         self._listener = self._session_changed
         session.observe(self._listener)
@@ -180,14 +148,44 @@ class MapView(W.VBox):
         if method != "pca":
             self.show_method(method)
 
+    @staticmethod
+    def _traces() -> list:
+        """The clips (trace 0) and the entries of the legend (1..): plotly draws a legend of
+        traces, and the colours of one WebGL trace are what a decision changes."""
+        empty = np.zeros(0, np.float32)
+        points = go.Scattergl(x=empty, y=empty, mode="markers", hoverinfo="none", showlegend=False,
+                              marker=dict(size=5, opacity=0.85, line=dict(width=0)),
+                              unselected=dict(marker=dict(opacity=0.3)))
+        legend = [go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", visible=False,
+                             showlegend=False, marker=dict(size=9)) for _ in range(_N_LEGEND)]
+        return [points] + legend
+
+    @property
+    def selected(self) -> np.ndarray:
+        """The clips of the current selection."""
+        return self.selection.selected
+
+    @property
+    def search_button(self) -> W.Button:
+        """"Find similar" of the selection (see :class:`SelectionPanel` for the others)."""
+        return self.selection.search_button
+
+    @property
+    def theme(self) -> str:
+        """The JupyterLab theme the map is shown in ("light" until a page says otherwise)."""
+        return self.events.theme
+
     def close(self) -> None:
         """Close the view and stop listening to the session (a map being computed is dropped)."""
         if getattr(self, "_listener", None) is not None:  # once (ipywidgets' __del__ closes too)
             self._closed = True
             self.session.unobserve(self._listener)
+            if self.labeler is not None:
+                self.labeler.unobserve(self._labeler_moved, "status")
             release_view(self.session, "map", self)
             if self.gallery is not None:
                 self.gallery.close()
+            self.events.close()
             self._listener = None
             with self._lock:
                 self._request += 1  # results still to come are dropped
@@ -206,7 +204,7 @@ class MapView(W.VBox):
         def work():
             try:
                 p = self.session.pool.projection(method, progress=lambda f, m: self._progress(
-                    request, method, f, m), **self.projection_kwargs)
+                    request, f, m), **self.projection_kwargs)
             except Exception as exc:
                 traceback.print_exc()
                 self._main.call(self._show_error, request, f"cannot compute the {method} map: "
@@ -219,18 +217,17 @@ class MapView(W.VBox):
         else:
             work()
 
-    def _progress(self, request: int, method: str, fraction: float, message: str) -> None:
+    def _progress(self, request: int, fraction: float, message: str) -> None:
         if request == self._request and fraction < 1:
-            self._main.call(self._show_info, request,
-                            f"computing {method}: {100 * fraction:.0f} % ({message})")
+            self._main.call(self._show_info, request, f"{100 * fraction:.0f} % · {message}")
 
     def _show_info(self, request: int, text: str) -> None:
         if request == self._request and not self._closed:  # else a newer map is on its way
-            self.info.value = _escaped(text)
+            self.info.value = f"<span role='status' aria-live='polite'>{escaped(text)}</span>"
 
     def _show_error(self, request: int, text: str) -> None:
         if request == self._request and not self._closed:
-            self.error.value = f"<pre>{_escaped(text)}</pre>"
+            self.error.value = f"<pre role='alert'>{escaped(text)}</pre>"
 
     def _set_projection(self, p, request: int) -> None:
         """Make ``p`` the view's map (unless a newer choice superseded it) and draw it.
@@ -255,61 +252,133 @@ class MapView(W.VBox):
                 self.trace.customdata = p.clip_ids.astype(
                     np.float32 if p.clip_ids.max() < 2**24 else np.float64)
                 self.trace.selectedpoints = None
-            self.info.value = _escaped(p.describe())
+            self._show_info(request, p.describe())
             self._recolor()
 
     # -- colours ------------------------------------------------------------------
     def _session_changed(self, session) -> None:
-        self._main.call(self.recolor)  # a decision may be made on another thread
+        self._main.call(self._changed)  # a decision may be made on another thread
+
+    def _changed(self) -> None:
+        """After a decision: keep a snapshot now, redraw once the labeler has sent its clip."""
+        with self._lock:
+            if self.projection is None or self._closed:
+                return
+            self.snapshots.take(self.session.pool.view(), self.projection.coords)
+            if self._recolor_due:  # several decisions before the redraw: one redraw
+                return
+            self._recolor_due = True
+        loop = self._main.loop
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            loop.call_soon(self.recolor)  # after the decision's handler: the labeler goes first
+        else:
+            self.recolor()
 
     def recolor(self) -> None:
         """Recolour from the session's current state (called after every decision)."""
         with self._lock:
+            self._recolor_due = False
             self._recolor()
 
     def _recolor(self) -> None:
         if self.projection is None or self._closed:
             return
         v = self.session.pool.view()
-        self._maybe_snapshot(v)
+        self.snapshots.take(v, self.projection.coords)
         mode = self.color_box.value
         tags = self._tagger_codes() if mode == "tagger" else None
         if mode == "tagger" and tags is None:
             mode = "status"  # the tags cannot be read here (warned once)
-        k = len(v.classes)
-        if mode == "status":
-            values, colors, names = v.status, _STATUS_COLORS, STATUS_NAMES
-        elif mode == "predicted":
-            values, colors = v.predicted + 1, (_NONE_COLOR,) + _class_colors(k)
-            names = ("no model",) + tuple(v.classes)
-        elif mode == "label":
-            values = np.where(v.label < 0, 0, v.label + 1)
-            colors = (_NONE_COLOR,) + _class_colors(k) + ("#000000",)
-            names = ("unlabeled",) + tuple(v.classes) + (DOUBT,)
-        elif mode == "tagger":
-            values, names = tags
-            colors = (_NONE_COLOR,) + _class_colors(len(names) - 1)
-        else:
-            values, colors, names = None, None, None
-        sizes = _STATUS_SIZES[v.status]
-        with self.figure.batch_update():
+        c = colouring(mode, v, tags)
+        legend = c.legend()
+        with self.figure.batch_update():  # one message: what a decision changes
             m = self.trace.marker
-            if values is None:
-                target = v.classes[-1] if k == 2 else "predicted class"
-                m.color = np.nan_to_num(v.p_target, nan=0.5)
-                m.colorscale, m.cmin, m.cmax = "RdBu_r", 0.0, 1.0
-                m.colorbar = dict(title=dict(text=f"P({_escaped(target)})"), tickvals=None,
-                                  ticktext=None)
-            else:
-                m.color = values.astype(np.float32)
-                m.colorscale = _discrete_scale(colors)
-                m.cmin, m.cmax = -0.5, len(colors) - 0.5
-                m.colorbar = dict(title=dict(text=mode), tickvals=list(range(len(names))),
-                                  ticktext=[_escaped(n) for n in names])
+            m.color = np.nan_to_num(v.p_target, nan=0.5) if c.values is None else c.values
+            m.size = STATUS_SIZES[v.status]
+            if (c.title, c.names, c.colors) != self._scale:  # a new colouring (not per decision)
+                self._set_scale(c)
+            self.figure.layout.title.text = f"{v.n_labels} labels · model v{v.model_version}"
+            ring = self._ring()
+            if ring != self._ring_shown:
+                self.figure.layout.shapes = self._ring_shown = ring
+        if [e[:2] for e in legend] != self._legend:  # only when the statuses present change
+            self._set_legend(legend)
+        self.events.show_state(v, STATUS_NAMES, f"P({v.classes[-1]})" if len(v.classes) == 2
+                              else "P(predicted class)")
+        self.events.summary = self._summary(v, legend)
+        self.selection.refresh(v)
+
+    def _set_scale(self, c) -> None:
+        """What the colours mean: a compact colour bar for P(target), else a legend."""
+        self._scale = (c.title, c.names, c.colors)
+        m = self.trace.marker
+        if c.values is None:
+            m.colorscale, m.cmin, m.cmax = "RdBu_r", 0.0, 1.0
+            m.colorbar = dict(title=dict(text=escaped(c.title), side="right"), thickness=10,
+                              len=0.6, tickvals=None, ticktext=None)
             m.showscale = True
-            m.size = sizes
-        self.figure.layout.title = _escaped(f"{v.n_labels} labels · model v{v.model_version}"
-                                            f" · {self.projection.describe()}")
+        else:  # codes: the legend lists the ones present
+            m.colorscale = c.scale()
+            m.cmin, m.cmax = -0.5, len(c.colors) - 0.5
+            m.colorbar = dict(title=dict(text=escaped(c.title)),
+                              tickvals=list(range(len(c.names))),
+                              ticktext=[escaped(n) for n in c.names])
+            m.showscale = False
+
+    def _set_legend(self, legend) -> None:
+        """One legend entry per colour present (its own update per trace: plotly's widget
+        would blank the fields a batch of several traces leaves out of one of them)."""
+        self._legend = [e[:2] for e in legend]
+        shown = self._legend[:_N_LEGEND - 1]
+        if len(legend) > len(shown):
+            shown.append(("other", "#9e9e9e"))
+        for i, tr in enumerate(self.figure.data[1:]):
+            if i < len(shown):
+                name, color = shown[i]
+                tr.update(name=escaped(name), marker_color=color, visible=True, showlegend=True)
+            elif tr.visible:
+                tr.update(visible=False, showlegend=False)
+
+    def _summary(self, v, legend) -> str:
+        """The map in words (the plot's text alternative)."""
+        parts = ", ".join(f"{n:,} {name}" for name, _, n in legend)
+        return (f"{self.projection.describe()}, coloured by {self.color_box.value}"
+                + (f": {parts}" if parts else "") + f"; {v.n_labels} labels. Select clips with "
+                "the box or lasso to list them below the map.")
+
+    # -- the clip in the labeler ---------------------------------------------------------
+    def _shown_clip(self):
+        shown = getattr(self.labeler, "shown", None) if self.labeler is not None else \
+            self.session.current
+        return None if shown is None else shown.clip_id
+
+    def _labeler_moved(self, change) -> None:
+        old, new = (change.get("old") or {}), (change.get("new") or {})
+        if old.get("clip_id") != new.get("clip_id"):
+            with self._lock:
+                if self.projection is not None and not self._closed:
+                    self.figure.layout.shapes = self._ring_shown = self._ring()
+
+    def _ring(self) -> list:
+        """A ring (20 px, whatever the zoom) on the clip shown in the labeler, or on the
+        session's next clip without a labeler; none when there is no such clip."""
+        clip = self._shown_clip()
+        ids = self.projection.clip_ids
+        row = 0 if clip is None else int(np.searchsorted(ids, clip))
+        if clip is None or row >= len(ids) or ids[row] != clip:
+            return []
+        x, y = self.projection.coords[row]
+        where = "in the labeler" if self.labeler is not None else "next to label"
+        return [dict(type="circle", xref="x", yref="y", xsizemode="pixel", ysizemode="pixel",
+                     xanchor=float(x), yanchor=float(y), x0=-10, x1=10, y0=-10, y1=10,
+                     layer="above", line=dict(width=3, color=marker_color(self.theme)),
+                     name=f"clip {clip}, {where}", showlegend=True)]
+
+    def _apply_theme(self) -> None:
+        with self.figure.batch_update():
+            self.figure.layout.template = figure_template(self.theme)
+            if self.projection is not None:
+                self.figure.layout.shapes = self._ring_shown = self._ring()
 
     def _tagger_codes(self):
         """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class), read once."""
@@ -323,51 +392,24 @@ class MapView(W.VBox):
         except ValueError as exc:  # e.g. an older store without the tagger's class names
             warnings.warn(f"no tagger colouring: {exc}", stacklevel=4)
             return None
-        if tags is None:
-            return None
-        names, _ = tags
-        kinds, counts = np.unique(names.astype(str), return_counts=True)
-        top = [str(k) for k in kinds[np.argsort(-counts, kind="stable")][:9]]
-        codes = np.zeros(len(names), np.int16)
-        for i, name in enumerate(top, start=1):
-            codes[names == name] = i
-        return codes, ("other",) + tuple(top)
+        return None if tags is None else top_classes(tags[0])
 
     # -- clicks and selections ----------------------------------------------------------
-    def _clicked(self, trace, points, state) -> None:
-        if points.point_inds:
-            self.pick(int(self.projection.clip_ids[points.point_inds[0]]))
-
     def pick(self, clip_id: int) -> None:
         """Show and play ``clip_id`` in the labeler (or call ``on_pick``), as a click does."""
         for show in (getattr(self.labeler, "show_clip", None), self.on_pick):
             if show is not None:
                 self._act(show, clip_id)
 
-    def _selected_points(self, trace, points, selector) -> None:
-        self.select(self.projection.clip_ids[np.asarray(points.point_inds, dtype=np.int64)])
-
     def select(self, clip_ids) -> None:
-        """Make ``clip_ids`` the selection (as a box or lasso does) and list them."""
-        self.selected = np.asarray(clip_ids, dtype=np.int64)
-        v = self.session.pool.view()
-        row = np.searchsorted(v.clip_ids, self.selected)
-        rows = []
-        for c, r in zip(self.selected[:_MAX_ROWS], row[:_MAX_ROWS]):
-            lab = v.label[r]
-            human = "—" if lab < 0 else (v.classes + [DOUBT])[lab]
-            pred = "—" if v.predicted[r] < 0 else f"{v.classes[v.predicted[r]]} ({v.p_target[r]:.2f})"
-            b = W.Button(description=f"▶ clip {c}", layout=W.Layout(width="130px"))
-            b.on_click(lambda _, c=int(c): self.pick(c))
-            rows.append(W.HBox([b, W.HTML(_escaped(f"label {human} · model {pred} · "
-                                                   f"{STATUS_NAMES[v.status[r]]}"))]))
-        more = len(self.selected) - len(rows)
-        head = W.HTML(f"<b>{len(self.selected)} clips selected</b>"
-                      + (f" (first {len(rows)} listed)" if more > 0 else ""))
-        self.selection_box.children = ([W.HBox([head, self.label_all, self.label_all_button,
-                                                 self.queue_button, self.search_button])]
-                                       + rows
-                                       if len(self.selected) else [])
+        """Make ``clip_ids`` the selection (as a box or lasso does) and list them below the map.
+
+        Clips that are not on the map (not the session's) are left out.
+        """
+        ids = np.asarray(clip_ids, dtype=np.int64)
+        if self.projection is not None:
+            ids = ids[np.isin(ids, self.projection.clip_ids)]
+        self.selection.show(ids, self.session.pool.view())
 
     def select_box(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
         """Select the clips inside a rectangle of map coordinates (as a box drag does)."""
@@ -377,29 +419,14 @@ class MapView(W.VBox):
         return self.selected
 
     def label_selection(self, label: str) -> int:
-        """Give the selected clips that are still undecided ``label`` (one commit, one refit).
-
-        Clips already labeled, skipped or in the validation set are left as they are;
-        the view says how many. Returns the number of clips labeled.
-        """
-        v = self.session.pool.view()
-        status = v.status[np.searchsorted(v.clip_ids, self.selected)]
-        open_ = np.isin(status, [STATUS_NAMES.index("unlabeled"), STATUS_NAMES.index("proposed"),
-                                 STATUS_NAMES.index("pseudo-labeled")])
-        todo = self.selected[open_]
-        if len(todo):
-            self.session.label_many(todo, label)
-        self.select(self.selected)
-        left = int((~open_).sum())
-        note = f"labeled {len(todo)} clips as {label}"
-        if left:
-            note += f"; left {left} alone (already decided or in the validation set)"
-        self.info.value = _escaped(note)
-        return len(todo)
+        """Give the selected clips that are still undecided ``label`` at once, without asking
+        (the "Label all…" button asks to confirm the count first). See
+        :meth:`SelectionPanel.label`; returns the number of clips labeled."""
+        return self.selection.label(label)
 
     def queue_selection(self) -> None:
         """Ask the selected clips next, before the strategy's picks."""
-        self.session.queue(self.selected)
+        self.selection.queue()
 
     def search_selection(self, **kwargs):
         """Show the clips nearest to the selection in a gallery below the map, to label.
@@ -421,42 +448,31 @@ class MapView(W.VBox):
             fn(*args)
             self.error.value = ""
         except Exception as exc:
-            self.error.value = f"<pre>{_escaped(f'{type(exc).__name__}: {exc}')}</pre>"
+            self.error.value = f"<pre role='alert'>{escaped(f'{type(exc).__name__}: {exc}')}</pre>"
             traceback.print_exc()
 
     # -- snapshots ---------------------------------------------------------------------
-    def _maybe_snapshot(self, v) -> None:
-        if self._first_model_labels is None:
-            if (v.predicted < 0).all():
-                return
-            self._first_model_labels = v.n_labels
-        iteration = v.n_labels - self._first_model_labels + 1
-        due = [k for k in self.snapshot_iterations if k <= iteration and k not in self.snapshots]
-        if due:  # a group label can jump past a chosen iteration: take it at the first after
-            snap = Snapshot(iteration, v.n_labels, self.projection.coords, v.p_target.copy(),
-                            v.predicted.copy(), v.label >= 0)
-            for k in due:
-                self.snapshots[k] = snap
-
     def snapshot_figure(self) -> go.Figure:
-        """The kept snapshots side by side, coloured by predicted probability (a static figure)."""
-        from plotly.subplots import make_subplots
-
+        """The kept snapshots side by side, coloured by predicted probability (a static figure
+        as wide as the notebook, in the theme of the page the map is shown in)."""
         if not self.snapshots:
             raise ValueError(f"no snapshot yet: they are taken at iterations "
-                             f"{self.snapshot_iterations}")
-        snaps = [self.snapshots[k] for k in sorted(self.snapshots)]
-        fig = make_subplots(1, len(snaps), subplot_titles=[
-            f"iteration {s.iteration} ({s.n_labels} labels)" for s in snaps])
-        for i, s in enumerate(snaps, start=1):
-            fig.add_trace(go.Scattergl(
-                x=s.coords[:, 0], y=s.coords[:, 1], mode="markers", showlegend=False,
-                marker=dict(size=np.where(s.labeled, 7, 3).astype(np.float32),
-                            color=np.nan_to_num(s.p_target, nan=0.5), colorscale="RdBu_r",
-                            cmin=0, cmax=1, showscale=i == len(snaps))), 1, i)
-            fig.update_xaxes(showticklabels=False, row=1, col=i)
-            fig.update_yaxes(showticklabels=False, row=1, col=i)
-        fig.update_layout(height=380, width=360 * len(snaps), margin=dict(l=10, r=10, t=40, b=10))
+                             f"{self.snapshots.iterations}")
+        classes = self.session.classes
+        return snapshot_figure([self.snapshots[k] for k in sorted(self.snapshots)],
+                               target=classes[-1] if len(classes) == 2 else "predicted class",
+                               theme=self.theme)
+
+    def _static_figure(self) -> go.Figure:
+        """The map as a figure of its own, with plotly's tooltips (file, time, clip)."""
+        fig = go.Figure(self.figure)
+        places = self.session.pool.places()
+        files = self.events.files
+        text = [f"{files[f]} · {a:.1f}–{a + d:.1f} s" for f, a, d in
+                zip(places.file, places.start_s, places.duration_s)]
+        fig.data[0].update(hoverinfo=None, text=[escaped(x) for x in text],
+                           hovertemplate="%{text}<br>clip %{customdata}<extra></extra>")
+        fig.layout.title.text += f" · {escaped(self.projection.describe())}"
         return fig
 
     def export(self, path, *, snapshots: bool = False) -> Path:
@@ -465,7 +481,7 @@ class MapView(W.VBox):
         HTML files embed plotly.js, so they open offline.
         """
         path = Path(path)
-        fig = self.snapshot_figure() if snapshots else go.Figure(self.figure)
+        fig = self.snapshot_figure() if snapshots else self._static_figure()
         if path.suffix == ".html":
             fig.write_html(path, include_plotlyjs=True)
         elif path.suffix == ".png":

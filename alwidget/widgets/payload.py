@@ -1,77 +1,45 @@
-"""What the labeling widgets send to the browser for one clip: WAV bytes and a spectrogram, and
-the traits they are sent in (:class:`ClipTraits`)."""
+"""What the labeling widgets send to the browser for one clip: WAV bytes and a spectrogram
+(:func:`clip_payload`), and the traits they are sent in (:class:`ClipTraits`).
+
+Payloads are made by :mod:`alwidget.session.payloads`: the session's background planner makes
+the next clip's payload for every likely answer while the expert listens, so after a key
+press the labeler usually finds the next clip's payload made.
+"""
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-
-import numpy as np
-import soundfile as sf
 import traitlets as t
 
-from ..audio import info as audio_info, load_mono
+from ..session.payloads import DISPLAY_FRAMES, PAYLOADS, ClipPayload
 
 __all__ = ["ClipPayload", "ClipTraits", "clip_payload"]
 
 
-@dataclass(frozen=True)
-class ClipPayload:
-    """Audio and spectrogram of a clip with context, ready for the widget's traits."""
-
-    wav: bytes  # 16-bit PCM WAV of the whole window (context included)
-    sample_rate: int
-    spec: bytes  # uint8 image, rows = mel bands (low first), columns = frames
-    spec_shape: tuple[int, int]
-    db_max: float
-    db_span: float
-    fmin: float
-    fmax: float
-    window_s: float  # length of the window
-    clip_offset_s: float  # where the clip starts in the window
-    clip_duration_s: float
-
-
 def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: float = 1.0,
                  max_rate: int = 32000, n_mels: int = 128, db_span: float = 80.0,
-                 max_frames: int = 1200) -> ClipPayload:
-    """Read ``[start - context, start + duration + context]`` (clipped to the file).
+                 max_frames: int = DISPLAY_FRAMES) -> ClipPayload:
+    """The payload of ``[start - context, start + duration + context]`` (clipped to the file):
+    made ahead by the session's planner, else made now
+    (:meth:`~alwidget.session.payloads.PayloadCache.get`).
 
-    Audio is mono at the file's rate, down to ``max_rate``; the spectrogram is
-    log-mel in dB, quantised to 0..255 over ``[db_max - db_span, db_max]``.
+    Audio is mono at the file's rate, down to ``max_rate``, as 16-bit WAV; the spectrogram
+    is log-mel in dB, quantised to 0..255 over ``[db_max - db_span, db_max]``, at most
+    ``max_frames`` columns (the labeler's plot is 700 px wide).
 
     Examples
     --------
     >>> import numpy as np, soundfile as sf, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
     >>> sf.write(path, np.random.default_rng(0).normal(size=48000) * 0.1, 16000)
-    >>> p = clip_payload(path, 1.0, 1.0)
-    >>> p.sample_rate, p.clip_offset_s, p.window_s, p.spec_shape[0]
-    (16000, 1.0, 3.0, 128)
-    >>> sf.write(path, np.zeros(16000), 8000)
+    >>> p = clip_payload(path, 1.0, 1.0, context_s=0.5)
+    >>> p.window_s, p.spec_shape[1] <= 720, clip_payload(path, 1.0, 1.0, context_s=0.5) is p
+    (2.0, True, True)
+    >>> sf.write(path, np.zeros(16000), 8000)  # written anew: read anew
     >>> clip_payload(path, 0.0, 1.0).spec_shape[0]  # fewer bands at low rates
     64
     """
-    import librosa
-
-    info = audio_info(path)  # by the bytes of the path: names that are not UTF-8 open too
-    rate = min(info.samplerate, max_rate)
-    a = max(0.0, start_s - context_s)
-    b = min(info.duration, start_s + duration_s + context_s)
-    y, sr = load_mono(path, rate, start_s=a, duration_s=b - a)
-    buf = io.BytesIO()
-    sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
-    hop = max(64, int(np.ceil(len(y) / max_frames / 64)) * 64)
-    n_fft = max(2048, 2 * hop)
-    fmin, fmax = 50.0, sr / 2
-    n_mels = min(n_mels, 64 if sr < 16000 else n_mels)  # no empty mel bands at low rates
-    S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
-                                       fmin=fmin, fmax=fmax)
-    D = 10 * np.log10(np.maximum(S, 1e-12))
-    db_max = float(D.max()) if D.size else 0.0
-    img = np.clip((D - (db_max - db_span)) / db_span * 255, 0, 255).astype(np.uint8)
-    return ClipPayload(buf.getvalue(), sr, img.tobytes(), img.shape, db_max, db_span, fmin, fmax,
-                       len(y) / sr, start_s - a, duration_s)
+    return PAYLOADS.get(path, start_s, duration_s, context_s=context_s, max_rate=max_rate,
+                        n_mels=n_mels, db_span=db_span, max_frames=max_frames)
 
 
 class ClipTraits(t.HasTraits):

@@ -25,6 +25,7 @@ import traitlets as t
 from ..audio import printable
 from ..session import DOUBT
 from ..team import Team, ontology_children, search_ontology
+from .live import MainThread
 from .payload import ClipTraits, clip_payload
 
 __all__ = ["TeamLabeler"]
@@ -113,11 +114,17 @@ class TeamLabeler(ClipTraits, anywidget.AnyWidget):
         self._source = ("", 0.0)  # its file (printable) and start
         self._tags: list[str] = []
         self._tags_round: int | None = None
+        self._main = MainThread()  # traits change on the thread the widget was made on
         self.on_msg(self._on_message)
         self.refresh()
 
     # -- browser -> kernel ---------------------------------------------------------------
     def _on_message(self, widget, content, buffers) -> None:
+        # JupyterLab 4.6 may send a widget's messages over a kernel subshell (ipykernel 7
+        # runs them on a thread of their own): handled on the main thread, in order
+        self._main.call(self._handle, content)
+
+    def _handle(self, content) -> None:
         if not isinstance(content, dict):
             return
         kind = content.get("type")
