@@ -77,7 +77,7 @@ JSON
 }
 
 cmd_lab() {
-    make_venv test,yamnet,distributed
+    make_venv test,yamnet,distributed,s3
     if [ ! -f data/demo/labels.csv ]; then
         "$VENV/bin/alwidget" demo data/demo
     fi
@@ -93,7 +93,7 @@ cmd_lab() {
 }
 
 cmd_test() {
-    make_venv test,yamnet,distributed
+    make_venv test,yamnet,distributed,s3
     if ! command -v chromium >/dev/null 2>&1; then
         apt_install chromium || echo "dev.sh: browser tests will be skipped" >&2
     fi

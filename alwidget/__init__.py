@@ -29,3 +29,27 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'alwidget' has no attribute {name!r}")
+
+
+def _load_widgets_meanwhile() -> None:
+    """In a Jupyter kernel, import plotly's widget in a background thread: it imports nbformat
+    and jsonschema (3-8 s on 2 cores), which would otherwise be paid in front of the first clip
+    when the labeler and its map are shown (``benchmarks/bench_first_run.py``)."""
+    import importlib
+    import sys
+    import threading
+
+    name = "plotly.graph_objs._figurewidget"
+    if "ipykernel" not in sys.modules or name in sys.modules:
+        return
+
+    def load():
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a warm-up: the map says what failed when made
+            pass
+
+    threading.Thread(target=load, name="alwidget-load-widgets", daemon=True).start()
+
+
+_load_widgets_meanwhile()

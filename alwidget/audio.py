@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-__all__ = ["READ_FRAMES", "clip_segments", "info", "load_mono", "open_audio", "printable",
-           "read_mono", "resample"]
+__all__ = ["READ_FRAMES", "clip_segments", "info", "is_url", "load_mono", "object_version",
+           "open_audio", "printable", "read_mono", "resample"]
 
 #: Frames decoded at a time before they are mixed to mono.
 READ_FRAMES = 1 << 16
@@ -53,7 +53,69 @@ def open_audio(path: str | os.PathLike) -> sf.SoundFile:
     ...     f.samplerate, f.frames
     (8000, 800)
     """
-    return sf.SoundFile(os.fsencode(os.fspath(path)))
+    path = os.fspath(path)
+    if is_url(path):
+        return _RemoteSoundFile(path)
+    return sf.SoundFile(os.fsencode(path))
+
+
+def is_url(path) -> bool:
+    """``s3://bucket/key`` and other fsspec URLs (objects ingested from object storage)."""
+    head, sep, _ = path.partition("://") if isinstance(path, str) else ("", "", "")
+    return bool(sep) and head.isascii() and head[:1].isalpha() and \
+        all(c.isalnum() or c in "+.-" for c in head)
+
+
+def object_version(url: str) -> tuple:
+    """``(size, version)`` of an object of object storage as the server has it now (its
+    ETag, else its modification time): what tells a payload made from it is still good.
+    Raises ``OSError`` when it cannot be read."""
+    import fsspec
+
+    fs, key = fsspec.core.url_to_fs(url)
+    try:
+        meta = fs.info(key)
+    except FileNotFoundError:  # perhaps added since this process listed its prefix
+        fs.invalidate_cache()
+        meta = fs.info(key)
+    version = meta.get("ETag") or meta.get("etag") or meta.get("LastModified") or \
+        meta.get("mtime") or meta.get("created")
+    return int(meta.get("size") or 0), str(version)
+
+
+class _RemoteSoundFile(sf.SoundFile):
+    """An object of object storage read through fsspec as a stream (block by block; the
+    endpoint and credentials come from the environment or a profile), closed with it."""
+
+    def __init__(self, url: str):
+        if "@" in url.split("://", 1)[1].split("/", 1)[0]:  # as store.check_no_credentials
+            raise ValueError(f"{url.split('://', 1)[0]}://...@{url.split('@', 1)[1]}: "
+                             "credentials in a URL are refused; give them in the environment "
+                             "or a profile (AWS_PROFILE)")
+        try:
+            import fsspec
+        except ImportError:
+            raise ImportError(f"{url}: reading object storage needs fsspec and s3fs: "
+                              'pip install "alwidget[s3]"') from None
+        fs, key = fsspec.core.url_to_fs(url)
+        try:
+            self._remote = fs.open(key, "rb", block_size=1 << 21, cache_type="readahead")
+        except FileNotFoundError:  # perhaps added since this process listed its prefix
+            fs.invalidate_cache()
+            self._remote = fs.open(key, "rb", block_size=1 << 21, cache_type="readahead")
+        try:
+            super().__init__(self._remote)
+        except BaseException:
+            self._remote.close()
+            raise
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            remote = self.__dict__.get("_remote")
+            if remote is not None:
+                remote.close()
 
 
 def info(path: str | os.PathLike):
@@ -67,7 +129,20 @@ def info(path: str | os.PathLike):
     >>> info(path).duration
     0.1
     """
-    return sf.info(os.fsencode(os.fspath(path)))
+    path = os.fspath(path)
+    if is_url(path):
+        with open_audio(path) as f:
+            return _Info(f)
+    return sf.info(os.fsencode(path))
+
+
+class _Info:
+    """What ``soundfile.info`` says of an open file (an object of object storage)."""
+
+    def __init__(self, f: sf.SoundFile):
+        self.samplerate, self.channels, self.frames = f.samplerate, f.channels, f.frames
+        self.format, self.subtype = f.format, f.subtype
+        self.duration = f.frames / f.samplerate
 
 
 def read_mono(f: sf.SoundFile, start: int = 0, frames: int = -1) -> np.ndarray:

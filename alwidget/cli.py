@@ -51,23 +51,65 @@ def _finite(option: str, minimum: float = 0.0, *, inclusive: bool = False):
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    import os
     from .ingestion import ingest
+    from .store import Store
 
-    summary = ingest(
-        args.paths,
-        args.db,
-        clip_seconds=args.clip_seconds,
-        hop_seconds=args.hop_seconds,
-        min_last_seconds=args.min_last_seconds,
-        name_pattern=args.name_pattern,
-        folder_pattern=args.folder_pattern,
-        project=args.project,
-        max_channels=args.max_channels,
-        n_jobs=args.jobs,
-        progress=not args.quiet,
-        verbose=True,
-    )
+    if args.endpoint_url:  # for this process and the feature workers it starts
+        os.environ["AWS_ENDPOINT_URL_S3"] = args.endpoint_url
+    if args.profile:
+        os.environ["AWS_PROFILE"] = args.profile
+    if args.max_runs is not None and args.watch is None:
+        raise ValueError("--max-runs counts the runs of --watch; give --watch SECONDS too")
+    if args.max_runs is not None and args.max_runs < 1:
+        raise ValueError(f"--max-runs {args.max_runs} must be >= 1")
+    if args.features:
+        from .features import get_extractor
+
+        get_extractor(args.features)  # an unknown name fails before anything is read
+    store = Store(args.db)
+    if args.deployment is not None:
+        from .nodes import apply_deployment
+
+        d = apply_deployment(store, args.deployment)
+        print(f"deployment {args.deployment}: {len(d.nodes)} nodes, {len(d.paths)} paths")
+    runs = 0
+    while True:
+        summary = ingest(
+            args.paths,
+            store,
+            clip_seconds=args.clip_seconds,
+            hop_seconds=args.hop_seconds,
+            min_last_seconds=args.min_last_seconds,
+            name_pattern=args.name_pattern,
+            folder_pattern=args.folder_pattern,
+            project=args.project,
+            max_channels=args.max_channels,
+            n_jobs=args.jobs,
+            progress=not args.quiet and args.watch is None,
+            verbose=True,
+            after_last_key=args.after_last_key,
+        )
+        if args.features and (summary.added or runs == 0):
+            from .features import extract_features
+
+            fs = extract_features(store, args.features, n_jobs=args.feature_jobs,
+                                  progress=not args.quiet and args.watch is None)
+            print(f"{fs.extractor} features: new clips done")
+        runs += 1
+        if args.watch is None or (args.max_runs is not None and runs >= args.max_runs):
+            break
+        print(f"watching: next run in {args.watch:g} s (Ctrl-C stops; what is stored stays)",
+              flush=True)
+        _poll_wait(args.watch)
     return 1 if args.strict and summary.errors else 0
+
+
+def _poll_wait(seconds: float) -> None:
+    """The polling interval of ``ingest --watch`` (tests replace it)."""
+    import time
+
+    time.sleep(seconds)
 
 
 def _features(args: argparse.Namespace) -> int:
@@ -95,7 +137,12 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from . import datasets
     from .experiment import describe_pairs, run_rare_target, save_to_store
+    from .learn import make_model
     from .store import Store
+
+    model = None if args.model is None else make_model(args.model)  # a bad name fails first
+    if args.extractor is None:  # the CRNN learns from spectrogram patches
+        args.extractor = "logmel-frames" if (args.model or "").startswith("crnn") else "logmel"
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -136,6 +183,7 @@ def _simulate(args: argparse.Namespace) -> int:
             data.X, data.labels, data.folds, strategies=strategies.split(","),
             batch_size=args.batch_size, queries=9 if queries is None else queries,
             seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
+            model=model,
             n_jobs=args.jobs, progress=not args.quiet)
         paths = result.to_csv(out)
         print(result.summary_markdown())
@@ -149,7 +197,7 @@ def _simulate(args: argparse.Namespace) -> int:
         strategies=(args.strategies or RARE_STRATEGIES).split(","),
         queries=100 if queries is None else queries,
         seeds=[int(s) for s in args.seeds.split(",")], oracle_error=args.oracle_error,
-        positive_share=args.positive_share, fold_order=fold_order, n_jobs=args.jobs,
+        model=model, positive_share=args.positive_share, fold_order=fold_order, n_jobs=args.jobs,
         start=args.start, progress=not args.quiet)
     paths = result.to_csv(out)
     result.save_figure(out / "learning_curves.html")
@@ -185,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Add audio files or folders (recursively) to a project database as "
         "fixed-length clips. Bad files are reported and recorded, never fatal.",
     )
-    p.add_argument("paths", nargs="+", type=Path, help="audio files or folders")
+    p.add_argument("paths", nargs="+",
+                   help="audio files or folders, or object storage URLs (s3://bucket/prefix; "
+                   "credentials from the environment or a profile, never from options)")
     p.add_argument("--db", required=True, type=Path, help="project database (created if absent)")
     p.add_argument("--clip-seconds", type=_finite("--clip-seconds"), default=1.0,
                    help="clip length (default 1)")
@@ -201,6 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="files read in parallel (default 2)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file failed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--endpoint-url", help="S3-compatible server (MinIO), e.g. "
+                   "http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL_S3 or the profile's)")
+    p.add_argument("--profile", help="credentials profile (~/.aws/credentials; as AWS_PROFILE)")
+    p.add_argument("--deployment", type=Path,
+                   help="YAML or CSV description of the nodes, written to the database first")
+    p.add_argument("--watch", type=_finite("--watch"), metavar="SECONDS",
+                   help="run again every SECONDS, adding only new files and objects")
+    p.add_argument("--max-runs", type=int, help="with --watch: stop after this many runs")
+    p.add_argument("--after-last-key", action="store_true",
+                   help="s3:// of a time-ordered archive: list each folder only from after "
+                   "its newest stored key (a re-run lists what came since, not the archive)")
+    p.add_argument("--features", metavar="EXTRACTOR",
+                   help="compute these features (e.g. logmel) for the new clips after each run")
+    p.add_argument("--feature-jobs", type=int, default=1,
+                   help="worker processes for --features (default 1)")
     p.set_defaults(func=_ingest)
 
     p = sub.add_parser(
@@ -243,13 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--labels", type=Path, help="CSV with the label and fold of each row")
     src.add_argument("--label-column", default="label")
     src.add_argument("--fold-column", default="fold")
-    src.add_argument("--extractor", default="logmel", help="logmel (default) or yamnet")
+    src.add_argument("--extractor", default=None, help="logmel (default), yamnet, or "
+                     "logmel-frames (spectrogram patches; the default with --model crnn)")
     src.add_argument("--db", type=Path, help="store for features and results "
                      "(default with --manifest: OUT/features.db)")
     p.add_argument("--protocol", choices=("rare-target", "batches"), default="rare-target",
                    help="rare-target: one class vs rest, one query per iteration (default); "
                    "batches: multi-class, a batch per iteration, committee model")
     p.add_argument("--target", default="all", help="target class(es), comma-separated, or all")
+    p.add_argument("--model", default=None,
+                   help="learner: forest (default for rare-target; the committee for batches), "
+                   "crnn (on logmel-frames), crnn-mc10 (Monte-Carlo dropout), head (an MLP on "
+                   "embeddings, e.g. with --extractor yamnet), committee")
     p.add_argument("--strategies", help="comma-separated names (default: the rare-sound study's "
                    f"seven, {RARE_STRATEGIES}; with --protocol batches: random,entropy,margin,mal-mf)")
     p.add_argument("--batch-size", type=int, default=20, help="with --protocol batches")

@@ -32,6 +32,11 @@ The rules, in one place:
   (:func:`~alwidget.learn.tune_threshold`), else 0.5. ``lc-tuned`` and other ``-tuned``
   strategies read it, and refuse to start without validation rows.
 * **Expert's queue.** Queued rows still in the pool come first, before the strategy.
+* **Slow learners.** A deep learner's refit (:class:`~alwidget.learn.CRNN`) may run apart
+  from planning: :meth:`LoopCore.fit` makes a :class:`Fitted` model, and
+  ``plan(..., fitted=..., refit=False)`` plans with it instead of refitting. A plan made with
+  a model fitted at an earlier iteration is *stale*: ``Plan.model_iteration`` says when the
+  model was fitted and each pick's reason says how many decisions old it is.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from sklearn.metrics import f1_score
 from .learn import Learner, default_model, tune_threshold
 from .strategies import Query, QueryContext, RandomSampling, Strategy, make_strategy
 
-__all__ = ["LoopCore", "Plan", "START_NAMES", "model_seed"]
+__all__ = ["Fitted", "LoopCore", "Plan", "START_NAMES", "model_seed"]
 
 #: Cold starts: what the loop picks before two classes are labeled.
 START_NAMES = ("random", "nearest")
@@ -99,6 +104,10 @@ class Plan:
         Rows the model was fitted on (human and pseudo-labels).
     seconds : float
         Time the plan took.
+    model_iteration : int or None
+        The iteration the model was fitted at: ``iteration`` for a plan that refitted, an
+        earlier one for a plan made with a stale model (``refit=False``), None without a
+        model.
     """
 
     iteration: int
@@ -114,6 +123,42 @@ class Plan:
     pseudo_labels: np.ndarray = field(default_factory=lambda: np.empty(0, object))
     n_train: int = 0
     seconds: float = 0.0
+    model_iteration: int | None = None
+
+    @property
+    def stale(self) -> int:
+        """Decisions taken since the model was fitted (0: fitted on this plan's labels;
+        negative after an undo: the model saw decisions since undone)."""
+        return 0 if self.model_iteration is None else self.iteration - self.model_iteration
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A model :meth:`LoopCore.fit` made: plans reuse it while a newer one is trained.
+
+    Attributes
+    ----------
+    learner : Learner
+        The fitted model.
+    proba : ndarray of float32 (n_rows, n_classes)
+        Its probabilities for every row of ``X``.
+    iteration : int
+        The decisions taken when it was fitted (its seed).
+    n_train : int
+        Rows it was fitted on.
+    seconds : float
+        Time the fit and the scoring took.
+    threshold, val_f1 : float or None
+        As :class:`Plan`'s, for this model.
+    """
+
+    learner: Learner
+    proba: np.ndarray
+    iteration: int
+    n_train: int
+    seconds: float
+    threshold: float | None = None
+    val_f1: float | None = None
 
 
 _EMPTY = np.empty(0, np.int64)
@@ -231,7 +276,7 @@ class LoopCore:
 
     # -- one step ------------------------------------------------------------------------
     def plan(self, labeled_rows, labels, *, pool, iteration: int, pseudo=None,
-             queued=()) -> Plan:
+             queued=(), fitted: Fitted | None = None, refit: bool = True) -> Plan:
         """Fit on the labels (and pseudo-labels), score every row, pick the next rows.
 
         Parameters
@@ -247,35 +292,32 @@ class LoopCore:
             The previous plan's pseudo-labels (semi-supervised strategies).
         queued : sequence of int
             Rows the expert asked to see next; those still in the pool come first.
+        fitted : Fitted, optional
+            With ``refit=False``: the model to plan with (from :meth:`fit`, possibly at an
+            earlier iteration: a stale model, which the reasons mention). None: no model yet
+            (a random pick that says a model is being trained, once two classes are labeled).
+        refit : bool, default True
+            False plans without fitting (a slow learner trained apart).
 
         Returns
         -------
         Plan
         """
         t0 = time.perf_counter()
-        rows = self._rows(labeled_rows, "labeled rows")
-        labels = np.asarray([str(v) for v in labels], dtype=object)
-        if len(labels) != len(rows):
-            raise ValueError(f"{len(rows)} labeled rows but {len(labels)} labels")
-        unknown = sorted(set(labels.tolist()) - set(self.classes))
-        if unknown:
-            raise ValueError(f"labels {unknown} are not in classes={self.classes}")
+        rows, labels, present = self._labeled(labeled_rows, labels)
         pool = self._rows(pool, "pool rows")
-        held_out = np.isin(rows, self._val_rows)  # labeled elsewhere: still never trained on
-        order = np.argsort(rows[~held_out], kind="stable")
-        rows, labels = rows[~held_out][order], labels[~held_out][order]
-        present = sorted(set(labels.tolist()))
 
-        learner = proba = threshold = val_f1 = None
+        learner = proba = threshold = val_f1 = model_iteration = None
         n_train = 0
-        if len(present) >= 2:
-            fit_rows, fit_labels = self._training_set(rows, labels, pseudo)
-            n_train = len(fit_rows)
-            learner = self._fit(fit_rows, fit_labels, iteration)
-            proba = learner.predict_proba(self.X).astype(np.float32)
-            threshold, val_f1 = self._validate(proba)
+        training = not refit and fitted is None and len(present) >= 2
+        if len(present) >= 2 and not training:
+            if refit:
+                fitted = self._fitted(rows, labels, pseudo, iteration)
+            learner, proba, n_train = fitted.learner, fitted.proba, fitted.n_train
+            model_iteration, threshold, val_f1 = fitted.iteration, fitted.threshold, fitted.val_f1
         elif self.binary:
             threshold = 0.5
+        stale = 0 if model_iteration is None else int(iteration) - model_iteration
 
         picks, utilities, reasons, strategies = [], [], [], []
         pseudo_rows, pseudo_labels = _EMPTY, np.empty(0, object)
@@ -301,12 +343,19 @@ class LoopCore:
                 q, q_reasons = _nearest_query(self.X[rest], self.X[known], k - len(picks))
                 name = "nearest"
             elif learner is None and self.strategy.needs_model:
-                why = "no labels yet" if not present else f"only {present[0]!r} labeled so far"
+                why = ("no labels yet" if not present
+                       else "the first model is still being trained" if training
+                       else f"only {present[0]!r} labeled so far")
                 q = RandomSampling(self.random_state).query(ctx, k - len(picks))
                 q_reasons, name = (f"random: {why}",) * len(q.indices), "random"
             else:
                 q = self.strategy.query(ctx, k - len(picks))
                 q_reasons, name = q.reasons, self.strategy.name
+                if stale:
+                    old = (f"{stale} decision{'s' if stale > 1 else ''} old" if stale > 0
+                           else "fitted on decisions since undone")
+                    q_reasons = tuple(f"{r} (stale model: {old}, a newer one is training)"
+                                      for r in q_reasons)
                 if len(q.pseudo_indices):
                     pseudo_rows = rest[q.pseudo_indices]
                     pseudo_labels = np.asarray(self.classes, dtype=object)[q.pseudo_labels]
@@ -316,7 +365,31 @@ class LoopCore:
             strategies += [name] * len(q.indices)
         return Plan(int(iteration), np.asarray(picks, np.int64), np.asarray(utilities, float),
                     tuple(reasons), tuple(strategies), learner, proba, threshold, val_f1,
-                    pseudo_rows, pseudo_labels, n_train, time.perf_counter() - t0)
+                    pseudo_rows, pseudo_labels, n_train, time.perf_counter() - t0,
+                    model_iteration)
+
+    def fit(self, labeled_rows, labels, *, iteration: int, pseudo=None) -> Fitted | None:
+        """The model :meth:`plan` would fit for these labels, and its probabilities on every
+        row; None before two classes are labeled. For a slow learner trained apart from
+        planning (``plan(..., fitted=..., refit=False)``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.r_[np.zeros((5, 2)), np.ones((5, 2))]
+        >>> core = LoopCore(X, ["a", "b"], strategy="entropy", random_state=0)
+        >>> fitted = core.fit([0, 9], ["a", "b"], iteration=2)
+        >>> fitted.proba.shape, fitted.iteration
+        ((10, 2), 2)
+        >>> plan = core.plan([0, 9, 1], ["a", "b", "a"], pool=range(2, 9), iteration=3,
+        ...                  fitted=fitted, refit=False)
+        >>> plan.stale, "stale model: 1 decision old" in plan.reasons[0]
+        (1, True)
+        """
+        rows, labels, present = self._labeled(labeled_rows, labels)
+        if len(present) < 2:
+            return None
+        return self._fitted(rows, labels, pseudo, iteration)
 
     def random_plan(self, pool, iteration: int, reason: str) -> Plan:
         """A random pick with ``reason`` (a session's fallback when planning failed)."""
@@ -330,6 +403,29 @@ class LoopCore:
                     threshold=0.5 if self.binary else None)
 
     # -- parts ---------------------------------------------------------------------------
+    def _labeled(self, labeled_rows, labels):
+        """Checked labeled rows without validation rows, in ascending order; classes present."""
+        rows = self._rows(labeled_rows, "labeled rows")
+        labels = np.asarray([str(v) for v in labels], dtype=object)
+        if len(labels) != len(rows):
+            raise ValueError(f"{len(rows)} labeled rows but {len(labels)} labels")
+        unknown = sorted(set(labels.tolist()) - set(self.classes))
+        if unknown:
+            raise ValueError(f"labels {unknown} are not in classes={self.classes}")
+        held_out = np.isin(rows, self._val_rows)  # labeled elsewhere: still never trained on
+        order = np.argsort(rows[~held_out], kind="stable")
+        rows, labels = rows[~held_out][order], labels[~held_out][order]
+        return rows, labels, sorted(set(labels.tolist()))
+
+    def _fitted(self, rows, labels, pseudo, iteration) -> Fitted:
+        t0 = time.perf_counter()
+        fit_rows, fit_labels = self._training_set(rows, labels, pseudo)
+        learner = self._fit(fit_rows, fit_labels, iteration)
+        proba = learner.predict_proba(self.X).astype(np.float32)
+        threshold, val_f1 = self._validate(proba)
+        return Fitted(learner, proba, int(iteration), len(fit_rows), time.perf_counter() - t0,
+                      threshold, val_f1)
+
     def _known_positives(self, rows, labels, present) -> np.ndarray:
         """Rows a nearest start searches around (empty: no nearest start now)."""
         if self.start != "nearest" or not present:

@@ -14,7 +14,10 @@ image is drawn on the labeler's canvas: requestAnimationFrame, then a task) and 
 ready (the ``canplaythrough`` event of the new WAV bytes); "next clip ready" is the later of
 the two. The page reads these moments from the labeler's own User Timing marks
 (``alwidget:painted``, ``alwidget:audio-ready``) when ``labeler.js`` makes them, else from
-patched canvas and media prototypes (the report says which).
+patched canvas and media prototypes (the report says which). The ``painted`` mark says
+whether the clip came from the page's own copy (the kernel sends the next clip of each
+likely answer while the expert listens; the page shows it at the key press and the kernel
+confirms it).
 
 Measured in the kernel (``time.perf_counter``): ``LabelingWidget.decide`` (the whole
 answer in the kernel), ``Session.submit`` (the session: commit + next plan, and, inside it,
@@ -225,7 +228,10 @@ PAGE_JS = r"""
       S.hooks = true;
       const p = S.pending;
       if (!p || e.startTime < p.handled) continue;
-      if (e.name === "alwidget:painted" && p.spec === null) { p.spec = e.startTime; p.drawn = p.drawn || e.startTime; }
+      if (e.name === "alwidget:painted" && p.spec === null) {
+        p.spec = e.startTime; p.drawn = p.drawn || e.startTime;
+        p.ahead = !!(e.detail && e.detail.ahead); p.clip = e.detail ? e.detail.clip_id : null;
+      }
       if (e.name === "alwidget:audio-ready" && p.audio === null) p.audio = e.startTime;
       finish(p);
     }
@@ -326,7 +332,7 @@ def truth_by_clip(demo: Path) -> dict[int, str]:
 
     truth = {(r["path"], float(r["start_s"])): r["label"]
              for r in csv.DictReader(open(demo / "labels.csv"))}
-    store = Store(demo / "alwidget.db", read_only=True)
+    store = Store(demo / "alwidget.db")  # (writable: a newer alwidget upgrades it once)
     src = store.clip_sources()
     out = {int(c): truth[(os.path.relpath(p, demo.resolve()), float(s))]
            for c, p, s in zip(src.clip_id, src.path, src.start_s)}
@@ -407,9 +413,16 @@ def table(runs: list[dict], n_clips: int) -> list[str]:
         session = np.array([x["submit"] for x in k]) * 1000 - recolor
         payload = np.array([x.get("payload", 0.0) for x in k]) * 1000
         hits = "—" if k[0]["hit"] is None else f"{sum(x['hit'] for x in k)}/{len(k)}"
+        # shown from the page's copy, and the clip the kernel then showed (else: replaced)
+        replaced = sum(bool(x.get("ahead")) and x.get("clip") not in (None, y["clip"])
+                       for x, y in zip(m, k))
+        confirmed = sum(bool(x.get("ahead")) for x in m) - replaced
+        shown_ahead = (f"{confirmed}/{len(m)}" + (f" ({replaced} replaced)" if replaced else "")
+                       if any("ahead" in x for x in m) else "—")
         waits.append(f"{view} {stats(ready)} | {stats(spec)} | {stats(audio)} | {stats(session)} "
                      f"| {stats(recolor) if r['view'] == 'app' else '—'} | {stats(payload)} "
-                     f"| {stats(ready - session)} | {hits} | {sum(x['sync_plans'] for x in k)} |")
+                     f"| {stats(ready - session)} | {hits} | {shown_ahead} "
+                     f"| {sum(x['sync_plans'] for x in k)} |")
 
         def med(values):
             v = [x for x in values if x is not None]
@@ -431,8 +444,9 @@ def table(runs: list[dict], n_clips: int) -> list[str]:
             f"{len(runs[0]['marks'])} labels per row (ms: median / p95 / max).", "",
             "| view | listening | next clip ready | spectrogram painted | audio ready "
             "| session (Session.submit) | map recolour (kernel) | payload (kernel) "
-            "| widget's share | payloads made ahead | plans made while waiting |",
-            "|---|---|---|---|---|---|---|---|---|---|---|", *waits, "",
+            "| widget's share | payloads made ahead | shown from the page's copy "
+            "| plans made while waiting |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|", *waits, "",
             "Where the time goes: median ms after the keydown (kernel moments by the wall "
             "clock, which the page and the kernel share):", "",
             "| view | listening | answer sent | kernel starts | kernel done | payload arrived "
@@ -440,7 +454,10 @@ def table(runs: list[dict], n_clips: int) -> list[str]:
             "| payload size |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|", *where, "",
             "The widget's share: next clip ready minus the session's time (payload, trait "
-            "messages, comm, the browser's work, the map).",
+            "messages, comm, the browser's work, the map). Shown from the page's copy: the "
+            "next clip of the answer was in the page before the key (sent while the expert "
+            "listened), so it is painted without waiting for the kernel, which then confirms "
+            "it.",
             "Page moments from " + ("the labeler's marks (alwidget:painted, alwidget:audio-ready)"
                                     if all(r["hooks"] for r in runs) else
                                     "patched canvas and media prototypes (labeler.js makes no "

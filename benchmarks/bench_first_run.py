@@ -47,7 +47,9 @@ from test_browser import CHROMIUM, free_port  # noqa: E402
 
 WORK = Path(os.environ.get("ALWIDGET_BENCH_DIR", Path.home() / ".cache" / "alwidget-bench"))
 TOKEN = "alwidget-first-run"
-EXTRAS = "test,yamnet,distributed"  # what ./dev.sh lab installs
+# what ./dev.sh lab installs (its make_venv line)
+EXTRAS = next(line.split()[1] for line in (ROOT / "dev.sh").read_text().splitlines()
+              if line.strip().startswith("make_venv ") and "cmd_lab" not in line)
 NEWS = "Would you like to get notified"
 
 PAGE_JS = r"""

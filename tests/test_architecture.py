@@ -34,8 +34,9 @@ ALLOWED = {
     "projections": {"store"},
     "session": {"store", "audio", "loop", "learn", "strategies", "projections", "tagger",
                 "model_file", "search"},
-    "widgets": {"session", "audio", "search", "team"},
-    "exchange": {"store"},
+    "widgets": {"session", "audio", "search", "team", "nodes"},
+    "nodes": {"store"},
+    "exchange": {"store", "nodes"},  # the shared node and time filter (clips_where)
     "model_file": {"store", "learn"},
     "search": {"store", "features", "audio", "distances"},
     "detect": {"store", "features", "model_file", "exchange"},

@@ -32,6 +32,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 TOKEN = "alwidget-browser-test"
 
 
+def keep_screenshot(path) -> None:
+    """Copy a screenshot a test made to ``$ALWIDGET_SCREENSHOTS`` when it is set (the README's
+    images: ``ALWIDGET_SCREENSHOTS=docs/images ./dev.sh test tests/test_browser_labeler.py
+    tests/test_browser_maps.py``)."""
+    folder = os.environ.get("ALWIDGET_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(path, os.path.join(folder, os.path.basename(path)))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -176,8 +186,10 @@ def _drive(page, url, tmp):
     shown = root.locator(".alw-clip").get_attribute("data-clip-id")
     page.evaluate(DOUBLE_PRESS_JS)
     wait_labels(page, 4)
+    # (refused by the kernel, or by the page when it showed the next clip from its own copy)
     page.wait_for_function(
-        "() => document.querySelector('.alw-error').textContent.includes('no longer shown')",
+        "() => document.querySelector('.alw-error').textContent.includes('no longer shown')"
+        " || document.querySelector('.alw-root').dataset.refused === '1'",
         timeout=30_000)
     (tmp / "double.txt").write_text(shown)
     page.keyboard.press("2")

@@ -23,7 +23,7 @@ import soundfile as sf
 
 from alwidget.store import NewAudio, Store
 import test_browser
-from test_browser import ARGS, CHROMIUM, run_notebook, watch
+from test_browser import ARGS, CHROMIUM, keep_screenshot, run_notebook, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -158,7 +158,7 @@ def test_keys_act_only_with_focus_never_reach_the_notebook_and_are_confirmed(pag
     first = clip_shown(page)
     page.keyboard.press("s")
     said(page, f"Skipped clip {first}")  # (the keys pressed without focus sent nothing before it)
-    expect(root.locator(".alw-counts")).to_have_text("1 skipped · 0 in Doubt")
+    expect(root.locator(".alw-counts")).to_have_text("1 skipped · 0 in Doubt · 0 queued")
     assert root.locator(".alw-progress-text").inner_text() == "0 / 20 labels"
 
     second = clip_shown(page)
@@ -178,10 +178,10 @@ def test_keys_act_only_with_focus_never_reach_the_notebook_and_are_confirmed(pag
     assert clip_shown(page) == third
     page.keyboard.press("d")
     said(page, f"Put clip {third} in Doubt")
-    expect(root.locator(".alw-counts")).to_have_text("1 skipped · 1 in Doubt")
+    expect(root.locator(".alw-counts")).to_have_text("1 skipped · 1 in Doubt · 0 queued")
     page.keyboard.press("z")
     said(page, f"Undid: put clip {third} in Doubt")
-    expect(root.locator(".alw-counts")).to_have_text("1 skipped · 0 in Doubt")
+    expect(root.locator(".alw-counts")).to_have_text("1 skipped · 0 in Doubt · 0 queued")
     page.keyboard.press("Enter")  # one class labeled: no model, nothing to accept
     expect(root.locator(".alw-error")).to_contain_text("no prediction to accept yet")
 
@@ -204,6 +204,7 @@ def test_keys_act_only_with_focus_never_reach_the_notebook_and_are_confirmed(pag
     page.keyboard.press(" ")
     expect(root.locator(".alw-play svg.alw-icon-play")).to_have_count(1)
     root.screenshot(path=str(tmp / "labeler-light.png"))
+    keep_screenshot(tmp / "labeler-light.png")
     page.screenshot(path=str(tmp / "page-light.png"), full_page=True)
 
     store = Store(tmp / "project" / "p.db", read_only=True)
@@ -325,12 +326,68 @@ def test_listening_tools_legend_region_by_keys_and_accessibility(page):
     page.wait_for_function(CONTRAST_JS, timeout=10_000)
     root.click(position={"x": 5, "y": 5})
     root.screenshot(path=str(tmp / "labeler-dark.png"))
+    keep_screenshot(tmp / "labeler-dark.png")
     page.screenshot(path=str(tmp / "page-dark.png"), full_page=True)
     store = Store(tmp / "project" / "p.db", read_only=True)
     (chunk,) = store.chunks()
     # (times in the file: the clips start on whole seconds)
     assert chunk["tag"] == "target" and (chunk["onset_s"] % 1, chunk["offset_s"] % 1) == \
         pytest.approx((0.2, 0.7), abs=0.011)
+
+
+#: Dispatch keys (and playhead moves, numbers) to the labeler in one JavaScript task.
+KEYS_JS = """(ks) => { const r = document.querySelector('.alw-root'); const a = %s;
+  for (const k of ks) { if (typeof k === 'number') { a.currentTime = k; continue; }
+    r.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true, cancelable: true})); } }""" % AUDIO
+AHEAD_JS = "() => Number(document.querySelector('.alw-root').dataset.ahead) >= 3"
+
+
+def test_the_next_clip_is_shown_from_what_the_kernel_sent_while_the_expert_listened(page):
+    page, tmp, _ = page
+    root = page.locator(".alw-root")
+    root.locator(".alw-keys-off").click()
+    painted = "() => performance.getEntriesByName('alwidget:painted').map(m => m.detail)"
+    ready = "() => performance.getEntriesByName('alwidget:audio-ready').map(m => m.detail)"
+    done = []
+    for key, said_as, label in [("1", "Labeled clip {} as background", "background"),
+                                ("s", "Skipped clip {}", None),
+                                ("2", "Labeled clip {} as target", "target")]:
+        # the next clip of each answer (both classes and skip) arrives while the expert listens
+        page.wait_for_function(AHEAD_JS, timeout=60_000)
+        shown = clip_shown(page)
+        n = len(page.evaluate(painted))
+        page.keyboard.press(key)
+        page.wait_for_function(f"n => ({painted})().length > n", arg=n)
+        mark = page.evaluate(painted)[-1]
+        assert mark["ahead"] is True and mark["clip_id"] != int(shown), mark
+        said(page, said_as.format(shown))  # the kernel stored it, and agrees:
+        assert root.locator(".alw-clip").get_attribute("data-clip-id") == str(mark["clip_id"])
+        assert root.locator(".alw-error").inner_text() == ""
+        page.wait_for_function(f"c => ({ready})().some(m => m.clip_id === c)", arg=mark["clip_id"])
+        done.append((int(shown), label))
+
+    # a double press (two keys in one task): the clip shown ahead takes no decision before the
+    # kernel stored the first, so the second labels nothing
+    page.wait_for_function(AHEAD_JS, timeout=60_000)
+    shown = clip_shown(page)
+    page.evaluate(KEYS_JS, ["1", "1"])
+    assert root.get_attribute("data-refused") == "1"  # ("Storing the last answer: press again")
+    said(page, f"Labeled clip {shown} as background")
+    done.append((int(shown), "background"))
+
+    # an event marked and labeled in one task: stored with its label, and not shown on the
+    # next clip (settings reach the kernel as messages, never echoed back)
+    page.wait_for_function(AHEAD_JS, timeout=60_000)
+    shown = clip_shown(page)
+    page.evaluate(KEYS_JS, [1.2, "[", 1.3, "]", "1"])
+    said(page, f"Labeled clip {shown} as background with an event 0.20–0.30 s")
+    done.append((int(shown), "background"))
+    page.wait_for_function("() => !document.querySelector('.alw-root').classList.contains('alw-busy')")
+    assert not root.locator(".alw-region").inner_text().startswith("event")
+    store = Store(tmp / "project" / "p.db", read_only=True)
+    decided = [(d.clip_id, d.label) for d in store.active_events()]
+    assert decided == done, decided
+    assert [c["tag"] for c in store.chunks()] == ["background"]
 
 
 #: True when the labeler's texts contrast at least 4.5:1 with its background (WCAG AA).

@@ -20,7 +20,7 @@ import pytest
 
 import test_browser
 from alwidget.store import Store
-from test_browser import ARGS, CHROMIUM, run_notebook, watch
+from test_browser import ARGS, CHROMIUM, keep_screenshot, run_notebook, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -205,6 +205,7 @@ def _drive(page, url, tmp):
     text = tip.inner_text()
     assert ".wav" in text and "in the file" in text and "node node0" in text and "clip " in text
     page.screenshot(path=str(tmp / "maps-light.png"))
+    keep_screenshot(tmp / "maps-light.png")
 
     _check_snapshots(page)
     _dark_theme(page, tmp)
@@ -249,3 +250,4 @@ def _dark_theme(page, tmp):
     assert ring == "#ffffff"
     page.locator(".alw-map").evaluate("e => e.parentElement.scrollIntoView()")
     page.screenshot(path=str(tmp / "maps-dark.png"))
+    keep_screenshot(tmp / "maps-dark.png")

@@ -29,13 +29,14 @@ def truth_of(session):
     return {int(c): ("yes" if i % 3 == 0 else "no") for i, c in enumerate(session.pool.view().clip_ids)}
 
 
-def test_map_arrays_are_float32_and_recolour_after_a_label(tmp_path):
+def test_map_arrays_are_small_and_recolour_after_a_label(tmp_path):
     s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
     m = MapView(s, method="pca", background=False)
     t = m.trace
     assert len(t.x) == 18 and np.asarray(t.x).dtype == np.float32
     colors = np.asarray(t.marker.color)
-    assert colors.dtype == np.float32
+    # codes and sizes in one byte per clip (sent after every decision), probabilities float32
+    assert colors.dtype == np.uint8 and np.asarray(t.marker.size).dtype == np.uint8
     proposed = STATUS_NAMES.index("proposed")
     current = s.current.clip_id
     row = int(np.flatnonzero(m.projection.clip_ids == current)[0])

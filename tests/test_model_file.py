@@ -350,4 +350,5 @@ def test_the_trusted_types_are_learners_and_the_committees_parts():
     assert set(TRUSTED_TYPES) == {
         "alwidget.learn.RandomForest", "alwidget.learn.Learner", "alwidget.learn.Committee",
         "alwidget.learn.MedoidPropagation", "sklearn.linear_model.LogisticRegression",
+        "alwidget.learn.CRNN", "alwidget.learn.EmbeddingHead",
         "sklearn.preprocessing.StandardScaler", "sklearn.pipeline.Pipeline"}

@@ -56,6 +56,7 @@ def test_compare_strategies_runs_headless(tmp_path, monkeypatch):
     assert "(2000, 296) target share: 0.03" in text
     for name in ("random", "lc", "lc-tuned", "ssal-0.95", "ac-5"):
         assert f"| {name} |" in text
+    assert "model = 'forest'" in text and "model = 'head'" in text  # the learners, by name
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert len(figures) == 1
 

@@ -20,7 +20,7 @@ FOREIGN_KEYS = {
     "sources": {},
     "node_types": {},
     "nodes": {"source_id": "sources.id", "node_type_id": "node_types.id"},
-    "paths": {"project_id": "projects.id"},
+    "paths": {"project_id": "projects.id", "node_id": "nodes.id"},
     "ontology": {"parent_id": "ontology.id"},
     "labelers": {},
     "audios": {"path_id": "paths.id", "node_id": "nodes.id"},
@@ -46,6 +46,8 @@ FOREIGN_KEYS = {
     "assignments": {"iteration_id": "al_iterations.id", "clip_id": "clips.id",
                     "labeler_id": "labelers.id", "group_id": "labeler_groups.id"},
     "class_suggestions": {"labeler_id": "labelers.id"},
+    "listed_files": {"audio_id": "audios.id"},
+    "audio_levels": {"audio_id": "audios.id"},
 }
 COLUMNS = {
     "audios": {"file_name", "sample_rate", "bits_per_sample", "duration_s", "channels",

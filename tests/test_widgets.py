@@ -5,7 +5,6 @@ import json
 import os
 import threading
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import soundfile as sf
 import traitlets
 
 from alwidget.audio import printable
-from alwidget.session import Session
+from alwidget.session import STATUS_NAMES, Session
 from alwidget.store import NewAudio, Store
 from alwidget.widgets import LabelingWidget
 from alwidget.widgets import labeler as labeler_module
@@ -188,18 +187,31 @@ def test_each_decision_is_confirmed_with_its_clip_and_counted(tmp_path):
     assert w.status["n_skipped"] == 1
 
 
-def test_a_queue_made_elsewhere_is_announced(tmp_path, monkeypatch):
+def test_a_queue_made_elsewhere_is_announced(tmp_path):
     s = Session(project(tmp_path), classes=["no", "yes"])
-    real, queued = s.status, []
-    # the counts as a session that reports its queue gives them (Status.n_queued)
-    monkeypatch.setattr(s, "status", lambda: SimpleNamespace(
-        **{**vars(real()), "n_queued": len(queued)}))
     w = LabelingWidget(s)
     assert w.status["n_queued"] == 0
     ids = [int(i) for i in s.store.clip_ids() if int(i) != w.status["clip_id"]][:3]
-    queued += ids
     s.queue(ids)  # e.g. "Queue all" under a map selection
     assert w.message == "3 clips queued: asked next (3 in the queue)"
+    assert s.status().n_queued == 3
+
+
+def test_status_counts_what_the_pool_view_shows(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], precompute=False)
+    s.label(s.current.clip_id, "yes")
+    s.doubt()
+    s.skip()
+    ids = [int(i) for i in s.store.clip_ids() if int(i) not in s.pool.view().clip_ids[
+        s.pool.view().status != STATUS_NAMES.index("unlabeled")]]
+    s.queue(ids[:2])
+    st = s.status()
+    counts = np.bincount(s.pool.view().status, minlength=len(STATUS_NAMES))
+    assert (st.n_skipped, st.n_doubt, st.n_queued) == (1, 1, 2)
+    assert st.n_skipped == counts[STATUS_NAMES.index("skipped")]
+    assert st.n_doubt == counts[STATUS_NAMES.index("doubt")]
+    s.label(ids[0], "no")  # a queued clip decided leaves the queue
+    assert s.status().n_queued == 1
 
 
 def test_enter_accepts_only_a_confident_prediction(tmp_path, monkeypatch):
@@ -307,3 +319,27 @@ def test_a_decision_sent_over_a_kernel_subshell_runs_on_the_main_thread(tmp_path
 
     w, clip, ran = asyncio.run(kernel())
     assert ran == [threading.main_thread()] and w.message == f"Skipped clip {clip}"
+
+
+def test_a_notice_posted_from_another_thread_runs_later_on_the_loops_thread():
+    from alwidget.widgets.live import MainThread
+
+    assert not MainThread().running
+    ran = []
+    MainThread().post(ran.append, "no loop")  # no kernel: nobody to tell, nothing runs
+    assert ran == []
+
+    async def main():
+        main_thread = MainThread()
+        assert main_thread.running
+        lock = threading.Lock()
+        with lock:  # e.g. the session's lock, held by the notifying thread
+            t = threading.Thread(target=main_thread.post,
+                                 args=(lambda: ran.append(threading.current_thread().name),))
+            t.start()
+            t.join()
+            assert ran == []  # not run at once (it could not take the lock)
+        await asyncio.sleep(0)  # the loop's next turn runs it
+        return threading.current_thread().name
+
+    assert ran == [] and asyncio.run(main()) == ran[0]

@@ -25,13 +25,25 @@ def run_export(args: argparse.Namespace) -> int:
                          "made by 'alwidget ingest'")
     classes = _names(args.classes)
     with Store(args.db) as store:
+        nodes = _names(args.nodes)
         files = export_labels(store, args.out, args.format, labeler=args.labeler,
                               classes=classes, clips=not args.events_only,
-                              ontology=args.audioset_ontology)
-        n_labels = sum(classes is None or r.label in classes
+                              ontology=args.audioset_ontology, nodes=nodes,
+                              start=args.start, end=args.end)
+        inside = audios = None
+        if nodes is not None or args.start is not None or args.end is not None:
+            from alwidget.nodes import clips_where
+
+            window = clips_where(store, nodes, args.start, args.end)
+            inside = set(window.tolist())
+            audios = set(store.clip_sources(window).audio_id.tolist()) if len(window) else set()
+        n_labels = sum((classes is None or r.label in classes)
+                       and (inside is None or r.clip_id in inside)
                        for r in store.label_records(labeler=args.labeler))
         n_events = sum((classes is None or e.label in classes)
-                       and args.labeler in (None, e.labeler) for e in store.strong_events())
+                       and args.labeler in (None, e.labeler)
+                       and (audios is None or e.audio_id in audios)
+                       for e in store.strong_events())
     kinds = {"csv": "CSV", "raven": "Raven table", "audacity": "Audacity label track",
              "audioset": "AudioSet TSV"}
     parts = [f"{len(v)} {kinds[k]}{'s' * (len(v) != 1)}" for k, v in files.items()]
@@ -74,6 +86,9 @@ def add_parsers(subparsers) -> None:
                    help=f"comma-separated formats (default {','.join(FORMATS)})")
     p.add_argument("--labeler", help="only this labeler's labels")
     p.add_argument("--classes", help="only these labels, comma-separated (e.g. target)")
+    p.add_argument("--nodes", help="only clips of these nodes, comma-separated")
+    p.add_argument("--start", help="only clips of files recorded from this ISO time on")
+    p.add_argument("--end", help="only clips of files recorded before this ISO time")
     p.add_argument("--events-only", action="store_true",
                    help="Raven, Audacity and AudioSet files hold strong-label events only, not "
                    "clip labels (labels.csv holds both)")

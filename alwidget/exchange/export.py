@@ -34,8 +34,9 @@ def _formats(formats: str | Sequence[str]) -> list[str]:
 def export_labels(db: Store | str | os.PathLike, out_dir: str | os.PathLike,
                   formats: str | Sequence[str] = FORMATS, *, labeler: str | None = None,
                   classes: Sequence[str] | None = None, clips: bool = True,
-                  ontology: str | os.PathLike | Mapping[str, str] | None = None
-                  ) -> dict[str, list[Path]]:
+                  ontology: str | os.PathLike | Mapping[str, str] | None = None,
+                  nodes: Sequence[str] | None = None, start: str | None = None,
+                  end: str | None = None) -> dict[str, list[Path]]:
     """Write a project's labels for other tools; return the files written, by format.
 
     Only reads the project: a read-only store exports too.
@@ -66,6 +67,10 @@ def export_labels(db: Store | str | os.PathLike, out_dir: str | os.PathLike,
         The AudioSet ontology JSON (e.g. ``../shared/data/audioset_ontology/ontology.json``)
         or a ``{name: MID}`` mapping: labels named like an AudioSet class (any case) are
         written as its MID in ``audioset_strong.tsv``; others as they are.
+    nodes, start, end : optional
+        Only the labels of clips of files recorded by ``nodes`` in ``[start, end)``, and
+        the events of those files (:func:`alwidget.nodes.clips_where`, the filter sessions,
+        maps and rounds use).
 
     Returns
     -------
@@ -99,6 +104,14 @@ def export_labels(db: Store | str | os.PathLike, out_dir: str | os.PathLike,
                   if (labeler is None or e.labeler == labeler)
                   and (keep is None or e.label in keep)]
         audios = store.audios()
+        if nodes is not None or start is not None or end is not None:
+            from ..nodes import clips_where
+
+            window = clips_where(store, nodes, start, end)
+            inside = set(window.tolist())
+            records = [r for r in records if r.clip_id in inside]
+            files = set(store.clip_sources(window).audio_id.tolist()) if len(window) else set()
+            events = [e for e in events if e.audio_id in files]
     finally:
         if opened:
             store.close()

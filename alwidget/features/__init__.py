@@ -17,11 +17,12 @@ module per extractor.
 from .base import Extractor
 from .distributed import extract_features_distributed
 from .logmel import LogMel
+from .logmel_frames import LogMelFrames
 from .panns import PANNs, PANNsTags
 from .precomputed import import_features
 from .registry import EXTRACTORS, get_extractor
 from .runner import extract_features
 from .yamnet import YAMNet, YAMNetTags
 
-__all__ = ["Extractor", "LogMel", "PANNs", "PANNsTags", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
+__all__ = ["Extractor", "LogMel", "LogMelFrames", "PANNs", "PANNsTags", "YAMNet", "YAMNetTags", "extract_features", "get_extractor",
            "extract_features_distributed", "import_features", "EXTRACTORS"]

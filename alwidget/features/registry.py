@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from .base import Extractor
 from .logmel import LogMel
+from .logmel_frames import LogMelFrames
 from .panns import PANNs, PANNsTags
 from .yamnet import YAMNet, YAMNetTags
 
 __all__ = ["EXTRACTORS", "get_extractor"]
 
 #: Extractors known by name.
-EXTRACTORS = {"logmel": LogMel, "yamnet": YAMNet, "yamnet-tags": YAMNetTags, "panns": PANNs,
+EXTRACTORS = {"logmel": LogMel, "logmel-frames": LogMelFrames, "yamnet": YAMNet, "yamnet-tags": YAMNetTags, "panns": PANNs,
               "panns-tags": PANNsTags}
 
 
@@ -24,7 +25,7 @@ def get_extractor(extractor: str | Extractor) -> Extractor:
     >>> get_extractor("vggish")
     Traceback (most recent call last):
     ...
-    ValueError: extractor='vggish' is unknown; choose one of ['logmel', 'panns', 'panns-tags', 'yamnet', 'yamnet-tags']
+    ValueError: extractor='vggish' is unknown; choose one of ['logmel', 'logmel-frames', 'panns', 'panns-tags', 'yamnet', 'yamnet-tags']
     """
     if isinstance(extractor, str):
         try:

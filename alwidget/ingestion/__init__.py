@@ -5,6 +5,16 @@ every audio file completely once to validate it, and stores one ``audios`` row
 plus its ``clips`` per good file in a single transaction. A file that cannot be
 used is recorded in ``ingest_errors`` with the reason, and the run goes on.
 
+Object storage and re-runs
+--------------------------
+``paths`` may hold URLs of object storage (``s3://bucket/prefix``: AWS S3, MinIO and other
+S3-compatible servers, through ``fsspec``; ``pip install "alwidget[s3]"``): objects are
+listed with their ETags and read as streams (:mod:`alwidget.ingestion.sources`). A re-run
+reads only what is new or changed since the last run: a file or object stored before, with the
+same size and version (ETag, or modification time and inode), is not read again.
+Each file's levels are measured as it is read (:mod:`alwidget.ingestion.levels`) for node
+health (:mod:`alwidget.nodes`).
+
 Clip rule
 ---------
 Clips are windows ``[start, start + clip_seconds)`` starting every

@@ -13,6 +13,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import soundfile as sf
 
+from .levels import LevelMeter
+
 __all__ = ["AUDIO_EXTENSIONS", "BadAudio", "display_path", "examine", "find_files"]
 
 #: File endings that ingest reads (what libsndfile decodes); others are ignored.
@@ -44,11 +46,14 @@ def display_path(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[str]:
-    """Audio files below ``root``, sorted, following links but never looping."""
+def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Audio files below ``root`` (as found, resolved), sorted, following links but never
+    looping. A file that is no link resolves to its folder's resolved path and its name (one
+    ``realpath`` per folder, not per file)."""
     seen: set[tuple[int, int]] = set()
 
-    def visit(folder: str, ancestors: tuple[tuple[int, int], ...]) -> Iterator[str]:
+    def visit(folder: str, ancestors: tuple[tuple[int, int], ...]
+              ) -> Iterator[tuple[str, str]]:
         try:
             st = os.stat(folder)
         except OSError as exc:
@@ -68,6 +73,7 @@ def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[str]:
             errors.append((display_path(folder), f"cannot list folder: {exc.strerror}; "
                            "check its permissions"))
             return
+        real = os.path.realpath(folder)
         for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
@@ -75,8 +81,13 @@ def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[str]:
                 is_dir = False
             if is_dir:
                 yield from visit(entry.path, ancestors + (ident,))
-            elif Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS:
-                yield entry.path
+            elif os.path.splitext(entry.name)[1].lower() in AUDIO_EXTENSIONS:
+                try:
+                    link = entry.is_symlink()
+                except OSError:
+                    link = True
+                yield entry.path, (os.path.realpath(entry.path) if link
+                                   else os.path.join(real, entry.name))
 
     yield from visit(root, ())
 
@@ -95,8 +106,8 @@ def find_files(
     for p in paths:
         p = os.path.abspath(os.fspath(p))
         if os.path.isdir(p):
-            for f in _walk(p, errors):
-                found.setdefault(os.path.realpath(f), (f, p))
+            for f, real in _walk(p, errors):
+                found.setdefault(real, (f, p))
         elif os.path.lexists(p):
             found.setdefault(os.path.realpath(p), (p, os.path.dirname(p)))
         else:
@@ -142,10 +153,14 @@ class _HashingReader:
     :meth:`hexdigest`), so the digest is that of the whole file whatever the order of reads.
     """
 
-    def __init__(self, fh):
+    def __init__(self, fh, size: int):
         self._fh = fh
+        self._size = size
         self._sha = hashlib.sha256()
         self._done = 0  # bytes [0, _done) are hashed
+        #: the first error reading the file (libsndfile's callbacks cannot raise: a read that
+        #: fails ends the data, and this says why)
+        self.failure: Exception | None = None
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return self._fh.seek(offset, whence)
@@ -154,6 +169,13 @@ class _HashingReader:
         return self._fh.tell()
 
     def readinto(self, buf) -> int:
+        try:
+            return self._readinto(buf)
+        except Exception as exc:  # a dropped connection, a denied read: no more data
+            self.failure = self.failure or exc
+            return 0
+
+    def _readinto(self, buf) -> int:
         pos = self._fh.tell()
         if pos > self._done:
             self._hash_upto(pos)
@@ -164,8 +186,7 @@ class _HashingReader:
         return n
 
     def read(self, size: int = -1) -> bytes:
-        buf = bytearray(size if size >= 0 else max(0, os.fstat(self._fh.fileno()).st_size
-                                                   - self._fh.tell()))
+        buf = bytearray(size if size >= 0 else max(0, self._size - self._fh.tell()))
         n = self.readinto(buf)
         return bytes(buf[:n])
 
@@ -188,30 +209,60 @@ class _HashingReader:
         return self._sha.hexdigest()
 
 
-def _inspect(path: str, max_channels: int) -> tuple[dict, str]:
-    """Validate one file completely; return its properties and SHA-256, or raise BadAudio."""
+def _inspect(path: str, max_channels: int, opener=None, size: int | None = None
+             ) -> tuple[dict, str]:
+    """Validate one file completely; return its properties and SHA-256, or raise BadAudio.
+
+    ``opener()`` opens an object of object storage (a file-like object of ``size`` bytes,
+    read as a stream); without it ``path`` is a local file."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb") if opener is None else opener()
     except PermissionError:
         raise BadAudio("permission denied: cannot read the file; check its permissions") from None
+    except FileNotFoundError:
+        raise BadAudio("no such file (deleted since it was listed?)") from None
     except OSError as exc:
-        raise BadAudio(f"cannot read the file: {exc.strerror}") from None
+        raise BadAudio(f"cannot read the file: {exc.strerror or exc}") from None
     with fh:
         try:
-            size = os.fstat(fh.fileno()).st_size
+            if size is None:
+                size = os.fstat(fh.fileno()).st_size
             if size == 0:
                 raise BadAudio("empty file (0 bytes)")
             missing = _wav_data_shortfall(fh, size)
             fh.seek(0)
-        except OSError as exc:
-            raise BadAudio(f"cannot read the file: {exc.strerror}") from None
-        reader = _HashingReader(fh)
-        props = _decode(reader, max_channels, missing, size)
+        except BadAudio:
+            raise
+        except PermissionError:
+            raise BadAudio("permission denied: cannot read the file; check its "
+                           "permissions") from None
+        except Exception as exc:  # OSError, or a remote store's own error
+            raise BadAudio(f"cannot read the file: {_read_error(exc)}{_AGAIN}") from None
+        reader = _HashingReader(fh, size)
         try:
+            props = _decode(reader, max_channels, missing, size)
             digest = reader.hexdigest()
-        except OSError as exc:
-            raise BadAudio(f"cannot read the file: {exc.strerror}") from None
+        except BadAudio:
+            if reader.failure is None:
+                raise
+            props = None
+        except Exception as exc:
+            reader.failure = reader.failure or exc
+        if reader.failure is not None:
+            raise BadAudio(f"cannot read the file: {_read_error(reader.failure)}{_AGAIN}") \
+                from None
     return props, digest
+
+
+_AGAIN = " (not stored; the next ingest tries it again)"
+
+
+def _read_error(exc: Exception) -> str:
+    """What went wrong reading, in one line."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(f"{type(exc).__name__}: {text}".split())
 
 
 def _decode(reader: _HashingReader, max_channels: int, missing: int, size: int) -> dict:
@@ -237,6 +288,7 @@ def _decode(reader: _HashingReader, max_channels: int, missing: int, size: int) 
         if missing:
             raise BadAudio(f"truncated: {missing} bytes of audio data are missing")
         decoded = 0
+        meter = LevelMeter(snd.samplerate)
         buf = np.empty((min(_BLOCK_FRAMES, snd.frames), snd.channels), np.float32)
         try:
             while decoded < snd.frames:  # what readers of the file get: at most its frames
@@ -246,6 +298,7 @@ def _decode(reader: _HashingReader, max_channels: int, missing: int, size: int) 
                     break
                 if not np.isfinite(block).all():
                     raise BadAudio("contains NaN or infinite samples")
+                meter.update(block)
                 decoded += len(block)
         except BadAudio:
             raise
@@ -266,6 +319,7 @@ def _decode(reader: _HashingReader, max_channels: int, missing: int, size: int) 
             format=snd.format,
             subtype=snd.subtype,
             size_bytes=int(size),
+            levels=meter.result(),
         )
 
 
@@ -274,14 +328,16 @@ def _sf_message(exc: Exception) -> str:
     return re.sub(r"^Error opening <[^>]*>: ", "", msg).strip()
 
 
-def examine(path: str, max_channels: int) -> tuple[str, dict | None, str | None]:
+def examine(path: str, max_channels: int, opener=None, size: int | None = None
+            ) -> tuple[str, dict | None, str | None]:
     """(content hash, properties or None, error reason or None) of one file.
 
     The file is read once, in blocks: its SHA-256 and the check that every sample decodes
-    take constant memory, however long it is.
+    take constant memory, however long it is. ``opener`` and ``size`` read an object of
+    object storage as a stream instead (see :mod:`alwidget.ingestion.sources`).
     """
     try:
-        props, digest = _inspect(path, max_channels)
+        props, digest = _inspect(path, max_channels, opener, size)
     except BadAudio as exc:
         return "", None, str(exc)
     return digest, props, None

@@ -7,13 +7,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from tqdm.auto import tqdm
 
 from ..store import Audio, NewAudio, Store, StoreNameClash
-from .files import display_path, examine, find_files
+from .files import display_path, examine
 from .names import compile_pattern, parse_name
+from .sources import Entry, is_url, last_key, list_local, list_objects, unchanged_since
 from .windows import WindowError, check_against_files, checked_windows, clip_windows
 
 __all__ = ["IngestSummary", "ingest"]
@@ -46,6 +47,10 @@ class IngestSummary:
         Files and folders that could not be used.
     unmatched_names : int
         File names that did not match ``name_pattern``.
+    read : int
+        Files and objects read in this run; the others were stored by an earlier run and have
+        the same size and version (ETag, or modification time and inode) since: not read
+        again, counted in ``unchanged``.
     """
 
     files: int = 0
@@ -58,6 +63,7 @@ class IngestSummary:
     changed: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     unmatched_names: int = 0
+    read: int = 0
 
     @property
     def hours(self) -> float:
@@ -72,6 +78,9 @@ class IngestSummary:
             f"{self.hours:.2f} h), {self.unchanged} already stored, {extra}"
             f"{len(self.changed)} changed, {len(self.errors)} errors"
         ]
+        if self.read < self.files:
+            lines.append(f"{self.files - self.read} not read again: stored by an earlier run, "
+                         "same size and version since")
         if self.unmatched_names:
             lines.append(
                 f"{self.unmatched_names} file names did not match the name pattern: "
@@ -97,29 +106,37 @@ def _copy_reason(stored: str) -> str:
             "not stored again (delete the copy, or the stored file to keep this one)")
 
 
-def _relation(store: Store, path: str, digest: str, seen: dict[str, str]
+def _relation(store: Store, path: str, digest: str, now: Callable,
+              named: tuple[str | None, str | None] = (None, None)
               ) -> tuple[str, Audio | None]:
-    """How a readable file (resolved ``path``, content ``digest``) stands to the store.
+    """How a readable file (resolved ``path``, content ``digest``, ``named`` the node and
+    recording time its name and folders give) stands to the store.
 
     "unchanged" or "changed" (stored at this path), "relinked" (stored under a path that
     leads here through a link), "moved" (its content is stored at a path that is gone or
     holds other content now), "copy" (its content is stored at a path that still holds it),
-    or "new". ``seen`` holds the digests of the files read in this run (path -> digest).
+    or "new". ``now(path, default)`` is the digest of what a path holds now (see
+    ``ingest``). A stored audio of the same content whose node or recording time differ
+    from ``named`` is another recording (e.g. two digitally silent files of a dead
+    microphone are byte-identical): not this file's copy, nor where it moved from.
     """
     stored = store.find_audio(path)
     if stored is not None:
         return ("unchanged" if stored.content_hash == digest else "changed"), stored
-    same = store.audios_with_content(digest)
+    node, when = named
+    same = [a for a in store.audios_with_content(digest)
+            if not (node is not None and a.node is not None and a.node != node)
+            and not (when is not None and a.recorded_at is not None and a.recorded_at != when)]
     for a in same:
-        if os.path.realpath(a.path) == path:
+        if not is_url(a.path) and os.path.realpath(a.path) == path:
             return "relinked", a
     for a in same:
-        if _digest_now(a.path, seen) != digest:
+        if now(a.path, a.content_hash) != digest:
             return "moved", a
     return ("copy", same[0]) if same else ("new", None)
 
 
-def _swaps(store: Store, changed: dict[str, tuple], seen: dict[str, str]) -> dict[str, Audio]:
+def _swaps(store: Store, changed: dict[str, tuple], now: Callable) -> dict[str, Audio]:
     """Paths stored with other content whose content is a stored audio that left its own
     path, kept only where every audio in the way moves too (a swap, a circle of renames):
     path -> the audio to move there. The others stay "changed"."""
@@ -127,7 +144,7 @@ def _swaps(store: Store, changed: dict[str, tuple], seen: dict[str, str]) -> dic
     taken: set[int] = set()
     for path, (_, _, digest, _) in changed.items():
         for audio in store.audios_with_content(digest):
-            if audio.id not in taken and _digest_now(audio.path, seen) != digest:
+            if audio.id not in taken and now(audio.path, audio.content_hash) != digest:
                 plan[path] = audio
                 taken.add(audio.id)
                 break
@@ -173,6 +190,7 @@ def ingest(
     progress: bool = True,
     verbose: bool = True,
     windows: Mapping[str | os.PathLike, Iterable[tuple[float, float]]] | None = None,
+    after_last_key: bool = False,
 ) -> IngestSummary:
     """Ingest audio files or folders (recursively) into a store as clips.
 
@@ -184,8 +202,21 @@ def ingest(
       id, clips, features and labels; its path is updated (``summary.moved``);
     * a copy of a stored file that still exists is not stored again: it is reported
       (``summary.duplicates``) and recorded in ``ingest_errors``, so that the store says
-      why the file has no clips of its own;
-    * a file whose content changed since it was stored is reported and left as stored.
+      why the file has no clips of its own; a file of the same content whose node or
+      recording time (from its name and folders) differ is another recording and is stored
+      (a dead microphone's digitally silent files are byte-identical);
+    * a file whose content changed since it was stored is reported and left as stored;
+    * a re-run reads only what is new or changed: a file or object stored by an earlier run
+      whose size and version (an object's ETag, a file's modification time and inode) are
+      the same is not read again (``summary.read`` counts what was read).
+
+    ``paths`` may hold URLs of object storage (``s3://bucket/prefix``, through ``fsspec``):
+    objects are listed with their ETags and read as streams, never saved to disk; node and
+    time come from the object's key as from a path (``folder_pattern`` relative to the
+    prefix given). Credentials and the endpoint come from the environment or a profile
+    (:mod:`alwidget.ingestion.sources`), never from alwidget, and are never stored: there are
+    no fsspec options here, so that feature extraction and the labeler, which read the
+    objects later (in other processes too), reach them the same way.
 
     A file that cannot be used never stops the run: it is recorded in the store's
     ``ingest_errors`` and in the summary, with the reason. Names that are not valid UTF-8
@@ -224,6 +255,13 @@ def ingest(
         clips, instead of the clip rule; a file stored already gets those it lacks.
         A bad window raises :class:`WindowError` and nothing is stored (see the module
         docstring).
+    after_last_key : bool, default False
+        For ``s3://`` URLs of a time-ordered archive (keys named by time in each folder, as
+        recorders upload them): list each folder directly below the prefix only from after
+        the greatest key stored from it (S3's StartAfter), so a re-run lists what came since,
+        not the archive. A folder with an unresolved ingest error is listed whole (so the
+        failed object is tried again). Objects uploaded later under a key that sorts before
+        one already stored are not seen: run without it now and then (e.g. daily).
 
     Returns
     -------
@@ -241,6 +279,12 @@ def ingest(
     ...                           name_pattern="{node}_{time:%Y%m%d_%H%M%S}")  # doctest: +SKIP
     400 audio files: 400 added (2000 clips, 0.56 h), 0 already stored, 0 changed, 0 errors
 
+    A bucket of a MinIO server (endpoint and credentials in the environment), node from the
+    first folder below the prefix:
+
+    >>> summary = alwidget.ingest("s3://port-archive/2024/", "project.db", clip_seconds=10,
+    ...                           folder_pattern="{node}")  # doctest: +SKIP
+
     Two clips of one file, whatever its length:
 
     >>> summary = alwidget.ingest(["calls/a.wav"], "project.db",
@@ -256,21 +300,63 @@ def ingest(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = list(paths)
+    urls = [p for p in paths if is_url(p)]
+    paths = [p for p in paths if not is_url(p)]
     wanted = checked_windows(windows or {})
     store = db if isinstance(db, Store) else Store(db)
     store.check_writable("an ingest")  # before reading any file
     summary = IngestSummary()
     walk_errors: list[tuple[str, str]] = []
-    files = find_files(paths, walk_errors)
-    named = {f for f, _, _ in files} | {os.path.realpath(os.fspath(p)) for p in paths}
+    entries: list[Entry] = list_local(paths, walk_errors)
+    url_roots = []
+    for url in urls:
+        before = len(walk_errors)
+        found, root = list_objects(url, walk_errors,
+                                   after=last_key(store) if after_last_key else None)
+        shown = display_path(url.rstrip("/"))
+        if len(walk_errors) == before and not store.read_only and \
+                store.has_ingest_errors_under(shown):
+            store.clear_ingest_errors(shown)  # listed now: its listing error is past
+        entries += found
+        if len(walk_errors) == before:  # a prefix not listed tells nothing of what is gone
+            url_roots.append(root.rstrip("/") + "/")
+    # a prefix listed whole tells which objects are gone; one listed from its last key does not
+    whole = [] if after_last_key else url_roots
+    named = {e.path for e in entries} | {os.path.realpath(os.fspath(p)) for p in paths}
     stray = [p for p in wanted if p not in named]
     if stray:
         raise ValueError(f"windows= names {len(stray)} files that are not among paths, e.g. "
                          f"{display_path(stray[0])!r}; add them to paths")
-    summary.files = len(files)
+    summary.files = len(entries)
+    skipped = unchanged_since(store, entries, [p for p in paths if os.path.isdir(p)] + url_roots,
+                              wanted)  # stored by an earlier run, the same since: not read
+    summary.unchanged += len(skipped)
+    entry_of = {e.path: e for e in entries if e.path not in skipped}
+    files = [(e.path, e.found, e.root) for e in entry_of.values()]
+    summary.read = len(files)
+    deployed = sorted(store.path_nodes().items(), key=lambda kv: -len(kv[0]))
 
     def work(item):
-        return examine(item[0], max_channels)
+        e = entry_of[item[0]]
+        return examine(e.path, max_channels, e.opener, e.size if e.opener else None)
+
+    def now(path: str, default: str) -> str | None:
+        """Digest of what ``path`` holds now: read in this run, stored and not changed
+        since, or read now; None when it is gone. An object under no prefix listed in this
+        run: ``default`` (taken to hold what was stored)."""
+        if path in seen:
+            return seen[path]
+        if path in skipped:
+            return default
+        if is_url(path):
+            return None if any(path.startswith(r) for r in whole) else default
+        return _digest_now(path, seen)
+
+    def remember(path: str, audio_id: int) -> None:
+        """Record the size and version ``path`` was stored with (next runs skip it)."""
+        e = entry_of.get(path)
+        if e is not None and e.size >= 0 and e.version:
+            store.put_listed(os.fsencode(path), e.size, e.version, e.modified_at, audio_id)
 
     bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress)
     pool = ThreadPoolExecutor(max_workers=max(1, n_jobs))
@@ -294,15 +380,23 @@ def ingest(
             store.add_ingest_error(shown, reason)
             summary.errors.append((shown, reason))
 
+        def named(path, found, root) -> tuple[str | None, str | None, bool]:
+            """Node (as text) and recording time from the name, folders and deployment."""
+            node, when, matched = parse_name(found, name_pattern, folder_pattern, root)
+            if node is None:  # the node the deployment assigned the folder or prefix to
+                node = next((n for p, n in deployed if path.startswith(p.rstrip("/") + "/")),
+                            None)
+            return (display_path(node) if node is not None else None), when, matched
+
         def add(path, found, root, digest, props) -> None:
             shown = display_path(path)
-            node, when, matched = parse_name(found, name_pattern, folder_pattern, root)
+            node, when, matched = named(path, found, root)
             summary.unmatched_names += int(bool(name_pattern) and not matched)
             audio = NewAudio(
                 folder=os.path.dirname(path),
                 file_name=os.path.basename(path),
                 content_hash=digest,
-                node=display_path(node) if node is not None else None,  # names are text
+                node=node,  # names are text
                 recorded_at=when,
                 **props,
             )
@@ -310,7 +404,7 @@ def ingest(
                                                      hop_seconds, min_last_seconds)
             try:
                 with store.transaction():
-                    store.add_audio(audio, clips, project=project)
+                    remember(path, store.add_audio(audio, clips, project=project))
                     store.clear_ingest_errors(shown)
             except StoreNameClash as exc:
                 return refuse(shown, str(exc))
@@ -320,7 +414,8 @@ def ingest(
 
         def handle(path, found, root, digest, props) -> None:
             shown = display_path(path)
-            relation, stored = _relation(store, path, digest, seen)
+            relation, stored = _relation(store, path, digest, now,
+                                         named(path, found, root)[:2])
             if relation == "changed":  # unless its content moved elsewhere: see _swaps
                 changed[path] = (found, root, digest, props)
                 return
@@ -328,7 +423,9 @@ def ingest(
                 return add(path, found, root, digest, props)
             # stored already: never a second audio of one content
             if relation == "unchanged" and path not in wanted:
-                summary.unchanged += 1  # nothing to write (a read-only store is fine)
+                summary.unchanged += 1  # nothing else to write (a read-only store is fine)
+                if not store.read_only:
+                    remember(path, stored.id)
                 return
             try:
                 with store.transaction():
@@ -336,28 +433,31 @@ def ingest(
                         store.move_audio(stored.id, path)
                         store.clear_ingest_errors(shown)
                         summary.moved.append((stored.path, path))
+                        remember(path, stored.id)
                     elif relation == "copy":
                         store.add_ingest_error(shown, _copy_reason(stored.path))
                         summary.duplicates.append((path, stored.path))
                     else:
                         summary.unchanged += 1
+                        remember(path, stored.id)
                     if path in wanted:  # windows it was not stored with become new clips
                         summary.clips += len(store.add_clips(stored.id, wanted[path]))
             except StoreNameClash as exc:
                 return refuse(shown, str(exc))
-            freed = os.path.realpath(stored.path) if relation == "moved" else None
+            freed = None if relation != "moved" else \
+                stored.path if is_url(stored.path) else os.path.realpath(stored.path)
             if freed in changed:  # its old path holds another file, read earlier: settle it
                 handle(freed, *changed.pop(freed))
 
         for (path, found, root), (digest, props, error) in zip(files, results):
             if error is not None:
-                if found != path and not os.path.exists(path):
+                if found != path and not is_url(path) and not os.path.exists(path):
                     error = f"{error} (a link, {display_path(found)}, leads to it)"
                 refuse(display_path(path), error)
                 continue
             seen[path] = digest
             handle(path, found, root, digest, props)
-        swaps = _swaps(store, changed, seen)
+        swaps = _swaps(store, changed, now)
         if swaps:  # files swapped or renamed in a circle: each audio follows its content
             with store.transaction():
                 for path, audio in swaps.items():  # first out of the way (names are unique)
@@ -367,6 +467,7 @@ def ingest(
                     store.move_audio(audio.id, path)
                     store.clear_ingest_errors(display_path(path))
                     summary.moved.append((audio.path, path))
+                    remember(path, audio.id)
                     if path in wanted:
                         summary.clips += len(store.add_clips(audio.id, wanted[path]))
         for path in [p for p in changed if p not in swaps]:

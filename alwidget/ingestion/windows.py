@@ -7,6 +7,7 @@ import os
 from typing import Mapping
 
 from ..store import Store
+from ..store.audios import is_url
 
 __all__ = ["WINDOW_TOLERANCE_S", "WindowError", "check_against_files", "checked_windows",
            "clip_windows", "window_key"]
@@ -88,11 +89,14 @@ def window_key(start_s: float, duration_s: float) -> tuple[float, float]:
 
 
 def checked_windows(windows: Mapping) -> dict[str, list[tuple[float, float]]]:
-    """Windows by resolved path (``os.path.realpath``, as ingest identifies files), each
+    """Windows by resolved path (``os.path.realpath``, as ingest identifies files; an
+    object's URL as given), each
     checked for numbers, sorted, without repeats."""
     out: dict[str, list[tuple[float, float]]] = {}
     for path, wins in windows.items():
-        path = os.path.realpath(os.fspath(path))
+        path = os.fspath(path)
+        if not is_url(path):  # an object's URL is what identifies it
+            path = os.path.realpath(path)
         keys = set(out.get(path, []))
         for window in wins:
             try:

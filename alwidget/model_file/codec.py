@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..learn import Committee, Learner, MedoidPropagation, RandomForest
+from ..learn import CRNN, Committee, EmbeddingHead, Learner, MedoidPropagation, RandomForest
 
 __all__ = ["ARRAYS_PREFIX", "CARD_NAME", "TRUSTED_TYPES", "Refused", "array_entry", "array_hash",
            "card_id", "decode", "encode", "type_name"]
@@ -29,6 +29,8 @@ TRUSTED_TYPES: dict[str, type] = {
     "alwidget.learn.Learner": Learner,
     "alwidget.learn.Committee": Committee,
     "alwidget.learn.MedoidPropagation": MedoidPropagation,
+    "alwidget.learn.CRNN": CRNN,  # weights as arrays (weights_), never a pickle
+    "alwidget.learn.EmbeddingHead": EmbeddingHead,
     "sklearn.linear_model.LogisticRegression": LogisticRegression,
     "sklearn.preprocessing.StandardScaler": StandardScaler,
     "sklearn.pipeline.Pipeline": Pipeline,

@@ -22,13 +22,14 @@ import functools
 import io
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
-from ..audio import open_audio, read_mono, resample
+from ..audio import is_url, object_version, open_audio, read_mono, resample
 
 __all__ = ["DISPLAY_FRAMES", "PAYLOADS", "ClipPayload", "PayloadCache", "PayloadParams",
            "make_payload"]
@@ -201,6 +202,28 @@ class PayloadCache:
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple, ClipPayload | _Making] = OrderedDict()
         self._asked: OrderedDict[tuple, PayloadParams] = OrderedDict()  # clip -> params
+        self._versions: dict[str, tuple[float, tuple]] = {}  # object URL -> (when, version)
+
+    #: Seconds an object's size and ETag, asked of the server, are taken as current: an
+    #: object rewritten in place is played anew at most this long after.
+    version_ttl_s = 10.0
+
+    def _object_version(self, url: str) -> tuple | None:
+        """(size, ETag) of an object, asked of the server at most every ``version_ttl_s``."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._versions.get(url)
+        if hit is not None and now - hit[0] < self.version_ttl_s:
+            return hit[1]
+        try:
+            version = object_version(url)
+        except Exception:
+            return None
+        with self._lock:
+            self._versions[url] = (now, version)
+            if len(self._versions) > 16 * self.max_items:
+                self._versions.pop(next(iter(self._versions)))
+        return version
 
     def get(self, path: str, start_s: float, duration_s: float, **params) -> ClipPayload:
         """The payload of a clip (see :func:`make_payload`; ``params`` are
@@ -240,11 +263,17 @@ class PayloadCache:
     def _take(self, clip: tuple, p: PayloadParams, *, ahead: bool) -> ClipPayload | None:
         """The payload of ``clip`` made with ``p``: kept, being made by another thread (waited
         for), or made here (errors raised). None when another thread failed to make it."""
-        try:
-            st = os.stat(os.fsencode(clip[0]))
-        except OSError:
-            return None  # no file to read: the caller's make_payload says so
-        key = clip + (st.st_size, st.st_mtime_ns, p)
+        if is_url(clip[0]):  # an object of object storage (s3://...): its size and ETag
+            version = self._object_version(clip[0])
+            if version is None:
+                return None  # cannot ask the server: the caller's make_payload says why
+            key = clip + version + (p,)
+        else:
+            try:
+                st = os.stat(os.fsencode(clip[0]))
+            except OSError:
+                return None  # no file to read: the caller's make_payload says so
+            key = clip + (st.st_size, st.st_mtime_ns, p)
         made_here = None
         with self._lock:
             item = self._items.get(key)

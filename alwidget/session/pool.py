@@ -182,10 +182,13 @@ class SessionPool:
         if plan.proba is None:
             predicted = np.full(n, -1, np.int16)
             p = np.full(n, np.nan, np.float32)
-        else:
-            predicted = plan.proba.argmax(axis=1).astype(np.int16)
-            p = (plan.proba[:, self.classes.index(self.target)] if len(self.classes) == 2
-                 else plan.proba.max(axis=1)).astype(np.float32)
+        else:  # a plan made before the pool grew covers its first rows: the rest wait
+            m = min(len(plan.proba), n)  # for the next plan (NaN, -1)
+            predicted = np.full(n, -1, np.int16)
+            p = np.full(n, np.nan, np.float32)
+            predicted[:m] = plan.proba[:m].argmax(axis=1)
+            p[:m] = plan.proba[:m, self.classes.index(self.target)] if len(self.classes) == 2 \
+                else plan.proba[:m].max(axis=1)
         held = set(self.clip_ids[self._validation_rows].tolist())
         n_labels = sum(1 for c, lab in state.labels if lab != DOUBT and c not in held)
         return PoolView(self.clip_ids, status, label, predicted, p, list(self.classes),

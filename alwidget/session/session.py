@@ -21,6 +21,12 @@ simulated experiments measure.
   of other kernels leave claimed clips alone, so two kernels never show the same clip.
 * **Resumable.** Everything is seeded by (random_state, decisions in force): a new
   session on the same database resumes with the same next clip.
+* **Slow learners in the background.** A deep learner (``model="crnn"`` or ``"head"``) is
+  refitted by a background trainer (:mod:`~alwidget.session.trainer`) after each decision;
+  plans meanwhile use the last model, and their reasons say it is stale; the new model is
+  swapped in when ready and the next clips are planned with it. (Then the picks depend on
+  when refits end: ``background_fit=False`` refits in the plan, reproducibly, as ``alwidget
+  simulate`` does.)
 
 No ipywidgets here: the widgets only call this class.
 """
@@ -36,20 +42,23 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..learn import is_deep, make_model
 from ..loop import LoopCore
 from ..store import FeatureSet, Store, StoreError
 from ..strategies import Strategy
 from .decisions import Decisions
+from .growth import Growth
 from .results import Results
 from .payloads import PAYLOADS
 from .planner import Planner
 from .pool import SessionPool
+from .trainer import Refits, Trainer
 from .state import DOUBT, LoopState, Proposal, SessionPlan, Status, Upcoming, read_state
 
 __all__ = ["Session"]
 
 
-class Session(Decisions, Results):
+class Session(Decisions, Results, Refits, Growth):
     """Active-learning loop over a store, a learner and a strategy.
 
     Parameters
@@ -66,8 +75,12 @@ class Session(Decisions, Results):
     strategy : str or Strategy, default "lc"
         A name from :data:`alwidget.strategies.STRATEGY_NAMES` or an instance (cloned).
         ``lc-tuned`` (and any ``-tuned`` strategy) needs ``validation``.
-    model : classifier, optional
-        Default :func:`alwidget.learn.default_model`. Cloned, never changed.
+    model : str or classifier, optional
+        A name for :func:`alwidget.learn.make_model` (``"forest"``, ``"crnn"``, ``"head"``,
+        ``"committee"``, ``"crnn-mc10"``) or a classifier (cloned, never changed). Default
+        :func:`alwidget.learn.default_model` (the forest). ``"crnn"`` learns from the
+        ``logmel-frames`` feature set (taken by default when ``feature_set`` is not given);
+        ``"head"`` from embeddings (give ``feature_set``, e.g. the ``yamnet`` set).
     labeler : str, default "expert"
     budget : int, optional
         Stop after this many labels.
@@ -81,7 +94,10 @@ class Session(Decisions, Results):
         Plan the next clip for every answer in the background.
     clips : sequence of int, optional
         Ask only about these clips (e.g. one node's week); default every clip with features.
-        Labels of other clips still train the model.
+        Labels of other clips still train the model. A growing archive's new clips join at
+        the next plan (``follow_archive``, see :class:`~alwidget.session.growth.Growth`):
+        every one without ``clips=``, those the same filter chooses with
+        ``clips=clips_where(...)``, none with plain clip ids.
     claim_timeout_s : float, default 1800
         A clip shown by a session of another kernel stays off this session's pool until that
         session moves on, closes, or has shown it this long.
@@ -91,6 +107,10 @@ class Session(Decisions, Results):
         (e.g. one found with :mod:`alwidget.search`), the next clips are those nearest to
         the known positive(s) by cosine distance, until a clip of another class is labeled;
         ``"random"`` picks at random until then.
+    background_fit : bool, optional
+        Refit in a background trainer and plan with the last model meanwhile (stale plans
+        say so). Default: True for the deep learners (:func:`alwidget.learn.is_deep`),
+        False otherwise (the refit is part of each plan).
 
     Examples
     --------
@@ -105,7 +125,7 @@ class Session(Decisions, Results):
                  labeler: str = "expert", budget: int | None = None, validation=None,
                  target_f1: float | None = None, random_state: int = 0,
                  precompute: bool = True, clips=None, claim_timeout_s: float = 1800.0,
-                 start: str = "random"):
+                 start: str = "random", background_fit: bool | None = None):
         self.store = store if isinstance(store, Store) else Store(store)
         classes = [str(c) for c in classes]
         if len(classes) < 2 or len(set(classes)) != len(classes):
@@ -120,6 +140,11 @@ class Session(Decisions, Results):
             raise ValueError(f"budget={budget!r} must be >= 1")
         if not claim_timeout_s > 0:
             raise ValueError(f"claim_timeout_s={claim_timeout_s!r} must be > 0")
+        if isinstance(model, str):
+            name, model = model, make_model(model)
+            if name.startswith("crnn"):
+                feature_set = self._spectrogram_set(name, feature_set)
+                model.set_params(n_mels=int(feature_set.config.get("n_mels", model.n_mels)))
         if feature_set is None:
             feature_set = self.store.default_feature_set()  # never an empty one
         self.feature_set = feature_set
@@ -133,6 +158,7 @@ class Session(Decisions, Results):
         inside = np.ones(len(ids), bool) if clips is None else self._inside(clips)
         inside[val_rows] = False
         self._inside_rows = np.flatnonzero(inside)
+        self._init_growth(clips)  # a growing archive: see growth.py
         self._core = LoopCore(X, classes, target=self.target, model=model, strategy=strategy,
                               random_state=random_state, start=start,
                               validation=None if validation is None else (val_rows, val_labels))
@@ -160,6 +186,10 @@ class Session(Decisions, Results):
             sources=self.store.clip_sources(ids), classes=classes, target=self.target,
             validation_rows=val_rows, inside=inside, snapshot=self._snapshot)
         self._planner = Planner(self._plan_for, enabled=precompute, prepare=self._prepare)
+        self._background = is_deep(self.model) if background_fit is None else bool(background_fit)
+        self._fitted = None  # the last model the background trainer made (loop.Fitted)
+        self._fitted_key = None  # the state it was fitted on
+        self._trainer = Trainer(self._train_for, self._adopt) if self._background else None
         self._on_screen: tuple = ()  # (path, start_s, duration_s) of the clip shown, the one before
         self._seen = self.store.last_event_id()
         self._state, self._history = self._read()
@@ -226,17 +256,33 @@ class Session(Decisions, Results):
 
     def features(self) -> tuple[np.ndarray, np.ndarray]:
         """The clips this session works on (ids, ascending) and their vectors in its feature
-        set, as read-only views (no copy): what search and views compare clips by."""
+        set, as read-only views (no copy; a copy when the archive grew by clips below the
+        newest): what search and views compare clips by."""
         ids, X = self._ids.view(), self._core.X.view()
+        if len(ids) > 1 and (np.diff(ids) < 0).any():  # grown by clips stored out of order
+            order = np.argsort(ids, kind="stable")
+            ids, X = ids[order], X[order]  # a copy in ascending order
         ids.flags.writeable = X.flags.writeable = False
         return ids, X
 
     def status(self) -> Status:
-        """Counts, model version, retrain time and learning curve, for display."""
+        """Counts, model version, retrain time and learning curve, for display.
+
+        ``n_skipped`` counts the clips out of the pool without a label of this session's
+        classes (skipped, or labeled with another class), ``n_doubt`` those in Doubt (both
+        without validation clips), ``n_queued`` the clips asked to be shown next and not
+        decided yet.
+        """
+        state = self._state
         labels = self._training_labels()
         n_pos = sum(lab == self.target for lab in labels) if len(self.classes) == 2 else None
+        decided = state.decided()
         return Status(len(labels), n_pos, self._planned.plan.iteration, self.last_retrain_s,
-                      list(self.curve), self.done)
+                      list(self.curve), self.done,
+                      n_skipped=sum(c not in self._val_ids for c in state.skipped),
+                      n_doubt=sum(lab == DOUBT and c not in self._val_ids
+                                  for c, lab in state.labels),
+                      n_queued=sum(c not in decided for c in state.queued))
 
     def _snapshot(self) -> tuple[SessionPlan, bool]:
         with self._lock:
@@ -252,14 +298,11 @@ class Session(Decisions, Results):
         if out:
             pool = pool[~np.isin(self._ids[pool], np.fromiter(out, np.int64, len(out)))]
         try:
-            train = [(self._row[c], lab) for c, lab in state.labels if lab != DOUBT]
-            # Doubt and skipped clips are never trained on, not even with a pseudo-label
-            pseudo = [(self._row[c], lab) for c, lab in state.pseudo if c not in decided]
+            rows, labels, pseudo = self._training(state)
+            model = dict(fitted=self._fitted, refit=False) if self._background else {}
             plan = self._core.plan(
-                [r for r, _ in train], [lab for _, lab in train], pool=pool,
-                iteration=state.n_decisions,
-                pseudo=([r for r, _ in pseudo], [lab for _, lab in pseudo]),
-                queued=[self._row[c] for c in state.queued if c in self._row])
+                rows, labels, pool=pool, iteration=state.n_decisions, pseudo=pseudo,
+                queued=[self._row[c] for c in state.queued if c in self._row], **model)
         except Exception as exc:
             warnings.warn(f"planning the next clip failed, so it is picked at random: "
                           f"{type(exc).__name__}: {exc}", stacklevel=2)
@@ -270,6 +313,15 @@ class Session(Decisions, Results):
             proposal = self.pool.describe(int(plan.picks[0]), plan.reasons[0], plan.strategies[0],
                                           plan.iteration, plan.proba)
         return SessionPlan(state, plan, proposal)
+
+    def _training(self, state: LoopState):
+        """Rows and labels of ``state`` the model learns from, and its pseudo-labels."""
+        decided = state.decided()
+        train = [(self._row[c], lab) for c, lab in state.labels if lab != DOUBT]
+        # Doubt and skipped clips are never trained on, not even with a pseudo-label
+        pseudo = [(self._row[c], lab) for c, lab in state.pseudo if c not in decided]
+        return ([r for r, _ in train], [lab for _, lab in train],
+                ([r for r, _ in pseudo], [lab for _, lab in pseudo]))
 
     def _next_pseudo(self) -> tuple:
         """The pseudo-labels of the current plan: the next fit trains on them."""
@@ -311,11 +363,14 @@ class Session(Decisions, Results):
         if planned.proposal is not None:
             p = planned.proposal
             self._on_screen = ((p.path, p.start_s, p.duration_s),) + self._on_screen[:1]
-        if planned.plan.learner is not None:
+        if planned.plan.learner is not None and not self._background:
             self.last_retrain_s = planned.plan.seconds
-        if record and planned.plan.val_f1 is not None:
+        if record and planned.plan.val_f1 is not None and not self._background:
             self.curve.append((self.n_labels, planned.plan.val_f1))
+        if self.follow_archive:  # the plans made from here on consider the new clips
+            self._try(lambda: self._take_new_clips(None), 0)
         self._precompute()
+        self._retrain()
 
     def _read_claims(self) -> frozenset[int]:
         return self.store.claimed_clips(self._id, labeler=self.labeler,
@@ -422,6 +477,8 @@ class Session(Decisions, Results):
 
     def close(self) -> None:
         """Stop the background planner and give up the claim (the store stays open)."""
+        if self._trainer is not None:
+            self._trainer.close()
         self._planner.close()
         self._finalizer()
 

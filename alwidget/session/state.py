@@ -98,6 +98,9 @@ class Status:
     last_retrain_s: float | None
     learning_curve: list[tuple[int, float]] = field(default_factory=list)
     done: bool = False
+    n_skipped: int = 0
+    n_doubt: int = 0
+    n_queued: int = 0
 
 
 @dataclass(frozen=True)

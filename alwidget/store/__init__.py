@@ -5,12 +5,16 @@ See :class:`Store`.
 
 from .store import (
     Audio,
+    AudioLevels,
     ClipSources,
     Decision,
     DetectionTable,
     FeatureSet,
     IngestError,
     LabelRecord,
+    Listed,
+    NodeDay,
+    NodeInfo,
     LabelTable,
     NewAudio,
     RoundProposal,
@@ -26,6 +30,7 @@ from .store import (
 
 __all__ = [
     "Audio",
+    "AudioLevels",
     "ClipSources",
     "Decision",
     "DetectionTable",
@@ -33,6 +38,9 @@ __all__ = [
     "IngestError",
     "LabelRecord",
     "LabelTable",
+    "Listed",
+    "NodeDay",
+    "NodeInfo",
     "NewAudio",
     "RoundProposal",
     "Store",

@@ -16,7 +16,51 @@ import numpy as np
 from .types import (Audio, ClipSources, IngestError, NewAudio, StoreError, StoreNameClash,
                     utc_now)
 
-__all__ = ["AudioTables"]
+__all__ = ["AudioTables", "check_no_credentials", "is_url"]
+
+
+def is_url(path) -> bool:
+    """True for ``s3://...`` and other fsspec URLs (``file://`` included): a scheme of a
+    letter then letters, digits, ``+``, ``.`` or ``-``, then ``://``.
+
+    Examples
+    --------
+    >>> is_url("s3://port/n1"), is_url("/data/port"), is_url("C:/data")
+    (True, False, False)
+    """
+    head, sep, _ = path.partition("://") if isinstance(path, str) else ("", "", "")
+    return bool(sep) and head.isascii() and head[:1].isalpha() and \
+        all(c.isalnum() or c in "+.-" for c in head)
+
+
+def check_no_credentials(path, where: str = "") -> None:
+    """Refuse a URL with credentials in it (``s3://KEY:SECRET@bucket/...``): they would be
+    stored with every path and shown wherever it is. The error never shows them.
+
+    Raises
+    ------
+    ValueError
+        Naming the URL without its credentials (prefixed by ``where``, e.g. a node's field).
+
+    Examples
+    --------
+    >>> check_no_credentials("s3://port/n1")
+    >>> check_no_credentials("s3://KEY:SECRET@port/n1")
+    Traceback (most recent call last):
+    ...
+    ValueError: s3://...@port/n1: credentials in a URL are refused (they would be stored \
+with every path); give them in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) \
+or a profile (AWS_PROFILE)
+    """
+    if not is_url(path):
+        return
+    scheme, rest = path.split("://", 1)
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        raise ValueError(
+            f"{where}{scheme}://...@{netloc.rsplit('@', 1)[1]}{slash}{tail}: credentials in a "
+            "URL are refused (they would be stored with every path); give them in the "
+            "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or a profile (AWS_PROFILE)")
 
 
 class AudioTables:
@@ -91,9 +135,9 @@ class AudioTables:
         if not _is_text(path):
             rows = self._audio_rows("WHERE a.raw_path = ?", (os.fsencode(path),))
         else:
-            p = Path(path)
+            folder, name = os.path.split(path)  # not Path: it would collapse a URL's //
             rows = self._audio_rows("WHERE p.path = ? AND a.file_name = ? AND a.raw_path IS NULL",
-                                    (str(p.parent), p.name))
+                                    (folder, name))
         return rows[0] if rows else None
 
     def audios_with_content(self, content_hash: str) -> list[Audio]:
@@ -113,6 +157,7 @@ class AudioTables:
             self._check_name_free(path_id, name, os.fspath(path), int(audio_id))
             self._conn.execute("UPDATE audios SET path_id = ?, file_name = ?, raw_path = ? "
                                "WHERE id = ?", (path_id, name, raw, int(audio_id)))
+            self._conn.execute("DELETE FROM listed_files WHERE audio_id = ?", (int(audio_id),))
 
     def _check_name_free(self, path_id: int, name: str, path: str, audio_id: int = -1) -> None:
         """Raise StoreNameClash when another audio is stored under this shown name."""
@@ -194,6 +239,8 @@ class AudioTables:
             self.db["clips"].insert_all(
                 {"audio_id": audio_id, "start_s": s, "duration_s": d} for s, d in clips
             )
+            if audio.levels is not None:
+                self.put_levels(audio_id, audio.levels)
         return audio_id
 
     def add_clips(self, audio_id: int, clips: Iterable[tuple[float, float]]) -> list[int]:
@@ -243,6 +290,11 @@ class AudioTables:
         """Forget the errors of ``path`` (it has now been ingested)."""
         with self.transaction():
             self._conn.execute("DELETE FROM ingest_errors WHERE path = ?", (path,))
+
+    def has_ingest_errors_under(self, prefix: str) -> bool:
+        """Whether an ingest error is recorded for a path starting with ``prefix``."""
+        return self._scalar("SELECT EXISTS (SELECT 1 FROM ingest_errors WHERE substr(path, 1, ?)"
+                            " = ?)", (len(prefix), prefix)) == 1
 
     def ingest_errors(self) -> list[IngestError]:
         """Every recorded ingest error, oldest first."""

@@ -145,6 +145,52 @@ class FeatureTables:
                         f" AND clip_id IN ({','.join('?' * len(part))})",
                         (*models, *(int(c) for c in part)))
 
+    def feature_ids_since(self, feature_set: FeatureSet, after: int
+                          ) -> tuple[np.ndarray, int]:
+        """What a growing archive added to ``feature_set`` above clip ``after``, in one
+        snapshot: the ids (ascending) above ``after`` that have features in it, and the
+        greatest id up to which every clip has them (``after`` when the clip after it has
+        none): ask again from there. Features stored out of order (a batch of later clips
+        first) are found when the clips before them get theirs.
+
+        Reads the set's rows above ``after`` (a range of its primary key) and the clips above
+        it up to the first without features (the clips' primary key, one lookup each).
+
+        Examples
+        --------
+        >>> from alwidget.store import NewAudio, Store
+        >>> store = Store(":memory:")
+        >>> _ = store.add_audio(NewAudio("/rec", "a.wav", 8000, 16, 32000, 1, "WAV", "PCM_16",
+        ...                              "h", 0), [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)])
+        >>> fs = store.feature_set("toy", {}, 2)
+        >>> store.put_features(fs, [3], np.zeros((1, 2), np.float32))  # clip 3 first
+        >>> ids, done_to = store.feature_ids_since(fs, 0)
+        >>> ids.tolist(), done_to
+        ([3], 0)
+        >>> store.put_features(fs, [1, 2], np.zeros((2, 2), np.float32))
+        >>> ids, done_to = store.feature_ids_since(fs, done_to)
+        >>> ids.tolist(), done_to
+        ([1, 2, 3], 3)
+        """
+        with self._lock:
+            snapshot = not self._conn.in_transaction
+            if snapshot:
+                self._conn.execute("BEGIN")
+            try:
+                ids = np.array([r[0] for r in self._conn.execute(
+                    "SELECT clip_id FROM features WHERE feature_set_id = ? AND clip_id > ? "
+                    "ORDER BY clip_id", (feature_set.id, int(after)))], np.int64)
+                gap = self._conn.execute(
+                    "SELECT c.id FROM clips c WHERE c.id > ? AND NOT EXISTS (SELECT 1 FROM "
+                    "features f WHERE f.feature_set_id = ? AND f.clip_id = c.id) "
+                    "ORDER BY c.id LIMIT 1", (int(after), feature_set.id)).fetchone()
+                last = self._conn.execute("SELECT MAX(id) FROM clips").fetchone()[0]
+            finally:
+                if snapshot:
+                    self._conn.execute("COMMIT")
+        done_to = gap[0] - 1 if gap is not None else max(int(after), int(last or 0))
+        return ids, int(done_to)
+
     def get_features(
         self, feature_set: FeatureSet, clip_ids: Sequence[int] | np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ The schema holds the two databases of the data-centric framework in one file:
 * what the learner needs: ``clips``, ``feature_sets``, ``features``, the
   append-only ``label_events`` (labels, skips, undos) and the
   ``active_events`` and ``current_labels`` views over them;
-* the ingest log: ``ingest_errors``.
+* the ingest log: ``ingest_errors``, and what ingest listed: ``listed_files``;
+* each file's levels for node health: ``audio_levels``.
 """
 
 MIGRATIONS: list[str] = [
@@ -335,6 +336,45 @@ MIGRATIONS: list[str] = [
             CHECK (status IN ('pending', 'accepted', 'rejected')),
         reviewer TEXT,
         decided_at TEXT
+    );
+    """,
+    # 8: recording nodes and object storage: the deployment (sources, node types, nodes with
+    #    their location, sample rate, gain, installation dates and expected recording; the
+    #    folders or object prefixes of each node), what ingest listed (so a re-run reads only
+    #    new or changed files and objects), and each file's levels (node health)
+    """
+    ALTER TABLE sources ADD COLUMN created_at TEXT;
+    ALTER TABLE node_types ADD COLUMN created_at TEXT;
+    ALTER TABLE nodes ADD COLUMN location TEXT;
+    ALTER TABLE nodes ADD COLUMN latitude REAL;
+    ALTER TABLE nodes ADD COLUMN longitude REAL;
+    ALTER TABLE nodes ADD COLUMN sample_rate INTEGER CHECK (sample_rate IS NULL OR sample_rate > 0);
+    ALTER TABLE nodes ADD COLUMN gain_db REAL;
+    ALTER TABLE nodes ADD COLUMN installed_at TEXT;
+    ALTER TABLE nodes ADD COLUMN removed_at TEXT;
+    ALTER TABLE nodes ADD COLUMN file_seconds REAL CHECK (file_seconds IS NULL OR file_seconds > 0);
+    ALTER TABLE nodes ADD COLUMN duty_cycle REAL
+        CHECK (duty_cycle IS NULL OR (duty_cycle > 0 AND duty_cycle <= 1));
+    ALTER TABLE nodes ADD COLUMN description TEXT;
+    ALTER TABLE paths ADD COLUMN node_id INTEGER REFERENCES nodes(id);
+    CREATE TABLE listed_files (
+        location BLOB PRIMARY KEY,       -- an object's URL, or a local file's resolved path (bytes)
+        size_bytes INTEGER NOT NULL,
+        version TEXT NOT NULL,           -- the object's ETag, or a local file's mtime_ns:inode
+        modified_at TEXT,
+        audio_id INTEGER NOT NULL REFERENCES audios(id),
+        listed_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX listed_files_audio ON listed_files(audio_id);
+    CREATE TABLE audio_levels (
+        audio_id INTEGER PRIMARY KEY REFERENCES audios(id),
+        frame_s REAL NOT NULL CHECK (frame_s > 0),   -- levels are measured per frame
+        n_frames INTEGER NOT NULL CHECK (n_frames >= 0),
+        silent_frames INTEGER NOT NULL,  -- RMS below the silence level (see nodes/health.py)
+        clipped_frames INTEGER NOT NULL, -- a sample at full scale
+        rms_db REAL,                     -- of the whole file, dBFS
+        peak_db REAL,
+        histogram BLOB NOT NULL          -- frames per RMS level bin (uint32; bins in health.py)
     );
     """,
 ]

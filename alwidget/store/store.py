@@ -19,14 +19,15 @@ from .audios import AudioTables
 from .decisions import DecisionTables
 from .features import FeatureTables
 from .migrations import MIGRATIONS
+from .nodes import NodeTables
 from .results import ResultTables
 from .rounds import RoundTables
 from .team import TeamTables
-from .types import (Audio, ClipSources, Decision, DetectionTable, FeatureSet, IngestError,
+from .types import (Audio, AudioLevels, ClipSources, Listed, NodeDay, NodeInfo, Decision, DetectionTable, FeatureSet, IngestError,
                     LabelRecord, LabelTable, NewAudio, RoundProposal, StrongEvent, StoreError, StoredProjection, StoreFull, StoreLocked,
                     StoreNameClash, StoreReadOnly, utc_now)
 
-__all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "IngestError",
+__all__ = ["Audio", "AudioLevels", "ClipSources", "Listed", "NodeDay", "NodeInfo", "Decision", "DetectionTable", "FeatureSet", "IngestError",
            "LabelRecord", "LabelTable", "RoundProposal", "StrongEvent",
            "NewAudio", "Store", "StoreError", "StoreFull", "StoreLocked", "StoreNameClash",
            "StoreReadOnly",
@@ -34,7 +35,7 @@ __all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "
 
 
 class Store(AudioTables, DecisionTables, FeatureTables, ResultTables, RoundTables,
-            TeamTables):
+            TeamTables, NodeTables):
     """An alwidget project database (SQLite, WAL, foreign keys on).
 
     Opening a path creates the file if needed and migrates it to the current
@@ -57,7 +58,7 @@ class Store(AudioTables, DecisionTables, FeatureTables, ResultTables, RoundTable
     >>> from alwidget.store import Store
     >>> store = Store(":memory:")
     >>> store.schema_version
-    7
+    8
     >>> store.n_audios()
     0
     """

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-__all__ = ["Audio", "ClipSources", "Decision", "DetectionTable", "FeatureSet", "IngestError",
+__all__ = ["Audio", "AudioLevels", "ClipSources", "Listed", "NodeDay", "NodeInfo", "Decision", "DetectionTable", "FeatureSet", "IngestError",
            "LabelRecord", "LabelTable", "NewAudio", "RoundProposal", "StoreError", "StoreFull",
            "StoreLocked", "StoreNameClash", "StoreReadOnly", "StoredProjection", "StrongEvent", "label_table",
            "short_hash", "utc_now"]
@@ -63,10 +63,74 @@ class NewAudio:
     size_bytes: int
     node: str | None = None
     recorded_at: str | None = None
+    levels: "AudioLevels | None" = None  # measured while ingest read the file
 
     @property
     def duration_s(self) -> float:
         return self.frames / self.sample_rate
+
+
+@dataclass(frozen=True)
+class AudioLevels:
+    """A file's levels, measured per frame while ingest read it (node health).
+
+    ``histogram`` counts frames per RMS level bin (``alwidget.ingestion.levels.LEVEL_BINS``).
+    """
+
+    frame_s: float
+    n_frames: int
+    silent_frames: int
+    clipped_frames: int
+    rms_db: float | None
+    peak_db: float | None
+    histogram: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One recording node of the deployment (``nodes`` with its source and type)."""
+
+    name: str
+    node_type: str | None = None
+    source: str | None = None
+    location: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    sample_rate: int | None = None
+    gain_db: float | None = None
+    installed_at: str | None = None
+    removed_at: str | None = None
+    file_seconds: float | None = None
+    duty_cycle: float | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What ingest last stored from one file or object (``listed_files``)."""
+
+    size_bytes: int
+    version: str
+    audio_id: int
+
+
+@dataclass(frozen=True)
+class NodeDay:
+    """One node's recordings of one UTC day (as written in ``recorded_at``): counts, seconds
+    received and the frames measured silent or clipped (files ingested with levels)."""
+
+    node: str
+    day: str
+    n_files: int
+    seconds: float
+    n_frames: int
+    silent_frames: int
+    clipped_frames: int
+    first: str
+    last: str
+    review_clip: int | None  # one clip to listen to (see ``Store.node_days``)
+    longest_gap_s: float | None = None  # before a file of the day, after the node's previous
+    histogram: np.ndarray | None = None  # frames per level bin (None: no file with levels)
 
 
 @dataclass(frozen=True)

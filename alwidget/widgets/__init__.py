@@ -9,6 +9,8 @@
   spectrograms with play buttons and label keys; labeling there commits like any decision.
 * :class:`TeamLabeler` — one labeler's assigned clips of the team's rounds: several events per
   clip, tags searched or browsed in the ontology, committed through the team.
+* :class:`NodeHealthView` — recording nodes x days coloured by health (missing, silent,
+  clipped time); a node that stopped is flagged; click a day to hear its review clip.
 * :class:`TeamView` — the team's rounds, each labeler's progress and quota, agreement, doubts,
   suggested classes and the histogram of classes labeled; ``refresh()`` shows the others' work.
 """
@@ -18,8 +20,10 @@ from .compare import spectrogram_grid
 from .gallery import SearchGallery
 from .labeler import LabelingWidget
 from .mapview import COLOR_MODES, MapView, Snapshot
+from .node_health import NodeHealthView
 from .team_labeler import TeamLabeler
 from .team_view import TeamView
 
-__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "SearchGallery", "Snapshot",
+__all__ = ["COLOR_MODES", "LabelingApp", "LabelingWidget", "MapView", "NodeHealthView",
+           "SearchGallery", "Snapshot",
            "TeamLabeler", "TeamView", "spectrogram_grid"]

@@ -5,8 +5,9 @@
 // Keys act only while this widget has focus, and no plain key pressed in it reaches
 // JupyterLab. What happened is said in an aria-live line. Performance marks for the latency
 // benchmark: "alwidget:key" (a decision key), "alwidget:painted" (the next clip's spectrogram
-// on screen), "alwidget:audio-ready" (its audio can play); the root's data-clip-id is the
-// clip painted. (MAPS, el, icon, fmtHz, specView and clipPlayer come from spectrogram.js,
+// on screen; detail.ahead: shown from what the kernel sent while the expert listened),
+// "alwidget:audio-ready" (its audio can play); the root's data-clip-id is the clip painted,
+// its data-ahead the number of answers whose next clip is held here. (MAPS, el, icon, fmtHz, specView and clipPlayer come from spectrogram.js,
 // prepended by Python.)
 
 const RATES = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -140,20 +141,24 @@ function render({ model, el: root }) {
 
   const player = clipPlayer(model, play, () => draw(), (text) => { error.textContent = text; },
     () => mark("alwidget:audio-ready", { clip_id: clipId() }));
-  const audio = player.audio;
-  audio.classList.add("alw-audio");
-  root.append(audio); // (no controls: not shown) for tests and tools to find
-  let drag = null, zoomSpan = null, shownClip = null, needBuild = true, scheduled = false;
+  player.audio.classList.add("alw-audio");
+  root.append(player.audio); // (no controls: not shown) for tests and tools to find
+  let drag = null, zoomSpan = null, shownClip = null, needBuild = true, scheduled = false, prebuilt = null;
   const say = (text) => { live.textContent = text; };
+  // a setting changed here, told to the kernel by a message (it sets and checks its trait);
+  // the model's state is never sent back from here (save_changes), as the clip shown ahead of
+  // the kernel's update (showAhead) is set on the model here and only there
+  const tell = (name, value) => model.send({ type: "set", name, value });
+  const save = (name, value) => { model.set(name, value); tell(name, value); };
   const off = () => model.get("clip_offset_s");
-  const playhead = () => Math.min(Math.max((audio.currentTime || 0) - off(), 0), model.get("clip_duration_s"));
+  const playhead = () => Math.min(Math.max((player.audio.currentTime || 0) - off(), 0), model.get("clip_duration_s"));
 
   function draw() {
     const ctx = canvas.getContext("2d");
     const g = view.g;
-    if (zoomSpan && !audio.paused) { // follow the playhead
+    if (zoomSpan && !player.audio.paused) { // follow the playhead
       const [t0, t1] = view.time();
-      if (audio.currentTime > t1 || audio.currentTime < t0) view.setTime([audio.currentTime, audio.currentTime + zoomSpan]);
+      if (player.audio.currentTime > t1 || player.audio.currentTime < t0) view.setTime([player.audio.currentTime, player.audio.currentTime + zoomSpan]);
     }
     view.drawImage(ctx);
     const fb = model.get("feature_band") || {};
@@ -172,8 +177,8 @@ function render({ model, el: root }) {
       ctx.strokeStyle = "#ff5050"; ctx.lineWidth = 2;
       ctx.strokeRect(ra, g.y0 + 1, rb - ra, g.y1 - g.y0 - 2);
     }
-    view.drawAxes(ctx, audio.currentTime);
-    time.textContent = `${((audio.currentTime || 0) - off()).toFixed(2)} s`;
+    view.drawAxes(ctx, player.audio.currentTime);
+    time.textContent = `${((player.audio.currentTime || 0) - off()).toFixed(2)} s`;
   }
 
   // click to seek, drag to mark a region (edges of an existing region can be dragged)
@@ -202,10 +207,10 @@ function render({ model, el: root }) {
   const endDrag = () => {
     if (!drag) return;
     if (!drag.moved && drag.start !== undefined) {
-      audio.currentTime = Math.max(0, drag.start + off()); // seek
+      player.audio.currentTime = Math.max(0, drag.start + off()); // seek
       draw();
     } else {
-      model.save_changes();
+      tell("region", model.get("region"));
       showRegion(true);
     }
     drag = null;
@@ -214,7 +219,7 @@ function render({ model, el: root }) {
   canvas.addEventListener("mouseleave", endDrag);
 
   function setRegion(r) {
-    model.set("region", r); model.save_changes();
+    save("region", r);
     showRegion(true); draw();
   }
   function regionEdge(which) { // [ and ]: the event's start or end at the playhead
@@ -233,9 +238,58 @@ function render({ model, el: root }) {
   }
 
   function decide(msg) {
-    // every decision names the clip on screen: the kernel refuses it if that clip has gone
-    audio.pause();
-    model.send({ type: "decide", clip_id: clipId(), ...msg });
+    // every decision names the clip on screen: the kernel refuses it if that clip has gone.
+    // A clip shown ahead takes no decision before the kernel has stored the last one (a
+    // double press must not label a clip nobody saw)
+    if (pendingAhead !== null) { // (counted on the root for tests and tools)
+      root.dataset.refused = String(Number(root.dataset.refused || 0) + 1);
+      say("Storing the last answer: press again");
+      return;
+    }
+    player.audio.pause();
+    const a = ahead.get(answerKey(msg));
+    const shows = a && a.sound && a.msg.after === clipId() && !(model.get("status") || {}).chosen ? a : null;
+    model.send({ type: "decide", clip_id: clipId(), shows: shows ? shows.msg.status.clip_id : null, ...msg });
+    if (shows) showAhead(shows);
+  }
+
+  // The next clip after each likely answer, sent by the kernel while the expert listens, its
+  // image made and its audio loaded here: shown at the key press, while the kernel stores the
+  // answer (the kernel's update then names the same clip, or corrects what is shown).
+  const ahead = new Map();
+  const answerKey = (m) => {
+    if (m.action === "accept") { const s = model.get("status") || {}; return s.confident ? `label:${s.predicted}` : "accept"; }
+    return m.action === "label" ? `label:${m.label}` : m.action;
+  };
+  let shownAhead = null; // the clip shown from what was sent ahead (for the marks)
+  let pendingAhead = null; // ... until the kernel has stored the answer (its message says so)
+  const stored = () => { pendingAhead = null; };
+  model.on("change:message", stored);
+  model.on("change:busy", () => { if (!model.get("busy")) stored(); });
+  const counted = () => { root.dataset.ahead = String(ahead.size); };
+  function clearAhead(keep) {
+    for (const a of ahead.values()) if (a !== keep) player.discard(a.sound);
+    ahead.clear(); counted();
+  }
+  model.on("msg:custom", (msg, buffers) => {
+    if (!msg || msg.type !== "upcoming") return;
+    if (msg.after !== clipId()) return; // planned for a clip no longer shown
+    const k = answerKey(msg), old = ahead.get(k);
+    if (old) player.discard(old.sound);
+    ahead.set(k, { msg, audio: buffers[0], spec: buffers[1], image: view.prepare(msg.traits, buffers[1]),
+      sound: player.prepare(buffers[0]) });
+    counted();
+  });
+  function showAhead(a) {
+    clearAhead(a);
+    shownAhead = pendingAhead = a.msg.status.clip_id;
+    for (const [k, v] of Object.entries(a.msg.traits)) model.set(k, v);
+    model.set("spec", a.spec);
+    prebuilt = a.image;
+    model.set("region", []);
+    model.set("status", { ...(model.get("status") || {}), ...a.msg.status });
+    player.adopt(a.sound); // the clip's traits set: it plays and marks this clip
+    model.set("audio", a.audio); // (the player keeps the element it adopted)
   }
 
   function buildButtons() {
@@ -248,7 +302,6 @@ function render({ model, el: root }) {
   }
 
   // -- listening and the view -------------------------------------------------------------
-  const save = (name, value) => { model.set(name, value); model.save_changes(); };
   function clipRange() { const o = off(); return [o, o + model.get("clip_duration_s")]; }
   function applyListening() {
     player.set({ rate: model.get("playback_rate"), pitch: model.get("preserve_pitch"),
@@ -280,7 +333,7 @@ function render({ model, el: root }) {
     if (zoomSpan !== null && zoomSpan >= w) zoomSpan = null;
     if (zoomSpan === null) view.setTime(null);
     else {
-      const ph = audio.currentTime || 0;
+      const ph = player.audio.currentTime || 0;
       const c = ph >= t0 && ph <= t1 ? ph : (t0 + t1) / 2;
       view.setTime([c - zoomSpan / 2, c + zoomSpan / 2]);
     }
@@ -351,7 +404,7 @@ function render({ model, el: root }) {
     else if (k === "]") regionEdge(1);
     else if (k === "ArrowLeft" || k === "ArrowRight") {
       const d = (k === "ArrowLeft" ? -1 : 1) * (shift ? 1 : 0.1);
-      audio.currentTime = Math.min(Math.max((audio.currentTime || 0) + d, 0), model.get("window_s"));
+      player.audio.currentTime = Math.min(Math.max((player.audio.currentTime || 0) + d, 0), model.get("window_s"));
       draw();
     } else if (k === "+" || k === "=") zoom(0.5);
     else if (k === "-" || k === "_") zoom(2);
@@ -456,18 +509,21 @@ function render({ model, el: root }) {
     scheduled = false;
     const s = model.get("status") || {};
     const newClip = needBuild && (s.clip_id ?? null) !== shownClip;
-    if (needBuild) { view.build(); needBuild = false; }
+    if (needBuild) { view.use(prebuilt); prebuilt = null; needBuild = false; }
     if (newClip) { // a new clip: the zoom keeps its span, on the clip
       shownClip = s.clip_id ?? null;
+      for (const [k, a] of ahead) if (a.msg.after !== shownClip) { player.discard(a.sound); ahead.delete(k); }
+      counted();
       if (zoomSpan) { const c = off() + model.get("clip_duration_s") / 2; view.setTime([c - zoomSpan / 2, c + zoomSpan / 2]); }
     }
     applyFreq(); showStatus(); showRegion(false); draw();
     if (newClip && shownClip !== null) {
       root.dataset.clipId = String(shownClip);
-      const painted = shownClip;
+      const painted = shownClip, fromAhead = shownAhead === shownClip;
+      shownAhead = null;
       requestAnimationFrame(() => { // after the frame that shows it
         const ch = new MessageChannel();
-        ch.port1.onmessage = () => mark("alwidget:painted", { clip_id: painted });
+        ch.port1.onmessage = () => mark("alwidget:painted", { clip_id: painted, ahead: fromAhead });
         ch.port2.postMessage(0);
       });
     }
@@ -487,8 +543,9 @@ function render({ model, el: root }) {
   range.addEventListener("input", () => { save("range_db", Number(range.value)); rangeLabel.textContent = `${range.value} dB`; });
 
   buildButtons(); applyListening(); player.load(); flush();
+  model.send({ type: "ahead?" }); // the next clips planned already
   say(model.get("message") || "");
-  return player.close;
+  return () => { clearAhead(); player.close(); };
 }
 
 export default { render };

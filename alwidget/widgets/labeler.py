@@ -11,24 +11,29 @@ it replaces, so only the view on screen decodes audio after each decision.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import traceback
 from pathlib import Path
 
 import anywidget
-import numpy as np
 import traitlets as t
 
 from ..audio import printable
-from ..session import DOUBT, STATUS_NAMES, Session, StaleDecision
+from ..session import DOUBT, Session, StaleDecision
 from .live import MainThread, release_view, replace_view
-from .payload import ClipTraits, clip_payload
+from .payload import PAYLOAD_TRAITS, ClipTraits, clip_payload, payload_traits
 
 __all__ = ["LabelingWidget", "curve_by_labels"]
 
 _HERE = Path(__file__).parent
 _RATES = (0.25, 2.0)  # playback rates the browser plays well
 _MAX_GAIN = 4.0  # +12 dB
+
+
+#: What the browser may set (by a "set" message).
+_SETTINGS = ("region", "colormap", "range_db", "playback_rate", "preserve_pitch", "loop",
+             "play_context", "gain", "freq_range", "target_labels")
 
 
 class _Refused(ValueError):
@@ -67,6 +72,14 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
     Every decision names the clip it was made on: a message for a clip that is no
     longer shown (a double press, a slow kernel) is refused with a note in the
     widget, and nothing is stored.
+
+    No wait for the kernel: while the expert listens, the widget sends the browser the next
+    clip of each answer the session's planner has planned (both classes of a binary task and
+    a skip), its image made and its audio loaded there. At the key press the browser shows
+    that clip at once and tells the kernel, which stores the answer and confirms the clip
+    without sending its audio or image again (or, when the session moved elsewhere, e.g. the
+    decision was refused, sends the clip it shows instead). Settings changed in the browser
+    reach the kernel as messages, which checks them.
 
     One labeler per session is live: a new ``LabelingWidget`` of the same session (a re-run
     cell) closes the previous one, which then stops listening to the session.
@@ -161,9 +174,12 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
         self._closed = False
         self._recent: list = []  # this view's decisions, newest last (None: made elsewhere)
         self._main = MainThread()  # traits change on the thread the widget was made on
+        self._sent_ahead: set = set()  # the upcoming clips sent for the clip shown
+        self._browser_shows = None  # the clip the browser showed ahead at the last decision
         self.on_msg(self._on_message)
         self._show()
         session.observe(self._session_changed)
+        session.observe(self._upcoming_ready, upcoming=True)
         replace_view(session, "labeler", self)  # closes the labeler this one replaces
 
     @t.validate("playback_rate")
@@ -224,15 +240,69 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
                 self.message = (f"{more} clip{'s' if more > 1 else ''} queued: asked next "
                                 f"({self.status['n_queued']} in the queue)")
 
+    def _upcoming_ready(self, session) -> None:  # the planner's thread, maybe holding locks
+        self._main.post(self._send_upcoming)
+
+    def _send_upcoming(self, again: bool = False) -> None:
+        """Send the next clip of each answer planned so far (its payload made by the planner):
+        the browser shows it the moment the expert answers, while the kernel stores the
+        answer (:meth:`_show` then sends no audio or image again). ``again``: also what was
+        sent before (a view just rendered)."""
+        if self._closed or self._chosen is not None or self._deciding:
+            return
+        if again:
+            self._sent_ahead.clear()
+        shown = self.status.get("clip_id")
+        for u in self.session.upcoming():
+            p = u.proposal
+            key = (u.after, u.action, u.label, p.clip_id)
+            if u.after != shown or key in self._sent_ahead:
+                continue
+            self._sent_ahead.add(key)
+            pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=self.context_s,
+                               **self._payload_kw)
+            traits = payload_traits(pay)
+            del traits["audio"], traits["spec"]
+            self.send({"type": "upcoming", "after": u.after, "action": u.action,
+                       "label": u.label, "traits": traits, "status": self._clip_status(p)},
+                      buffers=[pay.wav, pay.spec])
+
     # -- browser -> session ----------------------------------------------------
     def _on_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict) or content.get("type") != "decide":
+        if not isinstance(content, dict):
             return
         # JupyterLab 4.6 may send a widget's messages over a kernel subshell (ipykernel 7
         # handles them on a thread of their own): the decision runs on the main thread, in
         # order, as every change of this widget and the session's notices do
-        self._main.call(functools.partial(self.decide, content.get("action"),
-                                          content.get("label"), clip_id=content.get("clip_id")))
+        if content.get("type") == "decide":
+            self._main.call(functools.partial(self._decide_from_browser, content))
+        elif content.get("type") == "ahead?":  # a view was rendered: it holds nothing yet
+            self._main.call(self._send_upcoming, True)
+        elif content.get("type") == "set":
+            self._main.call(functools.partial(self._set_from_browser, content.get("name"),
+                                              content.get("value")))
+
+    def _set_from_browser(self, name, value) -> None:
+        """A setting changed in the browser (the browser sends no state of its own: it sets
+        the clip shown ahead on its model itself)."""
+        if name not in _SETTINGS:
+            self.error = f"the browser asked to set {name!r}, which is not a setting"
+            return
+        try:
+            with self._lock_property(**{name: value}):  # what the browser has: not echoed
+                setattr(self, name, value)
+        except t.TraitError as exc:
+            self.error = str(exc)
+            self.send_state(name)  # the browser shows the value in force again
+
+    def _decide_from_browser(self, content: dict) -> None:
+        shows = content.get("shows")
+        self._browser_shows = shows if isinstance(shows, int) else None
+        try:
+            self.decide(content.get("action"), content.get("label"),
+                        clip_id=content.get("clip_id"))
+        finally:
+            self._browser_shows = None
 
     @property
     def shown(self):
@@ -290,6 +360,8 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
             self._deciding = False
             try:
                 self._show(said)
+                if self._main.running:  # a kernel, so a browser: those planned already
+                    self._send_upcoming()
             except Exception as exc:  # e.g. the next clip's audio file moved: say so, stay usable
                 self.error = f"cannot show the next clip: {type(exc).__name__}: {exc}"
                 traceback.print_exc()
@@ -344,6 +416,7 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
         if not getattr(self, "_closed", True):  # once (ipywidgets' __del__ closes too)
             self._closed = True
             self.session.unobserve(self._session_changed)
+            self.session.unobserve(self._upcoming_ready)
             release_view(self.session, "labeler", self)
         super().close()
 
@@ -355,7 +428,6 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
         s = self.session
         p = self.shown
         st = s.status()
-        counts = np.bincount(s.pool.view().status, minlength=len(STATUS_NAMES))
         status = {
             "n_labels": st.n_labels,
             "positive_share": (st.n_positive / st.n_labels) if st.n_positive is not None
@@ -366,21 +438,24 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
             "curve": curve_by_labels(st.learning_curve),
             "done": st.done,
             "features": s.feature_set.extractor,
-            "n_skipped": int(counts[STATUS_NAMES.index("skipped")]),
-            "n_doubt": int(counts[STATUS_NAMES.index("doubt")]),
-            "n_queued": getattr(st, "n_queued", None),  # once the session counts its queue
+            "n_skipped": st.n_skipped,
+            "n_doubt": st.n_doubt,
+            "n_queued": st.n_queued,
         }
         pay = None
         if p is not None:
-            status.update(reason=p.reason + (" (Skip returns to the queue)" if self._chosen else ""),
-                          chosen=self._chosen is not None, predicted=p.predicted,
-                          confidence=p.confidence, confident=self.confident(p),
-                          clip_id=p.clip_id, path=printable(p.path), start_s=p.start_s,
-                          duration_s=p.duration_s)
+            status.update(self._clip_status(p))
             if p.clip_id != self.status.get("clip_id"):
                 pay = clip_payload(p.path, p.start_s, p.duration_s, context_s=self.context_s,
                                    **self._payload_kw)
-        with self.hold_sync():  # one message: the clip, its status and what was done
+                self._sent_ahead.clear()
+        ahead = self._browser_shows
+        lock = contextlib.nullcontext()
+        if pay is not None and ahead == p.clip_id:  # the browser has these bytes: not again
+            lock = self._lock_property(**{k: self.trait_metadata(k, "to_json",
+                                                                 self._trait_to_json)(v, self)
+                                          for k, v in (("audio", pay.wav), ("spec", pay.spec))})
+        with self.hold_sync(), lock:  # one message: the clip, its status and what was done
             if p is None:
                 self.audio, self.spec, self.region = b"", b"", []
             elif pay is not None:
@@ -389,6 +464,18 @@ class LabelingWidget(ClipTraits, anywidget.AnyWidget):
             self.status = status
             if message is not None:
                 self.message = message
+            if ahead is not None and (p is None or ahead != p.clip_id):
+                # the browser showed another clip ahead (e.g. the decision was refused): all
+                # of this clip again in this message, even what did not change here
+                self._states_to_send.update([*PAYLOAD_TRAITS, "status", "region"])
+                self._sent_ahead.clear()  # and its next clips
+
+    def _clip_status(self, p) -> dict:
+        """What the status says about the clip ``p`` shown."""
+        return dict(reason=p.reason + (" (Skip returns to the queue)" if self._chosen else ""),
+                    chosen=self._chosen is not None, predicted=p.predicted,
+                    confidence=p.confidence, confident=self.confident(p), clip_id=p.clip_id,
+                    path=printable(p.path), start_s=p.start_s, duration_s=p.duration_s)
 
 
 def curve_by_labels(curve) -> list[tuple[int, float]]:

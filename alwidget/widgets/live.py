@@ -101,6 +101,23 @@ class MainThread:
         except RuntimeError:  # the loop closed meanwhile (the kernel is shutting down)
             pass
 
+    @property
+    def running(self) -> bool:
+        """Whether the loop runs (in a kernel: there is a browser to tell)."""
+        loop = self.loop
+        return loop is not None and not loop.is_closed() and loop.is_running()
+
+    def post(self, fn, *args) -> None:
+        """Run ``fn(*args)`` later on the loop's thread, never now: for notices from threads
+        that hold locks ``fn`` may take. Without a running loop (no kernel: no browser to
+        tell), nothing is run."""
+        if not self.running:
+            return
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
     def _in_loop(self) -> bool:
         try:
             return asyncio.get_running_loop() is self.loop

@@ -25,7 +25,7 @@ THEMES = ("light", "dark")
 STATUS_COLORS = ("#9e9e9e", "#ff7f0e", "#1f77b4", "#7f7f7f", "#9467bd", "#74c476", "#e377c2",
                  "rgba(160, 160, 160, 0.35)")
 #: Marker sizes per status: the proposed clip and labeled clips stand out.
-STATUS_SIZES = np.array([4, 12, 8, 6, 8, 3, 5, 2], np.float32)
+STATUS_SIZES = np.array([4, 12, 8, 6, 8, 3, 5, 2], np.uint8)  # px, by status code
 NONE_COLOR = "#c7c7c7"
 _CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#ff7f0e", "#393b79")
@@ -88,7 +88,7 @@ class Colouring:
     """How the points are coloured: one value per clip, and what the values mean.
 
     ``values`` is None for a continuous colouring (P(target) from 0 to 1); otherwise integer
-    codes into ``names`` and ``colors`` (float32, as the map sends them).
+    codes into ``names`` and ``colors`` (the map sends them as one byte per clip).
     """
 
     values: np.ndarray | None

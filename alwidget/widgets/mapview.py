@@ -2,8 +2,9 @@
 
 One long-lived plotly ``FigureWidget`` holds one WebGL scatter of the clips, a ring on the clip
 shown in the labeler, and a compact legend of the colours present. After every decision the
-session tells the view, which recolours the points by assigning float32 arrays inside
-``batch_update()`` (no per-point strings), after the labeler has sent its next clip. Click a
+session tells the view, which recolours the points by assigning arrays of one byte (codes,
+sizes) or float32 (probabilities) per clip inside ``batch_update()`` (no per-point strings),
+after the labeler has sent its next clip. Click a
 point to show and play that clip in a :class:`~alwidget.widgets.LabelingWidget`; box- or
 lasso-select a region to list its clips (kept current as decisions are made), label them all
 (after confirming the count), queue them, or find the clips most like them (a
@@ -293,7 +294,11 @@ class MapView(W.VBox):
         legend = c.legend()
         with self.figure.batch_update():  # one message: what a decision changes
             m = self.trace.marker
-            m.color = np.nan_to_num(v.p_target, nan=0.5) if c.values is None else c.values
+            # one byte per clip where a byte says it (codes, sizes): 100 kB, not 400 kB, per
+            # array of 100,000 clips sent after every decision
+            m.color = (np.nan_to_num(v.p_target, nan=0.5) if c.values is None
+                       else c.values.astype(np.uint8) if c.values.max(initial=0) < 256
+                       else c.values)
             m.size = STATUS_SIZES[v.status]
             if (c.title, c.names, c.colors) != self._scale:  # a new colouring (not per decision)
                 self._set_scale(c)

@@ -12,7 +12,7 @@ import traitlets as t
 
 from ..session.payloads import DISPLAY_FRAMES, PAYLOADS, ClipPayload
 
-__all__ = ["ClipPayload", "ClipTraits", "clip_payload"]
+__all__ = ["PAYLOAD_TRAITS", "ClipPayload", "ClipTraits", "clip_payload", "payload_traits"]
 
 
 def clip_payload(path: str, start_s: float, duration_s: float, *, context_s: float = 1.0,
@@ -66,9 +66,18 @@ class ClipTraits(t.HasTraits):
         if pay is None:
             self.audio, self.spec, self.spec_shape = b"", b"", [0, 0]
             return
-        for name, value in (("audio", pay.wav), ("sample_rate", pay.sample_rate),
-                            ("spec", pay.spec), ("spec_shape", list(pay.spec_shape)),
-                            ("db_span", pay.db_span), ("fmin", pay.fmin), ("fmax", pay.fmax),
-                            ("window_s", pay.window_s), ("clip_offset_s", pay.clip_offset_s),
-                            ("clip_duration_s", pay.clip_duration_s)):
+        for name, value in payload_traits(pay).items():
             setattr(self, name, value)
+
+
+#: The traits a payload sets (:func:`payload_traits`).
+PAYLOAD_TRAITS = ("audio", "sample_rate", "spec", "spec_shape", "db_span", "fmin", "fmax",
+                  "window_s", "clip_offset_s", "clip_duration_s")
+
+
+def payload_traits(pay: ClipPayload) -> dict:
+    """The values of :data:`PAYLOAD_TRAITS` that show ``pay``."""
+    return {"audio": pay.wav, "sample_rate": pay.sample_rate, "spec": pay.spec,
+            "spec_shape": list(pay.spec_shape), "db_span": pay.db_span, "fmin": pay.fmin,
+            "fmax": pay.fmax, "window_s": pay.window_s, "clip_offset_s": pay.clip_offset_s,
+            "clip_duration_s": pay.clip_duration_s}

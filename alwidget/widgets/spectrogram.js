@@ -123,13 +123,15 @@ function specView(model, canvas, pad) {
   };
   const canvasX = (ev) => ev.offsetX * (W / canvas.clientWidth);
 
-  function build() {
-    const [rows, cols] = model.get("spec_shape");
-    const data = bytesOf(model.get("spec"));
-    if (!rows || !cols || data.length < rows * cols) { image = null; return; }
+  // the image of a spectrogram (rows x cols bytes, 0..255 over db_span dB) in the colours
+  // and range shown now: a canvas of its own, drawn scaled by drawImage
+  function makeImage(shape, bytes, dbSpan) {
+    const [rows, cols] = shape || [0, 0];
+    const data = bytesOf(bytes);
+    if (!rows || !cols || data.length < rows * cols) return null;
     const map = lut(model.get("colormap"));
-    const span = model.get("db_span"), shown = model.get("range_db");
-    const floor = 255 * (1 - Math.min(shown, span) / span);
+    const shown = model.get("range_db");
+    const floor = 255 * (1 - Math.min(shown, dbSpan) / dbSpan);
     const off = document.createElement("canvas");
     off.width = cols; off.height = rows;
     const ctx = off.getContext("2d");
@@ -144,7 +146,17 @@ function specView(model, canvas, pad) {
       }
     }
     ctx.putImageData(img, 0, 0);
-    image = off;
+    off.__alw = { bytes, colormap: model.get("colormap"), range_db: shown };
+    return off;
+  }
+  function build() { image = makeImage(model.get("spec_shape"), model.get("spec"), model.get("db_span")); }
+  // `prepare(traits, bytes)` makes a clip's image ahead (while the expert listens to another);
+  // `use(prepared)` shows it when the model's spectrogram is those bytes (else it builds)
+  const prepare = (traits, bytes) => makeImage(traits.spec_shape, bytes, traits.db_span);
+  function use(prepared) {
+    const a = prepared && prepared.__alw;
+    if (a && a.bytes === model.get("spec") && a.colormap === model.get("colormap") && a.range_db === model.get("range_db")) image = prepared;
+    else build();
   }
 
   function drawImage(ctx) {
@@ -193,7 +205,7 @@ function specView(model, canvas, pad) {
   }
 
   return {
-    W, H, g, tToX, xToT, fToY, canvasX, build, drawImage, drawAxes, time, freq,
+    W, H, g, tToX, xToT, fToY, canvasX, build, prepare, use, drawImage, drawAxes, time, freq,
     setTime: (range) => { tv = range; }, setFreq: (range) => { fv = range; },
   };
 }
@@ -206,10 +218,13 @@ function specView(model, canvas, pad) {
 // how it plays: playback rate, pitch kept at other rates, loop, gain (above 1 through a Web
 // Audio gain node) and `range()`, a function giving the [start, end] (window seconds) to
 // play, or null for the whole window. By default: rate 1, no loop, gain 1, whole window.
+// `prepare(bytes)` loads another clip's audio in an element of its own (while the expert
+// listens to this one); `adopt(prepared)` makes it the player's element, ready at once when
+// it could already play through; `discard(prepared)` frees one not used. `player.audio` is
+// the element playing now.
 function clipPlayer(model, button, draw, onError, onReady) {
-  const audio = new Audio();
-  audio.preload = "auto"; audio.loop = false; audio.autoplay = false;
-  let url = null, ready = false, range = () => null, loop = false, graph = null;
+  let url = null, ready = false, range = () => null, loop = false, graph = null, adopted = null;
+  let opts = { rate: 1, pitch: true, loop: false };
   const label = () => {
     const paused = audio.paused;
     button.replaceChildren(icon(paused ? "play" : "pause"), paused ? " Play (Space)" : " Pause (Space)");
@@ -228,39 +243,95 @@ function clipPlayer(model, button, draw, onError, onReady) {
   }
   function frame() { keepInRange(); draw(); if (!audio.paused) requestAnimationFrame(frame); }
   function toggle() { if (!url) return; if (audio.paused) play(); else audio.pause(); }
+  function element() {
+    const a = new Audio();
+    a.preload = "auto"; a.autoplay = false;
+    const mine = (f) => () => { if (a === audio) f(); };
+    a.addEventListener("play", mine(() => { label(); frame(); }));
+    a.addEventListener("pause", mine(() => { label(); draw(); }));
+    a.addEventListener("ended", mine(() => { label(); draw(); }));
+    a.addEventListener("timeupdate", mine(keepInRange)); // also when no frame is drawn (hidden tab)
+    a.addEventListener("canplaythrough", () => {
+      a.__alwReady = true;
+      if (a === audio && !ready && url) { ready = true; if (onReady) onReady(); }
+    });
+    return a;
+  }
+  function apply(a) { // how this player plays, on an element
+    a.playbackRate = opts.rate; a.defaultPlaybackRate = opts.rate;
+    a.preservesPitch = !!opts.pitch; a.loop = loop;
+    if (graph) {
+      if (!a.__alwSource) a.__alwSource = graph.ctx.createMediaElementSource(a);
+      a.__alwSource.connect(graph.node); a.volume = 1;
+    } else a.volume = Math.max(opts.gain ?? 1, 0);
+  }
+  let audio = element();
   function load() {
+    if (adopted !== null && model.get("audio") === adopted) return; // shown already (adopt)
+    adopted = null;
     url = setAudioBytes(audio, model.get("audio"), url);
     ready = false;
     audio.currentTime = 0;
     label(); draw();
     if (url && model.get("autoplay")) play();
   }
+  function prepare(bytes) {
+    const b = bytesOf(bytes);
+    if (!b.length) return null;
+    const a = element();
+    a.__alwUrl = URL.createObjectURL(new Blob([b], { type: "audio/wav" }));
+    a.src = a.__alwUrl;
+    a.load();
+    return { el: a, bytes };
+  }
+  function release(el) { // an element no longer used: its media resources freed
+    el.pause(); el.removeAttribute("src"); el.load();
+    if (el.__alwSource) el.__alwSource.disconnect();
+  }
+  function discard(p) {
+    if (!p || p.el === audio) return;
+    release(p.el); URL.revokeObjectURL(p.el.__alwUrl);
+  }
+  function adopt(p) {
+    const old = audio;
+    release(old);
+    if (url) URL.revokeObjectURL(url);
+    audio = p.el; url = p.el.__alwUrl; adopted = p.bytes;
+    audio.className = old.className;
+    if (old.parentNode) old.replaceWith(audio);
+    apply(audio);
+    audio.currentTime = 0;
+    ready = !!audio.__alwReady;
+    label(); draw();
+    if (ready && onReady) onReady();
+    if (model.get("autoplay")) play();
+  }
   function setGain(gain) {
     if (gain > 1 && !graph) { // the element's volume stops at 1: louder through Web Audio
       const Ctx = window.AudioContext || window.webkitAudioContext;
       const ctx = new Ctx(), node = ctx.createGain();
-      ctx.createMediaElementSource(audio).connect(node).connect(ctx.destination);
+      node.connect(ctx.destination);
       graph = { ctx, node };
+      apply(audio);
     }
     if (graph) { audio.volume = 1; graph.node.gain.value = gain; } else audio.volume = Math.max(gain, 0);
   }
-  function set(opts) {
-    if (opts.rate !== undefined) { audio.playbackRate = opts.rate; audio.defaultPlaybackRate = opts.rate; }
-    if (opts.pitch !== undefined) audio.preservesPitch = !!opts.pitch;
-    if (opts.loop !== undefined) { loop = !!opts.loop; audio.loop = loop; }
-    if (opts.gain !== undefined) setGain(opts.gain);
-    if (opts.range !== undefined) range = opts.range || (() => null);
+  function set(o) {
+    if (o.rate !== undefined) opts.rate = o.rate;
+    if (o.pitch !== undefined) opts.pitch = !!o.pitch;
+    if (o.loop !== undefined) loop = !!o.loop;
+    if (o.rate !== undefined || o.pitch !== undefined || o.loop !== undefined) apply(audio);
+    if (o.gain !== undefined) { opts.gain = o.gain; setGain(o.gain); }
+    if (o.range !== undefined) range = o.range || (() => null);
   }
-  audio.addEventListener("play", () => { label(); frame(); });
-  audio.addEventListener("pause", () => { label(); draw(); });
-  audio.addEventListener("ended", () => { label(); draw(); });
-  audio.addEventListener("timeupdate", keepInRange); // also when no frame is drawn (hidden tab)
-  audio.addEventListener("canplaythrough", () => { if (!ready && url) { ready = true; if (onReady) onReady(); } });
   button.addEventListener("click", toggle);
   model.on("change:audio", load);
   model.on("change:play_request", () => {
     if (url) { const r = span(); audio.currentTime = r ? r[0] : 0; play(); }
   });
   const close = () => { audio.pause(); if (url) URL.revokeObjectURL(url); if (graph) graph.ctx.close(); };
-  return { audio, toggle, play, load, close, set, gain: () => (graph ? graph.node.gain.value : audio.volume) };
+  return {
+    get audio() { return audio; }, toggle, play, load, close, set, prepare, adopt, discard,
+    gain: () => (graph ? graph.node.gain.value : audio.volume),
+  };
 }

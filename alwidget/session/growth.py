@@ -1,0 +1,109 @@
+"""A session on a growing archive: new recordings ingested and their features computed join
+the pool at the session's next plan (:class:`Growth`, a part of :class:`Session`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .pool import SessionPool
+
+__all__ = ["Growth"]
+
+
+class Growth:
+    """Session methods that take in the clips a growing archive adds.
+
+    A clip joins when its features in the session's feature set are stored, whatever the
+    order they are stored in (``extract_features`` stores its batches as they finish):
+    the store tells which clips above a mark have features, and up to which clip all have
+    (:meth:`Store.feature_ids_since`); the pool takes those it lacks.
+
+    Which new clips the session labels (``inside``): every one for a session opened without
+    ``clips=``; those the same node/time filter chooses for one opened with
+    ``clips=clips_where(...)``; none for one opened with plain clip ids (it does not grow;
+    :meth:`add_new_clips` with ``clips=`` takes the listed ones).
+    """
+
+    def _init_growth(self, clips) -> None:
+        """Called by ``Session.__init__`` with its ``clips=``."""
+        self._grow_where = getattr(clips, "where", None)  # clips_where's (nodes, start, end)
+        self._grow_all = clips is None
+        #: Take in new clips of a growing archive after every decision (one indexed lookup
+        #: of the features stored since): True unless the session was opened with plain
+        #: clip ids. ``session.follow_archive = False`` stops it.
+        self.follow_archive = clips is None or self._grow_where is not None
+        self._grown_to = 0  # every clip up to this id with features is in the pool
+
+    def add_new_clips(self, clips=None) -> int:
+        """Take in the clips that got features since the session opened (a growing archive:
+        new recordings ingested, then ``extract_features``): the plans made from now on
+        consider them; the clip on screen stays. Returns how many the session will label.
+
+        A session opened with ``clips=clips_where(...)`` takes the new clips that filter
+        chooses; one opened with plain clip ids takes only those listed in ``clips`` here.
+        With ``follow_archive`` (the default unless opened with plain clip ids) the session
+        does this after every decision.
+
+        Examples
+        --------
+        >>> alwidget.ingest("s3://port-archive/2024/", "project.db")  # doctest: +SKIP
+        >>> alwidget.extract_features("project.db", "logmel")  # new clips only  # doctest: +SKIP
+        >>> session.add_new_clips()  # doctest: +SKIP
+        120
+        """
+        with self._lock:
+            added = self._take_new_clips(clips)
+            if not added:
+                return 0
+            if self._planned.proposal is None:  # nothing was left to label: plan now
+                self._advance(record=False)
+            else:
+                self._precompute()
+        self._notify()
+        return added
+
+    def _take_new_clips(self, clips) -> int:
+        """Extend the pool with the clips that have features and are not in it (and make
+        those of ``clips`` inside); plans made before are dropped. Returns how many clips
+        became inside. Lock held."""
+        listed = None if clips is None else \
+            np.asarray([self._clip_id(c) for c in clips], np.int64)
+        ids, grown_to = self.store.feature_ids_since(self.feature_set, self._grown_to)
+        new_ids = ids[~np.isin(ids, self._ids)]
+        inside = np.zeros(len(self._ids) + len(new_ids), bool)
+        inside[self._inside_rows] = True
+        was = len(self._inside_rows)
+        if listed is not None:  # listed clips already in the pool, outside until now
+            rows = np.flatnonzero(np.isin(self._ids, listed))
+            inside[rows[~np.isin(self._ids[rows], list(self._val_ids))]] = True
+        if len(new_ids):
+            if listed is not None:
+                take = np.isin(new_ids, listed)
+            elif self._grow_where is not None:
+                take = np.isin(new_ids, self.store.window_clips(*self._grow_where))
+            else:
+                take = np.full(len(new_ids), self._grow_all or self.follow_archive)
+            inside[len(self._ids):] = take
+        if not len(new_ids) and inside.sum() == was:
+            self._grown_to = grown_to
+            return 0
+        self._planner.cancel()  # plans made without them
+        if len(new_ids):
+            X_new = self.store.get_features(self.feature_set, new_ids)[1]
+            first = len(self._ids)
+            self._core.X = np.ascontiguousarray(np.concatenate([self._core.X, X_new]))
+            self._ids = np.concatenate([self._ids, new_ids])
+            self._row.update({int(c): first + i for i, c in enumerate(new_ids)})
+        self._inside_rows = np.flatnonzero(inside)
+        val_rows = np.array(sorted(self._row[c] for c in self._val_ids), np.int64)
+        old, add = self.pool._sources, self.store.clip_sources(new_ids)  # read the new only
+        sources = type(old)(*(old.path + add.path if name == "path" else
+                              np.concatenate([getattr(old, name), getattr(add, name)])
+                              for name in ("clip_id", "audio_id", "path", "start_s",
+                                           "duration_s")))
+        self.pool = SessionPool(
+            store=self.store, feature_set=self.feature_set, clip_ids=self._ids,
+            sources=sources, classes=self.classes, target=self.target,
+            validation_rows=val_rows, inside=inside, snapshot=self._snapshot)
+        self._grown_to = grown_to
+        return int(inside.sum()) - was

@@ -1,0 +1,174 @@
+"""The deep learners (issue 16): the CRNN learns a temporal pattern the forest cannot see.
+
+A synthetic task: an up-chirp against a down-chirp with the same spectrum (one is the other
+reversed in time). The logmel statistics (per-band mean and std over time) of the two are
+the same up to noise, so the forest on them is at chance; the CRNN on the spectrogram
+patches (``logmel-frames``) must learn the direction of the sweep.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from alwidget.features import LogMel, LogMelFrames, get_extractor
+from alwidget.learn import (CRNN, EmbeddingHead, Learner, RandomForest, is_deep, make_model,
+                            mutual_information, predictive_entropy)
+
+SR = 16000
+
+
+def chirps(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` clips of 1 s: an up- or down-chirp (500 -> 3000 Hz) in noise, as one signal."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    f0, f1 = 500.0, 3000.0
+    up = np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t**2 / 2)).astype(np.float32)
+    labels = np.array(["up", "down"] * (n // 2))
+    rng.shuffle(labels)
+    clips = []
+    for lab in labels:
+        s = up if lab == "up" else up[::-1]
+        clips.append(rng.uniform(0.3, 1.0) * s + 0.05 * rng.standard_normal(SR).astype(np.float32))
+    return np.concatenate(clips), labels
+
+
+def features(extractor, y: np.ndarray, n: int) -> np.ndarray:
+    return extractor.extract(y, SR, np.arange(n, dtype=float), np.ones(n))
+
+
+def tiny_crnn(**kw) -> CRNN:
+    params = dict(n_mels=32, channels=(4, 8), rnn_units=8, max_epochs=40, max_seconds=None,
+                  tol=0.05, batch_size=16, random_state=0)
+    return CRNN(**{**params, **kw})
+
+
+FRAMES = LogMelFrames(n_mels=32, n_frames=32)
+STATS = LogMel(stats=("mean", "std"), n_mels=32)
+
+
+@pytest.fixture(scope="module")
+def task():
+    y_tr, lab_tr = chirps(40, seed=1)
+    y_te, lab_te = chirps(40, seed=2)
+    return y_tr, lab_tr, y_te, lab_te
+
+
+def test_the_crnn_learns_the_direction_of_a_sweep_the_forest_on_statistics_cannot(task):
+    y_tr, lab_tr, y_te, lab_te = task
+    crnn = tiny_crnn().fit(features(FRAMES, y_tr, 40), lab_tr)
+    acc_crnn = (crnn.predict(features(FRAMES, y_te, 40)) == lab_te).mean()
+    forest = RandomForest(n_estimators=50, random_state=0).fit(features(STATS, y_tr, 40), lab_tr)
+    acc_forest = (forest.predict(features(STATS, y_te, 40)) == lab_te).mean()
+    assert acc_crnn >= 0.95, acc_crnn
+    assert acc_forest <= 0.7, acc_forest  # chance is 0.5: nothing to learn from statistics
+
+
+def test_logmel_frames_are_spectrograms_of_fixed_shape():
+    ex = get_extractor("logmel-frames")
+    assert ex.dim == 64 * 96 and ex.shape == (64, 96)
+    y, _ = chirps(2, seed=0)
+    V = FRAMES.extract(y, SR, np.array([0.0, 1.0, 1.9]), np.array([1.0, 1.0, 0.05]))
+    assert V.shape == (3, 32 * 32) and np.isfinite(V).all()
+    S = V[0].reshape(FRAMES.shape)  # bands x frames: an up-chirp's peak band rises in time
+    peak = S.argmax(axis=0)
+    assert peak[-3:].mean() > peak[:3].mean() + 5
+    assert np.all(V[2].reshape(FRAMES.shape)[:, 4:] == V[2].min())  # short clip: padded
+    with pytest.raises(ValueError, match="n_frames=0"):
+        LogMelFrames(n_frames=0)
+    with pytest.raises(ValueError, match="sample_rate=8000"):
+        FRAMES.extract(y, 8000, np.array([0.0]), np.array([1.0]))
+
+
+def test_same_seed_same_model_and_clone_is_unfitted(task):
+    y_tr, lab_tr, y_te, _ = task
+    X, Xt = features(FRAMES, y_tr, 40), features(FRAMES, y_te, 40)
+    a = tiny_crnn(max_epochs=5).fit(X, lab_tr).predict_proba(Xt)
+    b = tiny_crnn(max_epochs=5).fit(X, lab_tr).predict_proba(Xt)
+    c = tiny_crnn(max_epochs=5, random_state=1).fit(X, lab_tr).predict_proba(Xt)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    fitted = tiny_crnn(max_epochs=2).fit(X, lab_tr)
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "weights_")
+    assert fitted.n_epochs_ == 2 and fitted.stopped_ == "epochs"
+
+
+def test_caller_estimator_is_never_changed(task):
+    y_tr, lab_tr, _, _ = task
+    X = features(FRAMES, y_tr, 40)
+    model = tiny_crnn(max_epochs=1)
+    Learner(model, ["down", "up"]).fit(X, lab_tr)
+    assert not hasattr(model, "weights_")
+
+
+def test_time_budget_stops_the_training():
+    X, y = np.random.default_rng(0).standard_normal((64, 32 * 32)).astype(np.float32), \
+        np.array(["a", "b"] * 32)
+    m = tiny_crnn(max_epochs=10_000, tol=0.0, patience=10_000, max_seconds=0.2).fit(X, y)
+    assert m.stopped_ == "budget" and m.n_epochs_ < 10_000
+
+
+def test_mc_dropout_gives_seeded_spread_and_entropy(task):
+    y_tr, lab_tr, y_te, _ = task
+    X, Xt = features(FRAMES, y_tr, 40), features(FRAMES, y_te, 40)
+    m = tiny_crnn(max_epochs=3, dropout=0.5, mc_dropout=8).fit(X, lab_tr)
+    P = m.predict_proba(Xt)
+    np.testing.assert_array_equal(P, m.predict_proba(Xt))  # seeded passes
+    passes = m.mc_proba(Xt, 8)
+    assert passes.shape == (8, 40, 2)
+    np.testing.assert_allclose(passes.mean(axis=0), P, rtol=1e-5, atol=1e-6)
+    assert (mutual_information(passes) >= -1e-9).all() and mutual_information(passes).max() > 0
+    assert predictive_entropy(P).shape == (40,)
+    with pytest.raises(ValueError, match="mc_dropout=3 needs dropout > 0"):
+        tiny_crnn(dropout=0.0, mc_dropout=3).fit(X, lab_tr)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(n_mels=7), "not a multiple of n_mels=7"),
+    (dict(channels=()), "channels=()"),
+    (dict(max_seconds=0), "max_seconds=0"),
+    (dict(class_weight="rare"), "class_weight='rare'"),
+    (dict(max_epochs=0), "max_epochs=0"),
+])
+def test_bad_parameters_are_named(bad, match):
+    X, y = np.zeros((4, 64), np.float32), ["a", "b", "a", "b"]
+    with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        tiny_crnn(**{**dict(n_mels=32), **bad}).fit(X, y)
+
+
+def test_models_by_name():
+    assert isinstance(make_model("crnn"), CRNN) and isinstance(make_model("head"), EmbeddingHead)
+    assert make_model("crnn-mc5").mc_dropout == 5
+    assert is_deep(make_model("crnn")) and is_deep(Learner(make_model("head")))
+    assert not is_deep(make_model("forest"))
+    with pytest.raises(ValueError, match="model='cnn' is not one of"):
+        make_model("cnn")
+
+
+@parametrize_with_checks([CRNN(n_mels=1, channels=(4,), rnn_units=4, max_epochs=30,
+                               max_seconds=None, tol=0.05, random_state=0)],
+                         expected_failed_checks=lambda est: {})
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_a_fitted_crnn_is_saved_as_arrays_and_loads_with_the_same_predictions(task, tmp_path):
+    import pickle
+    import zipfile
+
+    from alwidget.model_file import load_model, save_model
+
+    y_tr, lab_tr, y_te, _ = task
+    X, Xt = features(FRAMES, y_tr, 40), features(FRAMES, y_te, 40)
+    learner = Learner(tiny_crnn(max_epochs=3), ["down", "up"]).fit(X, lab_tr)
+    fs = {"extractor": "logmel-frames", "config_hash": "x", "dim": X.shape[1]}
+    save_model(tmp_path / "m.alw", learner, classes=["down", "up"], feature_set=fs)
+    with zipfile.ZipFile(tmp_path / "m.alw") as z:
+        assert all(n.endswith((".json", ".npy")) for n in z.namelist())
+    loaded = load_model(tmp_path / "m.alw")
+    np.testing.assert_allclose(loaded.predict_proba(Xt), learner.predict_proba(Xt), rtol=1e-6)
+    again = pickle.loads(pickle.dumps(learner))  # joblib's workers: the weights travel as arrays
+    np.testing.assert_array_equal(again.predict_proba(Xt), learner.predict_proba(Xt))
