@@ -516,10 +516,15 @@ def write_report(runs: list[dict], a) -> None:
     lines = table(runs, runs[0]["n_clips"])
     lines += ["", f"Made with `.venv/bin/python benchmarks/bench_browser_latency.py "
               f"{' '.join(sys.argv[1:])}` ({os.cpu_count()} cores, Chromium headless)."]
+    report(lines, a.out)
+
+
+def report(lines: list[str], out: Path | None) -> None:
+    """Print a benchmark's report and write it to ``out`` when given."""
     text = "\n".join(lines)
     print(text)
-    if a.out:
-        a.out.write_text(text + "\n")
+    if out:
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

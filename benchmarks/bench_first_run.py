@@ -42,14 +42,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from bench_browser_latency import chromium_page  # noqa: E402
+from bench_browser_latency import chromium_page, report  # noqa: E402
 from test_browser import CHROMIUM, free_port  # noqa: E402
 
 WORK = Path(os.environ.get("ALWIDGET_BENCH_DIR", Path.home() / ".cache" / "alwidget-bench"))
 TOKEN = "alwidget-first-run"
-# what ./dev.sh lab installs (its make_venv line)
+# what ./dev.sh lab installs (the make_venv line of cmd_lab, the first in dev.sh)
 EXTRAS = next(line.split()[1] for line in (ROOT / "dev.sh").read_text().splitlines()
-              if line.strip().startswith("make_venv ") and "cmd_lab" not in line)
+              if line.strip().startswith("make_venv "))
 NEWS = "Would you like to get notified"
 
 PAGE_JS = r"""
@@ -241,10 +241,7 @@ def main() -> None:
     problems = [p for r in runs for p in r["problems"]]
     if problems:
         lines += ["", "Problems:", *[f"- {p}" for p in problems[:20]]]
-    text = "\n".join(lines)
-    print(text)
-    if a.out:
-        a.out.write_text(text + "\n")
+    report(lines, a.out)
 
 
 if __name__ == "__main__":
