@@ -188,6 +188,7 @@ def test_upcoming_tells_the_next_clip_of_each_answer_before_it_is_given(tmp_path
         s.submit(answer)
         assert s.current == ahead[("label", answer)].proposal  # what a view could show at once
     assert first and all(first)
+    s._planner.wait()  # the plans of the last answer are all told before counting
     assert told and all(name.startswith("alwidget-plan") for name in told)  # planner's thread
     n = len(told)
     s.unobserve(told.append)  # not this callback: nothing changes
