@@ -32,22 +32,25 @@ def __getattr__(name: str):
 
 
 def _load_widgets_meanwhile() -> None:
-    """In a Jupyter kernel, import plotly's widget in a background thread: it imports nbformat
-    and jsonschema (3-8 s on 2 cores), which would otherwise be paid in front of the first clip
-    when the labeler and its map are shown (``benchmarks/bench_first_run.py``)."""
+    """In a Jupyter kernel, import plotly's widget and alwidget's session and widgets in a
+    background thread: plotly's widget imports nbformat and jsonschema (3-8 s on 2 cores), the
+    session scikit-learn and the forest's compiled kernels; paid in front of the first clip
+    otherwise, when the labeler and its map are shown (``benchmarks/bench_first_run.py``),
+    meanwhile they overlap the cells that ingest and extract features."""
     import importlib
     import sys
     import threading
 
-    name = "plotly.graph_objs._figurewidget"
-    if "ipykernel" not in sys.modules or name in sys.modules:
+    names = ["plotly.graph_objs._figurewidget", "alwidget.widgets"]
+    if "ipykernel" not in sys.modules or all(n in sys.modules for n in names):
         return
 
     def load():
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a warm-up: the map says what failed when made
-            pass
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a warm-up: the map says what failed when made
+                pass
 
     threading.Thread(target=load, name="alwidget-load-widgets", daemon=True).start()
 

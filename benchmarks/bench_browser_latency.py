@@ -127,9 +127,28 @@ def _timed(owner, name, key):
             _cur[key] = _cur.get(key, 0.0) + _now() - t
     setattr(owner, name, timed)
 
-for owner, name, key in [(Session, "submit", "submit"), (MapView, "recolor", "recolor"),
+for owner, name, key in [(Session, "submit", "submit"),
                          (labeler_module, "clip_payload", "payload")]:
     _timed(owner, name, key)
+
+# the map's work after an answer (on the loop's next turn): a patch, or a redraw of the scatter
+_map_log = open("map.jsonl", "a")
+
+def _map_timed(name):
+    real = getattr(MapView, name, None)
+    if real is None:  # an alwidget without patches
+        return
+    def timed(self, *args, **kwargs):
+        t = _now()
+        try:
+            return real(self, *args, **kwargs)
+        finally:
+            _map_log.write(json.dumps({"what": name, "s": _now() - t}) + "\\n")
+            _map_log.flush()
+    setattr(MapView, name, timed)
+
+for _name in ("_show_changes", "recolor"):
+    _map_timed(_name)
 _decide = LabelingWidget.decide
 
 def decide(self, *args, **kwargs):
@@ -389,8 +408,10 @@ def run_one(demo: Path, run_dir: Path, view: str, listen: float, labels: int,
         end = max(m["spec"], m["audio"])
         m["long"] = sum(min(t + d, end) - max(t, m["t0"]) for t, d in marks["long"]
                         if t < end and t + d > m["t0"])
+    maps = run_dir / "map.jsonl"
+    maps = [json.loads(line) for line in maps.read_text().splitlines()] if maps.exists() else []
     return dict(view=view, listen=listen, marks=marks["done"], hooks=marks["hooks"],
-                kernel=kernel, load=(load_before, os.getloadavg()))
+                kernel=kernel, maps=maps, load=(load_before, os.getloadavg()))
 
 
 def stats(values) -> str:
@@ -409,8 +430,12 @@ def table(runs: list[dict], n_clips: int) -> list[str]:
         spec = [x["spec"] - x["t0"] for x in m]
         audio = [x["audio"] - x["t0"] for x in m]
         ready = np.maximum(spec, audio)
-        recolor = np.array([x.get("recolor", 0.0) for x in k]) * 1000
-        session = np.array([x["submit"] for x in k]) * 1000 - recolor
+        session = np.array([x["submit"] for x in k]) * 1000
+        maps = r.get("maps", [])
+        patches = np.array([x["s"] for x in maps if x["what"] == "_show_changes"]) * 1000
+        redraws = sum(x["what"] == "recolor" for x in maps)
+        map_work = (f"{stats(patches)} ({len(patches)} patches, {redraws} redraws)"
+                    if len(patches) else "—")
         payload = np.array([x.get("payload", 0.0) for x in k]) * 1000
         hits = "—" if k[0]["hit"] is None else f"{sum(x['hit'] for x in k)}/{len(k)}"
         # shown from the page's copy, and the clip the kernel then showed (else: replaced)
@@ -420,7 +445,7 @@ def table(runs: list[dict], n_clips: int) -> list[str]:
         shown_ahead = (f"{confirmed}/{len(m)}" + (f" ({replaced} replaced)" if replaced else "")
                        if any("ahead" in x for x in m) else "—")
         waits.append(f"{view} {stats(ready)} | {stats(spec)} | {stats(audio)} | {stats(session)} "
-                     f"| {stats(recolor) if r['view'] == 'app' else '—'} | {stats(payload)} "
+                     f"| {map_work if r['view'] == 'app' else '—'} | {stats(payload)} "
                      f"| {stats(ready - session)} | {hits} | {shown_ahead} "
                      f"| {sum(x['sync_plans'] for x in k)} |")
 
@@ -443,7 +468,7 @@ def table(runs: list[dict], n_clips: int) -> list[str]:
     return [f"From the key press to the next clip ready in the page, {n_clips:,} clips, "
             f"{len(runs[0]['marks'])} labels per row (ms: median / p95 / max).", "",
             "| view | listening | next clip ready | spectrogram painted | audio ready "
-            "| session (Session.submit) | map recolour (kernel) | payload (kernel) "
+            "| session (Session.submit) | map update (kernel) | payload (kernel) "
             "| widget's share | payloads made ahead | shown from the page's copy "
             "| plans made while waiting |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|", *waits, "",

@@ -61,10 +61,15 @@ POINTS_JS = f"""() => {{ const gd = {PLOT}, fl = gd._fullLayout, t = gd._fullDat
   const r = gd.getBoundingClientRect();
   return Array.from(t.x, (x, i) => [r.left + fl._size.l + fl.xaxis.l2p(x),
                                    r.top + fl._size.t + fl.yaxis.l2p(t.y[i])]); }}"""
-RING_ON_JS = f"""clip => {{ const gd = {PLOT}, t = gd._fullData[0];
-  const i = Array.from(t.customdata).indexOf(clip), s = (gd._fullLayout.shapes || [])[0];
-  return !!s && i >= 0 && Math.abs(s.xanchor - t.x[i]) < 1e-3
-    && Math.abs(s.yanchor - t.y[i]) < 1e-3; }}"""
+OVERLAY = "document.querySelector('.alw-map .alwm-overlay')"
+RING_ON_JS = f"""clip => {{ const gd = {PLOT}, t = gd._fullData[0], o = {OVERLAY};
+  const i = Array.from(t.customdata).indexOf(clip), fl = gd._fullLayout;
+  if (!o || i < 0 || o.dataset.ring !== String(clip)) return false;
+  const [x, y] = o.dataset.ringXy.split(',').map(Number);  // drawn where the point is
+  const ctx = o.getContext('2d'), dpr = o.width / fl.width;
+  const ink = ctx.getImageData(Math.round((x + 10) * dpr), Math.round(y * dpr), 1, 1).data[3];
+  return Math.abs(x - fl.xaxis._offset - fl.xaxis.l2p(t.x[i])) < 0.5
+    && Math.abs(y - fl.yaxis._offset - fl.yaxis.l2p(t.y[i])) < 0.5 && ink > 0; }}"""
 LISTEN_JS = f"""() => {{ window.__lasso = null;
   {PLOT}.on('plotly_selected', e => {{ if (e) window.__lasso =
     e.points.filter(p => p.curveNumber === 0).map(p => Number(p.customdata))
@@ -129,7 +134,7 @@ def test_lasso_list_ring_label_all_and_theme_in_jupyterlab(own_lab_settings, lab
 def _drive(page, url, tmp):
     run_notebook(page, url, "tree/maps.ipynb")
     page.wait_for_function(f"() => {{ const gd = {PLOT}; return gd && gd.data && gd.data.length"
-                           " && (gd._fullLayout.shapes || []).length; }", timeout=180_000)
+                           f" && {OVERLAY} && {OVERLAY}.dataset.ring; }}", timeout=180_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     root = page.locator(".alw-root")
     app = page.locator(".alw-map").locator("xpath=..")
@@ -246,7 +251,8 @@ def _dark_theme(page, tmp):
     page.locator(".lm-Menu-itemLabel", has_text="Theme").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="JupyterLab Dark").first.click()
     page.wait_for_function(f"() => {PLOT}._fullLayout.font.color === '#f2f5fa'", timeout=30_000)
-    ring = page.evaluate(f"() => {PLOT}._fullLayout.shapes[0].line.color")
+    page.wait_for_function(f"() => {OVERLAY}.dataset.ringColor === '#ffffff'", timeout=30_000)
+    ring = page.evaluate(f"() => {OVERLAY}.dataset.ringColor")
     assert ring == "#ffffff"
     page.locator(".alw-map").evaluate("e => e.parentElement.scrollIntoView()")
     page.screenshot(path=str(tmp / "maps-dark.png"))

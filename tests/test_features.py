@@ -93,6 +93,19 @@ def test_every_clip_gets_a_vector_and_parallel_equals_serial(small_project, tmp_
     np.testing.assert_allclose(Store(other).get_features(fs2)[1], X, rtol=1e-5, atol=1e-4)
 
 
+def test_a_small_job_is_extracted_without_worker_processes(small_project, tmp_path, monkeypatch):
+    from alwidget.features import runner
+
+    asked = []
+    real = runner.Parallel
+    monkeypatch.setattr(runner, "Parallel", lambda n_jobs, **kw: asked.append(n_jobs) or
+                        real(n_jobs=n_jobs, **kw))
+    extract_features(small_project, progress=False)  # 18 clips: workers would cost more
+    monkeypatch.setattr(runner, "MIN_CLIPS_FOR_WORKERS", 10)
+    extract_features(small_project, "logmel-frames", progress=False)
+    assert asked == [1, -1]
+
+
 class Exploding(LogMel):
     """Fails on the n-th file it reads, like a kill in the middle of a run."""
 

@@ -9,6 +9,7 @@ import pytest
 from alwidget.session import STATUS_NAMES, Session
 from alwidget.widgets import LabelingApp, LabelingWidget, MapView
 from alwidget.widgets.live import live_view
+from alwidget.widgets.map_style import STATUS_COLORS
 from test_widgets import listening, project
 
 EVIL_CLASS = "<img src=x onerror=alert(1)>"
@@ -44,7 +45,7 @@ def test_map_arrays_are_small_and_recolour_after_a_label(tmp_path):
     s.submit("yes")
     after = np.asarray(m.trace.marker.color)
     assert after[row] == STATUS_NAMES.index("labeled")  # the map heard the session
-    assert "1 labels" in m.figure.layout.title.text
+    assert "1 labels" in m.counts.value
     m.color_box.value = "probability"
     assert np.asarray(m.trace.marker.color).dtype == np.float32 and m.trace.marker.cmax == 1.0
     with pytest.raises(ValueError, match="color='hue' must be one of"):
@@ -392,12 +393,12 @@ def test_widgets_are_updated_on_the_main_thread_while_a_loop_runs(tmp_path):
             return record
 
         for name, widget in (("info", m.info), ("error", m.error), ("figure", m.figure),
-                             ("labeler", w)):
+                             ("labeler", w), ("counts", m.counts), ("events", m.events)):
             widget.observe(watch(name))
         m.method_box.value = "t-SNE"  # computed on a thread of its own
         await asyncio.wait_for(until(lambda: "t-SNE of" in m.info.value), 60)
         threading.Thread(target=s.submit, args=("yes",), name="elsewhere").start()
-        await asyncio.wait_for(until(lambda: "1 labels" in (m.figure.layout.title.text or "")
+        await asyncio.wait_for(until(lambda: "1 labels" in m.counts.value
                                      and w.status["n_labels"] == 1), 60)
         m.method_box.value = "UMAP"
         await asyncio.wait_for(until(lambda: "umap is broken here" in m.error.value), 60)
@@ -405,7 +406,8 @@ def test_widgets_are_updated_on_the_main_thread_while_a_loop_runs(tmp_path):
 
     m = asyncio.run(main())
     assert "alwidget-map-tsne" in computed_on and "alwidget-map-umap" in computed_on
-    assert {name for name, _, _ in updates} == {"info", "error", "figure", "labeler"}
+    assert {name for name, _, _ in updates} == {"info", "error", "figure", "labeler", "counts",
+                                                "events"}
     off_main = {(name, trait, t.name) for name, trait, t in updates
                 if t is not threading.main_thread()}
     assert off_main == set(), f"widgets touched off the main thread: {off_main}"
@@ -475,14 +477,9 @@ def test_label_all_asks_for_a_class_and_the_count_first(tmp_path):
 
 
 def ring_clip(m):
-    """The clip under the ring of the map (None without a ring)."""
-    if not m.figure.layout.shapes:
-        return None
-    shape = m.figure.layout.shapes[0]
-    xy = m.projection.coords
-    d = np.hypot(xy[:, 0] - shape.xanchor, xy[:, 1] - shape.yanchor)
-    assert d.min() < 1e-5
-    return int(m.projection.clip_ids[d.argmin()])
+    """The clip under the ring the page draws over the map (None without a ring)."""
+    row = m.events.ring_row
+    return None if row < 0 else int(m.projection.clip_ids[row])
 
 
 def test_the_ring_marks_the_clip_in_the_labeler(tmp_path):
@@ -493,14 +490,16 @@ def test_the_ring_marks_the_clip_in_the_labeler(tmp_path):
     other = int(next(c for c in m.projection.clip_ids if c != s.current.clip_id))
     m.pick(other)  # a click on the map
     assert ring_clip(m) == other
-    assert m.figure.layout.shapes[0].name == f"clip {other}, in the labeler"
+    assert m.events.ring_label == f"clip {other}, in the labeler"
+    (shape,) = m._static_figure().layout.shapes  # an exported map has the ring too
+    assert (shape.xanchor, shape.yanchor) == tuple(m.projection.coords[m.events.ring_row])
     app.labeler.decide("skip")  # back to the queue: nothing stored, the session says nothing
     assert ring_clip(m) == s.current.clip_id
     app.labeler.decide("label", "yes")
     assert ring_clip(m) == s.current.clip_id  # the next clip
     alone = MapView(s, method="pca", background=False)  # no labeler: the session's next clip
     assert ring_clip(alone) == s.current.clip_id
-    assert alone.figure.layout.shapes[0].name.endswith("next to label")
+    assert alone.events.ring_label.endswith("next to label")
 
 
 def test_the_legend_lists_only_the_colours_present(tmp_path):
@@ -549,39 +548,91 @@ def test_the_map_follows_the_page_theme(tmp_path):
     m.events.theme = "dark"  # what the page reports when JupyterLab's theme is dark
     layout = m.figure.layout.template.layout
     assert layout.font.color == "#f2f5fa" and layout.paper_bgcolor == "rgba(0,0,0,0)"
-    assert m.figure.layout.shapes[0].line.color == "#ffffff"  # the ring shows on dark
+    assert m._static_figure().layout.shapes[0].line.color == "#ffffff"  # the ring shows on dark
     s.label(int(ids[0]), "yes")
     s.label(int(ids[1]), "no")
     assert m.snapshot_figure().layout.template.layout.font.color == "#f2f5fa"
 
 
-def test_a_decision_redraws_the_map_once_after_the_labeler_sent_its_next_clip(tmp_path):
+def test_decisions_are_drawn_over_the_map_and_the_scatter_redrawn_when_the_expert_pauses(tmp_path):
     """In a kernel the answer's message handler decides, the labeler sends its next clip, and
-    only then (the loop's next turn) the map redraws, once for answers given meanwhile; the
-    snapshots are taken at once."""
+    only then (the loop's next turn) the map sends the page the points that changed, once for
+    answers given meanwhile (the snapshots are taken at once); the whole scatter is redrawn
+    only when a patch cannot say it all, after ``redraw_after_s`` without a decision."""
     import asyncio
 
     s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
-    order = []
+    order, patches = [], []
 
     async def main():
-        app = LabelingApp(s, map_method="pca", map_kwargs={"snapshots": (1,)})
-        drawn = asyncio.Event()
-        real = app.map._recolor
+        app = LabelingApp(s, map_method="pca",
+                          map_kwargs={"snapshots": (1,), "redraw_after_s": 0.2})
+        m = app.map
+        redrawn, patched = asyncio.Event(), asyncio.Event()
+        real_patch, real_recolor = m.events.patch, m.recolor
+
+        def patch(p):
+            order.append("map")
+            patches.append(p)
+            real_patch(p)
+            patched.set()
 
         def recolor():
-            order.append("map")
-            drawn.set()
-            real()
+            real_recolor()
+            redrawn.set()
 
-        app.map._recolor = recolor
+        m.events.patch, m.recolor = patch, recolor
+        before = np.asarray(m.trace.marker.color).copy()
         app.labeler.observe(lambda _: order.append("labeler"), "status")
+        first = app.labeler.shown.clip_id
         app.labeler.decide("label", "yes")
+        second = app.labeler.shown.clip_id
         app.labeler.decide("label", "no")
-        assert "map" not in order and 1 in app.map.snapshots
-        await asyncio.wait_for(drawn.wait(), 30)
-        return app
+        assert "map" not in order and 1 in m.snapshots
+        await asyncio.wait_for(patched.wait(), 30)
+        assert np.array_equal(np.asarray(m.trace.marker.color), before)  # not redrawn yet
+        assert "2 labels" in m.counts.value
+        assert m._redraw_at is None  # the patch said it all: no redraw of the scatter
+        (p,) = patches
+        m._shown.limit = 1  # more changes than a patch carries: the scatter waits for a pause
+        app.labeler.decide("label", "yes")
+        await asyncio.wait_for(redrawn.wait(), 30)
+        return app, first, second, p
 
-    app = asyncio.run(main())
-    assert order.count("map") == 1 and order[-1] == "map" and "labeler" in order
-    assert "2 labels" in app.map.figure.layout.title.text
+    app, first, second, p = asyncio.run(main())
+    assert order.index("map") > order.index("labeler")
+    ids = app.map.projection.clip_ids
+    rows = {int(np.flatnonzero(ids == c)[0]) for c in (first, second)}
+    assert rows <= set(p.rows.tolist())  # both labeled clips, and the next one proposed
+    labeled = STATUS_NAMES.index("labeled")
+    assert all(p.state[0][list(p.rows).index(r)] == labeled for r in rows)
+    assert set(p.colors) >= {STATUS_COLORS[labeled]}
+    colors = np.asarray(app.map.trace.marker.color)
+    assert all(colors[r] == labeled for r in rows)  # the scatter, redrawn after the pause
+    assert app.map._shown.patched == 0
+
+
+def test_what_a_patch_cannot_say_waits_for_a_redraw():
+    from alwidget.widgets.map_style import Colouring
+    from alwidget.widgets.map_updates import ShownPoints, point_colors
+
+    n = 10
+    shown = ShownPoints(limit=3)
+    state = np.zeros((4, n), np.uint8)
+    values, sizes = np.zeros(n, np.float32), np.full(n, 4, np.uint8)
+    assert shown.changes("status", values, sizes, state).redraw  # nothing drawn yet
+    shown.drawn("status", values, sizes, state)
+    assert shown.changes("label", values, sizes, state).redraw  # another colouring
+    refit = state.copy()
+    refit[3] = 7  # a refit: new P for every clip, in the tooltips only
+    refit[0, 2] = 2  # and a decision
+    ch = shown.changes("status", np.where(np.arange(n) == 2, 2, 0), sizes, refit)
+    assert ch.rows.tolist() == [2] and ch.tooltips and not ch.redraw
+    shown.patch(ch.rows, np.where(np.arange(n) == 2, 2, 0), sizes, refit)
+    shown.tooltips(refit)
+    assert shown.patched == 1
+    recoloured = np.arange(n, dtype=np.float32)  # every colour changed (P after a refit)
+    ch = shown.changes("status", recoloured, sizes, refit)
+    assert ch.redraw and ch.rows.tolist() == []  # no decision among them: nothing to patch
+    p = Colouring(None, (), (), "P(yes)")
+    assert point_colors(p, np.array([np.nan]), np.array([0])) == ["rgb(247, 247, 247)"]

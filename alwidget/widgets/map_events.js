@@ -115,10 +115,96 @@ function render({ model, el }) {
   const onDeselect = () => model.send({ type: "deselect" });
   const handlers = [["plotly_hover", onHover], ["plotly_unhover", onUnhover],
                     ["plotly_click", onClick], ["plotly_selected", onSelected],
-                    ["plotly_deselect", onDeselect]];
+                    ["plotly_deselect", onDeselect], ["plotly_afterplot", () => redraw()],
+                    ["plotly_relayout", () => redraw()], ["plotly_relayouting", () => redraw()]];
 
   const label = () => { if (gd) gd.setAttribute("aria-label", model.get("summary")); };
   model.on("change:summary", label);
+
+  // Drawn over the plot: the ring on the clip in the labeler and the points decisions changed
+  // since the scatter was last redrawn (a redraw of 100,000 WebGL points takes seconds).
+  const overlay = document.createElement("canvas");
+  overlay.className = "alwm-overlay";
+  overlay.setAttribute("aria-hidden", "true");
+  const patched = new Map();  // row -> [css colour, size in px]
+  let drawing = 0;
+  const draw = () => {
+    drawing = 0;
+    if (!gd || !root || !gd._fullLayout || !gd._fullData || !gd._fullData[0]) return;
+    const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, t = gd._fullData[0];
+    if (!xa || !ya || !t.x || !t.y) return;
+    if (overlay.parentNode !== root) root.appendChild(overlay);
+    const g = gd.getBoundingClientRect(), r = root.getBoundingClientRect();
+    const w = fl.width, h = fl.height, dpr = window.devicePixelRatio || 1;
+    overlay.style.left = `${g.left - r.left}px`;
+    overlay.style.top = `${g.top - r.top}px`;
+    overlay.style.width = `${w}px`;
+    overlay.style.height = `${h}px`;
+    if (overlay.width !== Math.round(w * dpr) || overlay.height !== Math.round(h * dpr)) {
+      overlay.width = Math.round(w * dpr);
+      overlay.height = Math.round(h * dpr);
+    }
+    const ctx = overlay.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(fl._size.l, fl._size.t, fl._size.w, fl._size.h);
+    ctx.clip();
+    const at = (row) => [xa._offset + xa.l2p(t.x[row]), ya._offset + ya.l2p(t.y[row])];
+    ctx.globalAlpha = 0.9;
+    for (const [row, [color, size]] of patched) {
+      if (row >= t.x.length) continue;
+      const [x, y] = at(row);
+      ctx.beginPath();
+      ctx.arc(x, y, Math.max(1, size / 2), 0, 2 * Math.PI);
+      ctx.fillStyle = color;
+      ctx.fill();
+    }
+    ctx.globalAlpha = 1;
+    const ring = model.get("ring_row");
+    const color = model.get("theme") === "dark" ? "#ffffff" : "#000000";
+    if (ring >= 0 && ring < t.x.length) {
+      const [x, y] = at(ring);
+      ctx.beginPath();
+      ctx.arc(x, y, 10, 0, 2 * Math.PI);
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = color;
+      ctx.stroke();
+      overlay.dataset.ring = String(clipOf({ pointNumber: ring }));
+      overlay.dataset.ringXy = `${x.toFixed(1)},${y.toFixed(1)}`;
+      overlay.dataset.ringColor = color;
+      overlay.title = model.get("ring_label");
+    } else {
+      delete overlay.dataset.ring;
+      delete overlay.dataset.ringXy;
+    }
+    ctx.restore();
+    overlay.dataset.points = String(patched.size);
+  };
+  const redraw = () => { if (!drawing) drawing = requestAnimationFrame(draw); };
+  for (const name of ["ring_row", "theme"]) model.on(`change:${name}`, redraw);
+
+  const array = (b, Type) => {  // a copy: the buffer may not be aligned for Type
+    const u = b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return new Type(u.slice().buffer);
+  };
+  model.on("msg:custom", (msg, buffers) => {
+    if (!msg) return;
+    if (msg.type === "clear") { patched.clear(); redraw(); return; }
+    if (msg.type !== "patch" || !buffers || buffers.length < 3) return;
+    const rows = array(buffers[0], Int32Array), sizes = array(buffers[1], Uint8Array);
+    const state = array(buffers[2], Uint8Array), k = rows.length, d = data();
+    for (let i = 0; i < k; i++) {
+      const row = rows[i];
+      patched.set(row, [msg.colors[i], sizes[i]]);
+      if (row < d.n) {  // the tooltip says what the point shows
+        d.status[row] = state[i]; d.label[row] = state[k + i];
+        d.predicted[row] = state[2 * k + i]; d.p[row] = state[3 * k + i];
+      }
+    }
+    redraw();
+  });
 
   // plotly's Plotly.newPlot drops every listener of the plot: (re)attach after each render
   const attach = (plot) => {
@@ -132,6 +218,7 @@ function render({ model, el }) {
     sizes.disconnect();
     sizes.observe(root);
     fit();
+    redraw();
     return true;
   };
   // plotly sizes the plot when it is first drawn (700 px, before the box has its width) and the
@@ -143,7 +230,7 @@ function render({ model, el }) {
     if (plotly && plotly.Plots && plotly.Plots.resize) plotly.Plots.resize(gd).catch(() => {});
     else window.dispatchEvent(new Event("resize"));
   };
-  const sizes = new ResizeObserver(() => requestAnimationFrame(fit));
+  const sizes = new ResizeObserver(() => requestAnimationFrame(() => { fit(); redraw(); }));
   const find = () => {
     root = el.closest(".alw-map");
     const plot = root && root.querySelector(".js-plotly-plot");
@@ -170,9 +257,12 @@ function render({ model, el }) {
   const watcher = new MutationObserver(theme);
   watcher.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
   theme();
+  model.send({ type: "view" });  // a new view shows no patch: the kernel redraws if it sent some
 
   return () => {
     alive = false;
+    if (drawing) cancelAnimationFrame(drawing);
+    overlay.remove();
     watcher.disconnect();
     sizes.disconnect();
     document.removeEventListener("plotlywidget-after-render", onRender);

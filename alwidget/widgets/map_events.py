@@ -7,6 +7,10 @@ follow a lasso overwrite the selection, which never reaches Python. Here a click
 a message of its own, and the tooltip of a clip (its file, time in the file, node, status, label
 and P(target)) is drawn in the page from arrays this widget holds, so hovering costs the kernel
 nothing and no per-clip text is sent after each decision (4 bytes a clip).
+
+It also draws over the plot, on a canvas of its own: the ring on the clip shown in the labeler
+(:attr:`MapEvents.ring_row`) and the points a decision changed (:meth:`MapEvents.patch`), so a
+decision costs the page a few ms instead of a redraw of the whole WebGL scatter.
 """
 
 from __future__ import annotations
@@ -21,12 +25,25 @@ import traitlets as t
 
 from ..audio import printable
 from ..session import DOUBT
+from .live import MainThread
 
-__all__ = ["MapEvents", "NONE"]
+__all__ = ["MapEvents", "NONE", "state_planes"]
 
 _HERE = Path(__file__).parent
 #: The byte that means "none" in :attr:`MapEvents.state` (no label, no model).
 NONE = 255
+
+
+def state_planes(view) -> np.ndarray:
+    """The tooltip bytes of every clip of a :class:`~alwidget.session.PoolView`: (4, n) uint8
+    planes of status, human label, predicted class and P x 250 (:data:`NONE`: none)."""
+    def byte(codes):
+        codes = np.asarray(codes)
+        return np.where((codes < 0) | (codes >= NONE), NONE, codes).astype(np.uint8)
+
+    p = np.where(np.isnan(view.p_target), NONE,
+                 np.round(np.nan_to_num(view.p_target) * 250)).astype(np.uint8)
+    return np.stack([view.status.astype(np.uint8), byte(view.label), byte(view.predicted), p])
 
 
 class MapEvents(anywidget.AnyWidget):
@@ -60,12 +77,18 @@ class MapEvents(anywidget.AnyWidget):
     status_names = t.List(t.Unicode()).tag(sync=True)
     label_names = t.List(t.Unicode()).tag(sync=True)
     p_name = t.Unicode("P").tag(sync=True)
+    #: the row of the clip ringed on the map (the clip in the labeler; -1: none) and its words
+    ring_row = t.Int(-1).tag(sync=True)
+    ring_label = t.Unicode("").tag(sync=True)
 
-    def __init__(self, *, on_click: Callable, on_select: Callable, **kwargs):
+    def __init__(self, *, on_click: Callable, on_select: Callable,
+                 on_view: Callable | None = None, **kwargs):
         super().__init__(**kwargs)
         self.layout.display = "none"  # the widget finds the plot beside it; it shows nothing
-        self._on_click, self._on_select = on_click, on_select
-        self.on_msg(lambda _, content, buffers: self.receive(content, buffers))
+        self._on_click, self._on_select, self._on_view = on_click, on_select, on_view
+        # messages may arrive on a kernel subshell's thread: handled on the main thread
+        self._main = MainThread()
+        self.on_msg(lambda _, content, buffers: self._main.call(self.receive, content, buffers))
 
     def receive(self, content, buffers=()) -> None:
         """Handle a message from the page (what its listeners on the plot send)."""
@@ -79,6 +102,20 @@ class MapEvents(anywidget.AnyWidget):
             self._on_select(np.frombuffer(raw, dtype=np.float64).astype(np.int64))
         elif kind == "deselect":
             self._on_select(np.zeros(0, np.int64))
+        elif kind == "view" and self._on_view is not None:  # a view rendered, with no patch
+            self._on_view()
+
+    def patch(self, patch) -> None:
+        """Draw a :class:`~alwidget.widgets.map_updates.Patch`'s points over the scatter (and
+        update their tooltips), until :meth:`clear_patches`."""
+        self.send({"type": "patch", "colors": list(patch.colors)},
+                  buffers=[np.ascontiguousarray(patch.rows, np.int32).tobytes(),
+                           np.ascontiguousarray(patch.sizes, np.uint8).tobytes(),
+                           np.ascontiguousarray(patch.state, np.uint8).tobytes()])
+
+    def clear_patches(self) -> None:
+        """The scatter was redrawn: the points drawn over it go."""
+        self.send({"type": "clear"})
 
     def show_places(self, places) -> None:
         """Where each clip comes from (a :class:`~alwidget.session.pool.ClipPlaces`)."""
@@ -93,19 +130,13 @@ class MapEvents(anywidget.AnyWidget):
             self.start_of = np.ascontiguousarray(places.start_s, np.float32).tobytes()
             self.length_of = np.ascontiguousarray(places.duration_s, np.float32).tobytes()
 
-    def show_state(self, view, status_names, p_name: str) -> None:
+    def show_state(self, view, status_names, p_name: str) -> np.ndarray:
         """Status, human label, predicted class and P of every clip (a
-        :class:`~alwidget.session.PoolView`), 4 bytes a clip."""
-        def byte(codes):
-            codes = np.asarray(codes)
-            return np.where((codes < 0) | (codes >= NONE), NONE, codes).astype(np.uint8)
-
-        p = np.where(np.isnan(view.p_target), NONE,
-                     np.round(np.nan_to_num(view.p_target) * 250)).astype(np.uint8)
-        state = np.concatenate([view.status.astype(np.uint8), byte(view.label),
-                                byte(view.predicted), p]).tobytes()
+        :class:`~alwidget.session.PoolView`), 4 bytes a clip; returns them (:func:`state_planes`)."""
+        planes = state_planes(view)
         with self.hold_sync():
             self.status_names = list(status_names)
             self.label_names = [str(c) for c in view.classes] + [DOUBT]
             self.p_name = p_name
-            self.state = state
+            self.state = planes.tobytes()
+        return planes

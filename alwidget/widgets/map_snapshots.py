@@ -4,6 +4,7 @@ side (e.g. iterations 1, 20 and 100, as in the rare-sound study's figures)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ import plotly.graph_objects as go
 
 from .map_style import escaped, figure_template
 
-__all__ = ["Snapshot", "Snapshots", "snapshot_figure"]
+__all__ = ["Snapshot", "Snapshots", "map_figure", "snapshot_figure", "write_figure"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,32 @@ def snapshot_figure(snapshots: Sequence[Snapshot], *, target: str = "target",
                       legend=dict(orientation="h", x=0, xanchor="left", y=-0.04, yanchor="top",
                                   itemclick=False, itemdoubleclick=False))
     return fig
+
+
+def map_figure(figure, places, files, *, ring=(), title: str = "") -> go.Figure:
+    """A live map's ``figure`` as a figure of its own: plotly's tooltips (file, time, clip)
+    from the clips' ``places`` and the file names ``files``, the ``ring`` shapes, a title."""
+    fig = go.Figure(figure)
+    text = [f"{files[f]} · {a:.1f}–{a + d:.1f} s" for f, a, d in
+            zip(places.file, places.start_s, places.duration_s)]
+    fig.data[0].update(hoverinfo=None, text=[escaped(x) for x in text],
+                       hovertemplate="%{text}<br>clip %{customdata}<extra></extra>")
+    fig.layout.shapes = list(ring)
+    fig.layout.margin.t = 30
+    fig.layout.title = dict(text=escaped(title), font=dict(size=13), x=0.01, xanchor="left")
+    return fig
+
+
+def write_figure(fig: go.Figure, path) -> Path:
+    """Write ``fig`` to ``path``: ``.html`` (plotly.js embedded: opens offline) or ``.png``
+    (drawn by a Chromium)."""
+    path = Path(path)
+    if path.suffix == ".html":
+        fig.write_html(path, include_plotlyjs=True)
+    elif path.suffix == ".png":
+        from .export import write_png
+
+        write_png(fig, path)
+    else:
+        raise ValueError(f"path={str(path)!r} must end in .html or .png")
+    return path

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from ..session import DOUBT, STATUS_NAMES
 
 __all__ = ["THEMES", "Colouring", "class_colors", "colouring", "escaped", "figure_template",
-           "marker_color", "top_classes"]
+           "marker_color", "show_legend", "show_scale", "top_classes"]
 
 #: The themes a figure can follow (JupyterLab's ``data-jp-theme-light``).
 THEMES = ("light", "dark")
@@ -153,3 +153,35 @@ def top_classes(names, k: int = 9) -> tuple[np.ndarray, tuple]:
     for i, name in enumerate(top, start=1):
         codes[names == name] = i
     return codes, ("other",) + tuple(top)
+
+
+def show_scale(trace, c: Colouring) -> None:
+    """Say on a scatter ``trace`` what its colours mean: a compact colour bar for P(target),
+    else codes mapped to the colouring's colours (the legend lists those present)."""
+    m = trace.marker
+    if c.values is None:
+        m.colorscale, m.cmin, m.cmax = "RdBu_r", 0.0, 1.0
+        m.colorbar = dict(title=dict(text=escaped(c.title), side="right"), thickness=10,
+                          len=0.6, tickvals=None, ticktext=None)
+        m.showscale = True
+    else:
+        m.colorscale = c.scale()
+        m.cmin, m.cmax = -0.5, len(c.colors) - 0.5
+        m.colorbar = dict(title=dict(text=escaped(c.title)), tickvals=list(range(len(c.names))),
+                          ticktext=[escaped(n) for n in c.names])
+        m.showscale = False
+
+
+def show_legend(traces, entries) -> None:
+    """One legend entry per ``(name, colour)`` of ``entries`` on the legend ``traces`` (the
+    last one says "other" when there are more entries than traces), each trace updated on its
+    own: plotly's widget would blank the fields a batch of several traces leaves out of one."""
+    shown = list(entries[:len(traces) - 1])
+    if len(entries) > len(shown):
+        shown.append(("other", "#9e9e9e"))
+    for i, tr in enumerate(traces):
+        if i < len(shown):
+            name, color = shown[i]
+            tr.update(name=escaped(name), marker_color=color, visible=True, showlegend=True)
+        elif tr.visible:
+            tr.update(visible=False, showlegend=False)

@@ -1,10 +1,12 @@
 """The map view: a 2-d map of the pool (PCA, t-SNE, UMAP) coloured by AL status or prediction.
 
-One long-lived plotly ``FigureWidget`` holds one WebGL scatter of the clips, a ring on the clip
-shown in the labeler, and a compact legend of the colours present. After every decision the
-session tells the view, which recolours the points by assigning arrays of one byte (codes,
-sizes) or float32 (probabilities) per clip inside ``batch_update()`` (no per-point strings),
-after the labeler has sent its next clip. Click a
+One long-lived plotly ``FigureWidget`` holds one WebGL scatter of the clips and a compact legend
+of the colours present; a canvas over it rings the clip shown in the labeler. After every
+decision the session tells the view, which sends the page the points that changed (a
+:class:`~alwidget.widgets.map_updates.Patch`, drawn over the scatter in a few ms), after the
+labeler has sent its next clip; the whole scatter (arrays of one byte per clip for codes and
+sizes, float32 for probabilities, inside ``batch_update()``) is redrawn only once the expert
+pauses (``redraw_after_s``), as that takes the page seconds at 100,000 clips. Click a
 point to show and play that clip in a :class:`~alwidget.widgets.LabelingWidget`; box- or
 lasso-select a region to list its clips (kept current as decisions are made), label them all
 (after confirming the count), queue them, or find the clips most like them (a
@@ -23,6 +25,7 @@ hands its result there (:class:`~alwidget.widgets.live.MainThread`). Text from u
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -33,11 +36,12 @@ import plotly.graph_objects as go
 
 from ..session import STATUS_NAMES, Session
 from .live import MainThread, release_view, replace_view
-from .map_events import MapEvents
+from .map_events import MapEvents, state_planes
 from .map_selection import SelectionPanel
-from .map_snapshots import Snapshot, Snapshots, snapshot_figure
+from .map_snapshots import Snapshot, Snapshots, map_figure, snapshot_figure, write_figure
 from .map_style import (STATUS_SIZES, colouring, escaped, figure_template, marker_color,
-                        top_classes)
+                        show_legend, show_scale, top_classes)
+from .map_updates import Patch, ShownPoints, point_colors
 
 __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 
@@ -72,6 +76,10 @@ class MapView(W.VBox):
         Passed to :meth:`Session.projection` (``max_fit``, ``perplexity``...).
     height : int, default 430
         Height of the plot in pixels (its width follows the notebook).
+    redraw_after_s : float, default 8.0
+        In a kernel, the whole scatter is redrawn after this many seconds without a decision
+        (decisions meanwhile are drawn over it); without a running event loop (scripts,
+        tests) at once.
 
     Examples
     --------
@@ -83,12 +91,15 @@ class MapView(W.VBox):
     def __init__(self, session: Session, *, method: str = "tsne", color: str = "status",
                  labeler=None, snapshots=(1, 20, 100), on_pick=None,
                  projection_kwargs: dict | None = None, background: bool = True,
-                 height: int = 430):
+                 height: int = 430, redraw_after_s: float = 8.0):
         if color not in COLOR_MODES:
             raise ValueError(f"color={color!r} must be one of {COLOR_MODES}")
         if method not in _METHOD_NAMES.values():
             raise ValueError(f"method={method!r} must be one of {tuple(_METHOD_NAMES.values())}")
+        if not redraw_after_s >= 0:
+            raise ValueError(f"redraw_after_s={redraw_after_s!r} must be >= 0 (seconds)")
         self.session = session
+        self.redraw_after_s = float(redraw_after_s)
         self.labeler = labeler
         self.on_pick = on_pick
         self.snapshots = Snapshots(snapshots)  # iteration -> Snapshot
@@ -101,7 +112,9 @@ class MapView(W.VBox):
         self._recolor_due = False
         self._legend: list = []
         self._scale: tuple = ()  # (title, names, colours) of the colouring drawn
-        self._ring_shown: list | None = None
+        self._shown = ShownPoints()  # what the page shows of each point (scatter + patches)
+        self._redraw_at = None  # the loop's timer of the redraw that waits for a pause
+        self._last_change = 0.0
         self._main = MainThread()  # widgets are updated on the thread the view was made on
 
         self.method_box = W.Dropdown(options=list(_METHOD_NAMES), description="Map",
@@ -115,17 +128,19 @@ class MapView(W.VBox):
         self.color_box = W.Dropdown(options=modes, value=color, description="Colour by",
                                     layout=W.Layout(width="210px"))
         self.info = W.HTML()
+        self.counts = W.HTML()  # labels and model version (updated per decision, not the plot)
         self.figure = go.FigureWidget(data=self._traces(), layout=go.Layout(
-            height=height, autosize=True, margin=dict(l=8, r=8, t=30, b=8), dragmode="lasso",
+            height=height, autosize=True, margin=dict(l=8, r=8, t=8, b=8), dragmode="lasso",
             clickmode="event", uirevision="keep", template=figure_template("light"),
-            title=dict(font=dict(size=13), x=0.01, xanchor="left"), hovermode="closest",
+            hovermode="closest",
             xaxis=dict(showticklabels=False, zeroline=False),
             yaxis=dict(showticklabels=False, zeroline=False),
             legend=dict(orientation="h", x=0, xanchor="left", y=-0.01, yanchor="top",
                         itemclick=False, itemdoubleclick=False, font=dict(size=11))))
         self.trace = self.figure.data[0]
         self.events = MapEvents(on_click=self.pick,
-                                on_select=lambda ids: self._act(self.select, ids))
+                                on_select=lambda ids: self._act(self.select, ids),
+                                on_view=self._new_page_view)
         self.events.show_places(session.pool.places())
         self.events.observe(lambda _: self._apply_theme(), "theme")
         self.error = W.HTML()
@@ -134,7 +149,7 @@ class MapView(W.VBox):
         self.selection_box = self.selection  # the list under the map
         self.gallery = None
         self.gallery_box = W.VBox()
-        super().__init__([W.HBox([self.method_box, self.color_box, self.info],
+        super().__init__([W.HBox([self.method_box, self.color_box, self.info, self.counts],
                                  layout=W.Layout(flex_flow="row wrap", align_items="center")),
                           self.figure, self.events, self.error, self.selection, self.gallery_box])
         self.add_class("alw-map")
@@ -269,80 +284,114 @@ class MapView(W.VBox):
             if self._recolor_due:  # several decisions before the redraw: one redraw
                 return
             self._recolor_due = True
-        loop = self._main.loop
-        if loop is not None and loop.is_running() and not loop.is_closed():
-            loop.call_soon(self.recolor)  # after the decision's handler: the labeler goes first
-        else:
+        if self._main.running:
+            self._main.loop.call_soon(self._show_changes)  # after the decision's handler:
+        else:  # the labeler goes first; no loop (a script): the whole scatter at once
             self.recolor()
 
     def recolor(self) -> None:
-        """Recolour from the session's current state (called after every decision)."""
+        """Redraw the whole scatter from the session's current state (after a decision without
+        a running event loop; in a kernel when the expert pauses, see ``redraw_after_s``)."""
         with self._lock:
             self._recolor_due = False
             self._recolor()
 
-    def _recolor(self) -> None:
-        if self.projection is None or self._closed:
-            return
-        v = self.session.pool.view()
-        self.snapshots.take(v, self.projection.coords)
+    def _colours(self, v):
+        """The colouring of the points, their colour values and sizes."""
         mode = self.color_box.value
         tags = self._tagger_codes() if mode == "tagger" else None
         if mode == "tagger" and tags is None:
             mode = "status"  # the tags cannot be read here (warned once)
         c = colouring(mode, v, tags)
+        values = np.nan_to_num(v.p_target, nan=0.5) if c.values is None else c.values
+        return c, values, STATUS_SIZES[v.status]
+
+    def _recolor(self) -> None:
+        if self.projection is None or self._closed:
+            return
+        if self._redraw_at is not None:
+            self._redraw_at.cancel()
+            self._redraw_at = None
+        v = self.session.pool.view()
+        self.snapshots.take(v, self.projection.coords)
+        c, values, sizes = self._colours(v)
         legend = c.legend()
-        with self.figure.batch_update():  # one message: what a decision changes
+        with self.figure.batch_update():  # one message
             m = self.trace.marker
             # one byte per clip where a byte says it (codes, sizes): 100 kB, not 400 kB, per
-            # array of 100,000 clips sent after every decision
-            m.color = (np.nan_to_num(v.p_target, nan=0.5) if c.values is None
+            # array of 100,000 clips
+            m.color = (values if c.values is None
                        else c.values.astype(np.uint8) if c.values.max(initial=0) < 256
                        else c.values)
-            m.size = STATUS_SIZES[v.status]
+            m.size = sizes
             if (c.title, c.names, c.colors) != self._scale:  # a new colouring (not per decision)
-                self._set_scale(c)
-            self.figure.layout.title.text = f"{v.n_labels} labels · model v{v.model_version}"
-            ring = self._ring()
-            if ring != self._ring_shown:
-                self.figure.layout.shapes = self._ring_shown = ring
+                self._scale = (c.title, c.names, c.colors)
+                show_scale(self.trace, c)
         if [e[:2] for e in legend] != self._legend:  # only when the statuses present change
-            self._set_legend(legend)
-        self.events.show_state(v, STATUS_NAMES, f"P({v.classes[-1]})" if len(v.classes) == 2
-                              else "P(predicted class)")
-        self.events.summary = self._summary(v, legend)
+            self._legend = [e[:2] for e in legend]
+            show_legend(self.figure.data[1:], self._legend)
+        state = self.events.show_state(v, STATUS_NAMES, self._p_name(v))
+        if self._shown.patched:
+            self.events.clear_patches()
+        self._shown.drawn((c.title, c.names, c.colors), values, sizes, state)
+        self._show_ring()
+        self._show_counts(v, legend)
         self.selection.refresh(v)
 
-    def _set_scale(self, c) -> None:
-        """What the colours mean: a compact colour bar for P(target), else a legend."""
-        self._scale = (c.title, c.names, c.colors)
-        m = self.trace.marker
-        if c.values is None:
-            m.colorscale, m.cmin, m.cmax = "RdBu_r", 0.0, 1.0
-            m.colorbar = dict(title=dict(text=escaped(c.title), side="right"), thickness=10,
-                              len=0.6, tickvals=None, ticktext=None)
-            m.showscale = True
-        else:  # codes: the legend lists the ones present
-            m.colorscale = c.scale()
-            m.cmin, m.cmax = -0.5, len(c.colors) - 0.5
-            m.colorbar = dict(title=dict(text=escaped(c.title)),
-                              tickvals=list(range(len(c.names))),
-                              ticktext=[escaped(n) for n in c.names])
-            m.showscale = False
+    def _show_changes(self) -> None:
+        """After decisions, in a kernel: the points they changed, drawn over the scatter; the
+        whole scatter is redrawn once the expert pauses (at once if nothing was drawn yet)."""
+        with self._lock:
+            self._recolor_due = False
+            if self.projection is None or self._closed:
+                return
+            if self._shown.key is None:
+                self._recolor()
+                return
+            v = self.session.pool.view()
+            c, values, sizes = self._colours(v)
+            state = state_planes(v)
+            ch = self._shown.changes((c.title, c.names, c.colors), values, sizes, state)
+            if len(ch.rows):
+                self.events.patch(Patch(ch.rows, point_colors(c, v.p_target, ch.rows),
+                                        sizes[ch.rows], state[:, ch.rows]))
+                self._shown.patch(ch.rows, values, sizes, state)
+            if ch.tooltips:  # e.g. a refit: new P for every clip, in the tooltips only
+                self._shown.tooltips(self.events.show_state(v, STATUS_NAMES, self._p_name(v)))
+            self._show_ring()
+            self._show_counts(v, c.legend())
+            self.selection.refresh(v)
+            self._last_change = time.monotonic()
+            if (ch.redraw or self._shown.patched > self._shown.limit) and self._redraw_at is None:
+                self._redraw_at = self._main.loop.call_later(self.redraw_after_s,
+                                                             self._redraw_if_paused)
 
-    def _set_legend(self, legend) -> None:
-        """One legend entry per colour present (its own update per trace: plotly's widget
-        would blank the fields a batch of several traces leaves out of one of them)."""
-        self._legend = [e[:2] for e in legend]
-        shown = self._legend[:_N_LEGEND - 1]
-        if len(legend) > len(shown):
-            shown.append(("other", "#9e9e9e"))
-        for i, tr in enumerate(self.figure.data[1:]):
-            if i < len(shown):
-                name, color = shown[i]
-                tr.update(name=escaped(name), marker_color=color, visible=True, showlegend=True)
-            elif tr.visible:
-                tr.update(visible=False, showlegend=False)
+    def _redraw_if_paused(self) -> None:
+        """The redraw's timer: redraw the whole scatter if no decision came for
+        ``redraw_after_s``, else wait for the rest of the pause."""
+        with self._lock:
+            self._redraw_at = None
+            if self._closed:
+                return
+            left = self._last_change + self.redraw_after_s - time.monotonic()
+            if left > 0:
+                self._redraw_at = self._main.loop.call_later(left, self._redraw_if_paused)
+                return
+        self.recolor()
+
+    def _new_page_view(self) -> None:
+        """A page rendered the map: it shows the scatter as last redrawn, without the patches."""
+        if self._shown.patched:
+            self.recolor()
+
+    @staticmethod
+    def _p_name(v) -> str:
+        return f"P({v.classes[-1]})" if len(v.classes) == 2 else "P(predicted class)"
+
+    def _show_counts(self, v, legend) -> None:
+        self.counts.value = (f"<span class='alwm-counts'>{v.n_labels} labels · model "
+                             f"v{v.model_version}</span>")
+        self.events.summary = self._summary(v, legend)
 
     def _summary(self, v, legend) -> str:
         """The map in words (the plot's text alternative)."""
@@ -362,28 +411,38 @@ class MapView(W.VBox):
         if old.get("clip_id") != new.get("clip_id"):
             with self._lock:
                 if self.projection is not None and not self._closed:
-                    self.figure.layout.shapes = self._ring_shown = self._ring()
+                    self._show_ring()
 
-    def _ring(self) -> list:
-        """A ring (20 px, whatever the zoom) on the clip shown in the labeler, or on the
-        session's next clip without a labeler; none when there is no such clip."""
+    def _ringed(self) -> tuple[int, str]:
+        """The row of the clip shown in the labeler (or the session's next clip without a
+        labeler) and what the ring means; row -1 when there is no such clip on the map."""
         clip = self._shown_clip()
         ids = self.projection.clip_ids
         row = 0 if clip is None else int(np.searchsorted(ids, clip))
         if clip is None or row >= len(ids) or ids[row] != clip:
+            return -1, ""
+        where = "in the labeler" if self.labeler is not None else "next to label"
+        return row, f"clip {clip}, {where}"
+
+    def _show_ring(self) -> None:
+        """Ring the clip in the labeler (drawn by the page over the plot: no redraw)."""
+        row, name = self._ringed()
+        with self.events.hold_sync():
+            self.events.ring_row, self.events.ring_label = row, name
+
+    def _ring(self) -> list:
+        """The ring as a plotly shape (20 px, whatever the zoom), for figures of their own."""
+        row, name = self._ringed()
+        if row < 0:
             return []
         x, y = self.projection.coords[row]
-        where = "in the labeler" if self.labeler is not None else "next to label"
         return [dict(type="circle", xref="x", yref="y", xsizemode="pixel", ysizemode="pixel",
                      xanchor=float(x), yanchor=float(y), x0=-10, x1=10, y0=-10, y1=10,
                      layer="above", line=dict(width=3, color=marker_color(self.theme)),
-                     name=f"clip {clip}, {where}", showlegend=True)]
+                     name=name, showlegend=True)]
 
     def _apply_theme(self) -> None:
-        with self.figure.batch_update():
-            self.figure.layout.template = figure_template(self.theme)
-            if self.projection is not None:
-                self.figure.layout.shapes = self._ring_shown = self._ring()
+        self.figure.layout.template = figure_template(self.theme)
 
     def _tagger_codes(self):
         """Codes of the tagger's 9 most frequent top-1 classes (0 = any other class), read once."""
@@ -470,29 +529,16 @@ class MapView(W.VBox):
 
     def _static_figure(self) -> go.Figure:
         """The map as a figure of its own, with plotly's tooltips (file, time, clip)."""
-        fig = go.Figure(self.figure)
-        places = self.session.pool.places()
-        files = self.events.files
-        text = [f"{files[f]} · {a:.1f}–{a + d:.1f} s" for f, a, d in
-                zip(places.file, places.start_s, places.duration_s)]
-        fig.data[0].update(hoverinfo=None, text=[escaped(x) for x in text],
-                           hovertemplate="%{text}<br>clip %{customdata}<extra></extra>")
-        fig.layout.title.text += f" · {escaped(self.projection.describe())}"
-        return fig
+        if self._shown.patched:  # the figure has the colours of the last redraw
+            self.recolor()
+        v = self.session.pool.view()
+        return map_figure(self.figure, self.session.pool.places(), self.events.files,
+                          ring=self._ring(), title=f"{v.n_labels} labels · model "
+                          f"v{v.model_version} · {self.projection.describe()}")
 
     def export(self, path, *, snapshots: bool = False) -> Path:
         """Write the map (or the snapshots) to ``path``: ``.html`` always, ``.png`` with a Chromium.
 
         HTML files embed plotly.js, so they open offline.
         """
-        path = Path(path)
-        fig = self.snapshot_figure() if snapshots else self._static_figure()
-        if path.suffix == ".html":
-            fig.write_html(path, include_plotlyjs=True)
-        elif path.suffix == ".png":
-            from .export import write_png
-
-            write_png(fig, path)
-        else:
-            raise ValueError(f"path={str(path)!r} must end in .html or .png")
-        return path
+        return write_figure(self.snapshot_figure() if snapshots else self._static_figure(), path)
