@@ -18,6 +18,10 @@ __all__ = ["EXIT_CODES", "main"]
 
 RARE_STRATEGIES = "random,lc,lc-tuned,ssal-0.95,ssal-0.98,ac-5,ac-10"
 
+#: ``ingest --watch`` lists fully (``--full-listing``) once per this many seconds of polling
+#: unless ``--full-listing-every`` says otherwise.
+FULL_LISTING_SECONDS = 24 * 3600
+
 #: Exit status of each way a command can end.
 EXIT_CODES = {
     0: "done",
@@ -63,6 +67,14 @@ def _ingest(args: argparse.Namespace) -> int:
         raise ValueError("--max-runs counts the runs of --watch; give --watch SECONDS too")
     if args.max_runs is not None and args.max_runs < 1:
         raise ValueError(f"--max-runs {args.max_runs} must be >= 1")
+    every = args.full_listing_every
+    if every is not None and args.watch is None:
+        raise ValueError("--full-listing-every counts the runs of --watch; give --watch "
+                         "SECONDS too (or --full-listing for one run)")
+    if every is not None and every < 1:
+        raise ValueError(f"--full-listing-every {every} must be >= 1")
+    if every is None and args.watch is not None:  # by default, once a day
+        every = max(1, math.ceil(FULL_LISTING_SECONDS / args.watch))
     if args.features:
         from .features import get_extractor
 
@@ -88,7 +100,8 @@ def _ingest(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             progress=not args.quiet and args.watch is None,
             verbose=True,
-            after_last_key=args.after_last_key,
+            full_listing=args.full_listing or (every is not None
+                                               and (runs + 1) % every == 0),
         )
         if args.features and (summary.added or runs == 0):
             from .features import extract_features
@@ -259,9 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", type=_finite("--watch"), metavar="SECONDS",
                    help="run again every SECONDS, adding only new files and objects")
     p.add_argument("--max-runs", type=int, help="with --watch: stop after this many runs")
-    p.add_argument("--after-last-key", action="store_true",
-                   help="s3:// of a time-ordered archive: list each folder only from after "
-                   "its newest stored key (a re-run lists what came since, not the archive)")
+    p.add_argument("--full-listing", action="store_true",
+                   help="list every folder and object and examine every file (finds files "
+                   "rewritten in place and objects uploaded late under an older key); by "
+                   "default a re-run lists only local folders that changed and each s3:// "
+                   "folder from after its newest stored key")
+    p.add_argument("--full-listing-every", type=int, metavar="RUNS",
+                   help="with --watch: make every RUNS-th run a full listing (default: "
+                   "once a day, RUNS = ceil(86400 / SECONDS))")
     p.add_argument("--features", metavar="EXTRACTOR",
                    help="compute these features (e.g. logmel) for the new clips after each run")
     p.add_argument("--feature-jobs", type=int, default=1,

@@ -2,20 +2,25 @@
 and the cost of a re-run when 1 % of the files are new.
 
 The same ``--files`` WAV files of ``--seconds`` s (mono PCM_16 at ``--rate`` Hz, distinct
-content, 7 nodes, named ``n3_20240501_100010.wav``) are written to a local folder and
+content, 7 nodes, named ``n3/n3_20240501_100010.wav``) are written to a local folder and
 uploaded to moto's threaded S3 server on 127.0.0.1 (the server the tests use:
 tests/moto_s3.py; the upload is not timed). Then, for each source, into a fresh store:
 
 1. first run: every file listed, read once (streamed from S3 in blocks, never saved to
    disk), validated, hashed, levels measured, stored with its clips (``--clip-seconds``);
-2. re-run with nothing new: listing, and the comparison with what is stored;
-3. ``--new-share`` of new files added (local files written, objects uploaded), re-run: only
-   those are read;
-4. (S3) as many new objects again, re-run with ``after_last_key=True``: each node's folder
-   is listed only from after its newest stored key.
+2. default re-run with nothing new (``--repeats`` times; the median): local folders
+   unchanged since the last run are not listed, each S3 folder is listed from after its
+   newest stored key;
+3. ``--new-share`` of new files added (local files written into the node folders, objects
+   uploaded), default re-run: ``--repeats`` batches, the median;
+4. ``full_listing=True`` with nothing new (``--repeats`` times): every folder listed and file
+   examined, as every re-run did before.
 
-Reported per run: wall time, files read, files/s, MB/s and hours of audio per second of the
-files read, and for the re-runs the share of the first run's time. Each run is
+Reported per run: wall time, files listed and read, files/s, MB/s and hours of audio per
+second of the files read, what was listed (local folders listed / not listed; S3 LIST
+requests, counted at the server), and for the re-runs the share of the first run's time; and
+the cost per folder (the re-run with nothing new over the folders) and per new file (the
+re-run with new files minus the one with nothing new, over the new files). Each run is
 ``alwidget.ingest(..., n_jobs=--jobs)`` in this process, as a user calls it.
 
 Run from the project root, niced (the machine is shared):
@@ -84,15 +89,26 @@ def upload(server: S3Server, folder: Path, keys: list[str], prefix: str) -> None
         list(pool.map(put, keys))
 
 
-def timed(source, db: Path, args, **kw) -> dict:
+def timed(source, db: Path, args, server: S3Server, **kw) -> dict:
     store = Store(db)
+    server.requests.clear()
     t = time.perf_counter()
     s = ingest(source, store, clip_seconds=args.clip_seconds, name_pattern=PATTERN,
                n_jobs=args.jobs, progress=False, verbose=False, **kw)
     wall = time.perf_counter() - t
     store.close()
     assert not s.errors, s.errors[:3]
-    return dict(wall=wall, files=s.files, read=s.read, added=s.added)
+    lists = sum(1 for r in server.requests if r[0] == "GET" and r[1] == BUCKET)
+    return dict(wall=wall, files=s.files, read=s.read, added=s.added, lists=lists,
+                skipped=s.folders_skipped, from_key=s.prefixes_from_key)
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median wall time, with every run's times."""
+    out = dict(sorted(runs, key=lambda r: r["wall"])[len(runs) // 2])
+    out["walls"] = [r["wall"] for r in runs]
+    out["read"] = out["read"]
+    return out
 
 
 def main() -> None:
@@ -102,6 +118,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=16000)
     ap.add_argument("--clip-seconds", type=float, default=1.0)
     ap.add_argument("--new-share", type=float, default=0.01)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "out" / "ingest_s3")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingest_s3.md")
@@ -109,8 +126,7 @@ def main() -> None:
     n_new = max(1, int(round(args.files * args.new_share)))
     shutil.rmtree(args.work, ignore_errors=True)
     local = args.work / "local"
-    keys, new = names(0, args.files), names(args.files, n_new)
-    newer = names(args.files + n_new, n_new)  # for the S3 re-run with after_last_key
+    keys = names(0, args.files)
     t = time.perf_counter()
     write_files(local, keys, args.seconds, args.rate, 0)
     file_mb = (local / keys[0]).stat().st_size / 1e6
@@ -127,63 +143,75 @@ def main() -> None:
     rows = []
     try:
         for name, source in sources.items():
-            db = args.work / f"{'s3' if source.startswith('s3') else 'local'}.db"
-            first = timed(source, db, args)
+            s3 = source.startswith("s3")
+            db = args.work / f"{'s3' if s3 else 'local'}.db"
+            first = timed(source, db, args, server)
             print(name, "first", first, flush=True)
-            again = timed(source, db, args)
-            print(name, "nothing new", again, flush=True)
-            if source.startswith("s3"):
-                upload(server, args.work / "new", new, "archive")
-            else:
-                write_files(args.work / "new", new, args.seconds, args.rate, args.files)
-                for key in new:
-                    (local / key).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(args.work / "new" / key, local / key)
-            grown = timed(source, db, args)
-            print(name, f"{n_new} new", grown, flush=True)
-            rows.append((name, first, again, grown, None))
-            if source.startswith("s3"):
-                write_files(args.work / "newer", newer, args.seconds, args.rate,
-                            args.files + n_new)
-                upload(server, args.work / "newer", newer, "archive")
-                quick = timed(source, db, args, after_last_key=True)
-                print(name, f"{n_new} new, after_last_key", quick, flush=True)
-                rows[-1] = rows[-1][:4] + (quick,)
+            idle = median_run([timed(source, db, args, server) for _ in range(args.repeats)])
+            print(name, "nothing new", idle, flush=True)
+            grown = []
+            for batch in range(args.repeats):
+                start = args.files + batch * n_new
+                new = names(start, n_new)
+                folder = args.work / f"new{batch}"
+                write_files(folder, new, args.seconds, args.rate, start)
+                if s3:
+                    upload(server, folder, new, "archive")
+                else:
+                    for key in new:
+                        shutil.copy2(folder / key, local / key)
+                grown.append(timed(source, db, args, server))
+                print(name, f"{n_new} new", grown[-1], flush=True)
+            full = median_run([timed(source, db, args, server, full_listing=True)
+                               for _ in range(args.repeats)])
+            print(name, "full listing", full, flush=True)
+            rows.append((name, s3, first, idle, median_run(grown), full))
     finally:
         server.stop()
     hours = args.seconds / 3600
+    folders = 7  # node folders (and the folder or prefix given)
 
-    def line(name, label, r, base=None, idle=None):
+    def line(name, label, r, s3, base=None):
         rate = r["read"] / r["wall"] if r["read"] else 0.0
-        extra = ""
-        if base is not None:
-            extra = f"{100 * r['wall'] / base['wall']:.1f} % of the first run's time"
-        # no "ms per new file" (re-run minus idle re-run): a difference of two single runs
-        # of about a second is noise at these sizes
+        share = "" if base is None else f"{100 * r['wall'] / base['wall']:.1f} %"
+        listed = (f"{r['lists']} LISTs" if s3 else
+                  f"{folders + 1 - r['skipped']} listed, {r['skipped']} not")
+        walls = "" if "walls" not in r else " (" + ", ".join(f"{w:.2f}" for w in r["walls"]) + ")"
         return (f"| {name} | {label} | {r['files']:,} | {r['read']:,} | {r['added']:,} | "
-                f"{r['wall']:.2f} | {rate:.0f} | {rate * file_mb:.1f} | {rate * hours:.2f} | "
-                f"{extra} |")
+                f"{listed} | {r['wall']:.2f}{walls} | {rate:.0f} | {rate * file_mb:.1f} | "
+                f"{rate * hours:.2f} | {share} |")
 
     out = [
         f"Ingest of {args.files:,} files of {args.seconds:g} s ({args.rate} Hz mono PCM_16, "
-        f"{file_mb:.2f} MB each; {args.files * args.seconds / 3600:.1f} h of audio), "
-        f"clips of {args.clip_seconds:g} s, n_jobs={args.jobs}; a re-run with "
-        f"{n_new:,} new files ({100 * args.new_share:g} %).",
+        f"{file_mb:.2f} MB each; {args.files * args.seconds / 3600:.1f} h of audio; 7 node "
+        f"folders), clips of {args.clip_seconds:g} s, n_jobs={args.jobs}; re-runs with "
+        f"{n_new:,} new files ({100 * args.new_share:g} %) spread over the 7 nodes. Re-runs: "
+        f"median of {args.repeats} (each run's time in brackets).",
         "",
-        "| source | run | files listed | read | added | wall s | files/s | MB/s | "
-        "audio h/s | re-run cost |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| source | run | files listed | read | added | folders / requests | wall s | "
+        "files/s | MB/s | audio h/s | of the first run |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for name, first, again, grown, quick in rows:
-        out.append(line(name, "first", first))
-        out.append(line(name, "re-run, nothing new", again, first))
-        out.append(line(name, f"re-run, {n_new:,} new", grown, first, again))
-        if quick is not None:
-            out.append(line(name, f"re-run, {n_new:,} more new, `after_last_key=True`", quick,
-                            first))
+    costs = []
+    for name, s3, first, idle, grown, full in rows:
+        out.append(line(name, "first", first, s3))
+        out.append(line(name, "re-run, nothing new", idle, s3, first))
+        out.append(line(name, f"re-run, {n_new:,} new", grown, s3, first))
+        out.append(line(name, "re-run, nothing new, `full_listing=True`", full, s3, first))
+        per_file = (grown["wall"] - idle["wall"]) / n_new * 1000
+        units = f"{idle['lists']} LISTs" if s3 else f"{folders + 1} folders"
+        costs.append(f"| {name} | {idle['wall'] * 1000:.0f} ms for {units}: "
+                     f"{idle['wall'] * 1000 / (idle['lists'] if s3 else folders + 1):.1f} ms "
+                     f"each | {per_file:.1f} ms | {first['wall'] / first['read'] * 1000:.1f} ms "
+                     f"| {full['wall'] * 1000 / args.files:.3f} ms |")
+    out += ["", "Re-run cost, default listing: a fixed part per folder (nothing new) and a "
+            "part per new file (re-run with new files minus nothing new, over the new files); "
+            "the first run's time per file and the full listing's per file of the archive "
+            "for comparison:", "",
+            "| source | per folder (nothing new) | per new file | first run, per file | "
+            "full listing, per archive file |", "|---|---|---:|---:|---:|", *costs]
     out += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}; run niced (nice -n 19) while other benchmarks ran "
-            "on the same 2 cores.", "",
+            f"{platform.python_version()}; run niced (nice -n 19) on a shared machine.", "",
             "Command: `nice -n 19 .venv/bin/python benchmarks/bench_ingest_s3.py "
             + shlex.join(sys.argv[1:]) + "`"]
     text = "\n".join(out) + "\n"

@@ -16,7 +16,7 @@ import soundfile as sf
 from alwidget.cli import main
 from alwidget.features import extract_features
 from alwidget.ingestion import ingest
-from alwidget.ingestion.sources import BLOCK_BYTES
+from alwidget.ingestion.sources import BLOCK_BYTES, ObjectListing
 from alwidget.store import Store
 from alwidget.widgets.payload import clip_payload
 
@@ -91,11 +91,12 @@ def test_a_rerun_reads_only_new_objects_and_features_follow(server, tmp_path):
     assert run(store).added == 5
     fs = extract_features(store, "logmel", n_jobs=1, progress=False)
     before = dict(zip(*store.get_features(fs)))
-    again = run(store)
-    assert (again.read, again.added, again.unchanged) == (0, 0, 5)
+    again = run(store)  # n1 listed from after its newest stored key: nothing
+    assert (again.files, again.read, again.added, again.prefixes_from_key) == (0, 0, 0, 1)
     put(server, [key("n1", 10), key("n2", 10)], seed0=50)
     third = run(store)
-    assert (third.files, third.read, third.added, third.unchanged) == (7, 2, 2, 5), third
+    assert (third.files, third.read, third.added, third.unchanged) == (2, 2, 2, 0), third
+    assert run(store, full_listing=True).unchanged == 7
     new = store.clips_without_features(fs)
     assert len(new) == 4  # only the new clips lack features
     extract_features(store, "logmel", n_jobs=1, progress=False)
@@ -105,7 +106,8 @@ def test_a_rerun_reads_only_new_objects_and_features_follow(server, tmp_path):
     assert all(np.array_equal(after[c], v) for c, v in before.items())
     # an object written anew (a new ETag) is read again and reported as changed
     server.client().put_object(Bucket=BUCKET, Key=key("n1", 0), Body=wav(99))
-    fourth = run(store)
+    assert run(store).read == 0  # its key sorts before n1's newest: not listed by default
+    fourth = run(store, full_listing=True)
     assert fourth.read == 1 and fourth.changed == [f"s3://{BUCKET}/{key('n1', 0)}"]
 
 
@@ -200,14 +202,17 @@ def test_watch_adds_new_objects_with_their_features(server, tmp_path, capsys, mo
 
     monkeypatch.setattr(alwidget.cli, "_poll_wait", upload_while_waiting)
     args = ["ingest", f"s3://{BUCKET}/2024", "--db", str(db), "--name-pattern", PATTERN,
-            "--features", "logmel", "--watch", "30", "--max-runs", "3"]
+            "--features", "logmel", "--watch", "30", "--max-runs", "3",
+            "--full-listing-every", "3"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert waits == [30, 30]
     runs = [line for line in out.splitlines() if "audio files:" in line]
-    assert [r.split(":")[0] for r in runs] == ["1 audio files", "2 audio files",
+    # the second run lists n1 from its newest key (nothing) and the new folder n2; the
+    # third (every third run) lists everything and reads nothing
+    assert [r.split(":")[0] for r in runs] == ["1 audio files", "1 audio files",
                                                "2 audio files"]
-    assert "1 added" in runs[1] and "2 not read again" in out  # the third run read nothing
+    assert "1 added" in runs[1] and "2 not read again" in out
     store = Store(db)
     assert {a.node for a in store.audios()} == {"n1", "n2"}
     fs = store.default_feature_set()
@@ -240,27 +245,29 @@ def test_a_long_object_is_read_as_a_stream_of_blocks(server, tmp_path):
     assert set(os.listdir(tmp_path)) - before == {"p.db", "p.db-wal", "p.db-shm"}
 
 
-def test_after_last_key_lists_only_what_came_since_and_retries_errors(server, tmp_path):
+def test_a_rerun_lists_each_folder_from_its_newest_key_and_retries_errors(server, tmp_path):
     put(server, [key(n, m) for n in ("n1", "n2") for m in (0, 1)])
     server.client().put_object(Bucket=BUCKET, Key=key("n3", 5), Body=b"not audio at all")
     store = Store(tmp_path / "p.db")
-    first = run(store, after_last_key=True)  # nothing stored yet: everything is listed
+    first = run(store)  # nothing stored yet: everything is listed
     assert (first.files, first.added, len(first.errors)) == (5, 4, 1)
     put(server, [key("n1", 2), key("n2", 0)[:-10] + "095900.wav"], seed0=20)  # after, before
     server.requests.clear()
-    second = run(store, after_last_key=True)
+    second = run(store)
     assert (second.files, second.read, second.added) == (2, 2, 1)  # n1's new one; n3 again
+    assert second.prefixes_from_key == 2
     lists = [r[3] for r in server.requests if r[0] == "GET" and r[1] == BUCKET]
     after = sorted(q.split("start-after=")[1].split("&")[0] for q in lists if "start-after" in q)
     assert after == [f"2024%2Fn{n}%2Fn{n}_20240501_100100.wav" for n in (1, 2)]
     assert any("prefix=2024%2Fn3%2F" in q and "start-after" not in q for q in lists)
-    # the object uploaded under an earlier key is seen by a full listing
-    full = run(store)
-    assert (full.read, full.added) == (2, 1)
+    # the object uploaded late under an earlier key is seen by a full listing only
+    assert run(store).read == 1  # (n3's broken object, tried again)
+    full = run(store, full_listing=True)
+    assert (full.read, full.added, full.prefixes_from_key) == (2, 1, 0)
     # a copy of an object not listed this time is a duplicate, never a move of the original
     copied = "2024/n9/" + key("n1", 0).rsplit("/", 1)[1]  # same name, node and time
     put(server, [copied], seed0=0)  # the content of n1's first object
-    copy = run(store, after_last_key=True)
+    copy = run(store)
     url = f"s3://{BUCKET}/"
     assert copy.duplicates == [(url + copied, url + key("n1", 0))] and copy.moved == []
     assert store.find_audio(url + key("n1", 0)) is not None
@@ -297,7 +304,7 @@ def test_a_failed_listing_does_not_move_its_audios_to_a_copy(server, tmp_path, m
     def flaky(url, errors, *args, **kw):  # prefix A cannot be listed this time
         if url == a:
             errors.append((a, "cannot list it: test: the network is down"))
-            return [], a
+            return ObjectListing([], a, listed=False)
         return real(url, errors, *args, **kw)
 
     monkeypatch.setattr(run_module, "list_objects", flaky)
@@ -346,5 +353,8 @@ def test_a_network_error_while_listing_is_reported_not_raised(server, tmp_path, 
         return real(self, path)
 
     monkeypatch.setattr(s3fs.S3FileSystem, "isfile", flaky)
-    summary = run(Store(tmp_path / "p.db"))
+    summary = run(Store(tmp_path / "p.db"), full_listing=True)  # asks isfile, then lists
     assert summary.added == 1 and summary.errors == [] and len(calls) == 1
+    calls.clear()  # a first run's default listing needs no isfile: it found the prefix
+    summary = run(Store(tmp_path / "q.db"))
+    assert summary.added == 1 and summary.errors == [] and calls == []

@@ -11,7 +11,10 @@ Object storage and re-runs
 S3-compatible servers, through ``fsspec``; ``pip install "alwidget[s3]"``): objects are
 listed with their ETags and read as streams (:mod:`alwidget.ingestion.sources`). A re-run
 reads only what is new or changed since the last run: a file or object stored before, with the
-same size and version (ETag, or modification time and inode), is not read again.
+same size and version (ETag, or modification time and inode), is not read again; and it
+lists only local folders that changed and each folder of object storage from after its
+newest stored key (``full_listing=True`` lists everything;
+:mod:`alwidget.ingestion.folders`).
 Each file's levels are measured as it is read (:mod:`alwidget.ingestion.levels`) for node
 health (:mod:`alwidget.nodes`).
 

@@ -1,5 +1,6 @@
-"""Finding audio files under folders, and reading each one completely once to validate and
-hash it, a block at a time (memory does not grow with the file)."""
+"""Audio files: which names ingest reads, how paths are shown, and reading each file
+completely once to validate and hash it, a block at a time (memory does not grow with the
+file). Folders are walked by :mod:`alwidget.ingestion.folders`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ import hashlib
 import os
 import re
 import struct
-from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
 
 from .levels import LevelMeter
 
-__all__ = ["AUDIO_EXTENSIONS", "BadAudio", "display_path", "examine", "find_files"]
+__all__ = ["AUDIO_EXTENSIONS", "BadAudio", "display_path", "examine"]
 
 #: File endings that ingest reads (what libsndfile decodes); others are ignored.
 AUDIO_EXTENSIONS = frozenset(
@@ -33,7 +32,7 @@ class BadAudio(Exception):
     """One file that cannot be ingested; the message is the stored reason."""
 
 
-# -- finding files ------------------------------------------------------------
+# -- paths --------------------------------------------------------------------
 def display_path(path: str) -> str:
     """A path as text to show and to store in ``ingest_errors``: :func:`alwidget.audio.printable`
     (bytes that are not UTF-8 as ``\\xNN``).
@@ -44,75 +43,6 @@ def display_path(path: str) -> str:
     /rec/caf\\xe9.wav
     """
     return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _walk(root: str, errors: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
-    """Audio files below ``root`` (as found, resolved), sorted, following links but never
-    looping. A file that is no link resolves to its folder's resolved path and its name (one
-    ``realpath`` per folder, not per file)."""
-    seen: set[tuple[int, int]] = set()
-
-    def visit(folder: str, ancestors: tuple[tuple[int, int], ...]
-              ) -> Iterator[tuple[str, str]]:
-        try:
-            st = os.stat(folder)
-        except OSError as exc:
-            errors.append((display_path(folder), f"cannot open folder: {exc.strerror}"))
-            return
-        ident = (st.st_dev, st.st_ino)
-        if ident in ancestors:
-            errors.append((display_path(folder), "directory loop: this link leads back to a "
-                           "folder above it; not followed"))
-            return
-        if ident in seen:  # the same folder reached by another link: scanned already
-            return
-        seen.add(ident)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            errors.append((display_path(folder), f"cannot list folder: {exc.strerror}; "
-                           "check its permissions"))
-            return
-        real = os.path.realpath(folder)
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                yield from visit(entry.path, ancestors + (ident,))
-            elif os.path.splitext(entry.name)[1].lower() in AUDIO_EXTENSIONS:
-                try:
-                    link = entry.is_symlink()
-                except OSError:
-                    link = True
-                yield entry.path, (os.path.realpath(entry.path) if link
-                                   else os.path.join(real, entry.name))
-
-    yield from visit(root, ())
-
-
-def find_files(
-    paths: Iterable[str | Path], errors: list[tuple[str, str]]
-) -> list[tuple[str, str, str]]:
-    """(file, found as, root) for every audio file named or found below the given paths.
-
-    ``file`` is the resolved path (``os.path.realpath``: no links, no ``..``), which
-    identifies the file: reached through links or named twice, it is listed once. ``found
-    as`` is the path by which it was found, and ``root`` the folder given (both absolute),
-    from which node and time are read.
-    """
-    found: dict[str, tuple[str, str]] = {}  # keep order, drop repeats
-    for p in paths:
-        p = os.path.abspath(os.fspath(p))
-        if os.path.isdir(p):
-            for f, real in _walk(p, errors):
-                found.setdefault(real, (f, p))
-        elif os.path.lexists(p):
-            found.setdefault(os.path.realpath(p), (p, os.path.dirname(p)))
-        else:
-            errors.append((display_path(p), "no such file or folder"))
-    return [(real, as_found, root) for real, (as_found, root) in found.items()]
 
 
 # -- reading one file ---------------------------------------------------------

@@ -5,105 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
 from tqdm.auto import tqdm
 
-from ..store import Audio, NewAudio, Store, StoreNameClash
+from ..store import Audio, ListedFolder, NewAudio, Store, StoreNameClash
 from .files import display_path, examine
 from .names import compile_pattern, parse_name
-from .sources import Entry, is_url, last_key, list_local, list_objects, unchanged_since
+from .folders import list_local
+from .summary import IngestSummary, copy_reason
+from .sources import Entry, is_url, list_objects, unchanged_since
 from .windows import WindowError, check_against_files, checked_windows, clip_windows
 
 __all__ = ["IngestSummary", "ingest"]
-
-
-@dataclass
-class IngestSummary:
-    """What one ingest run did. ``str(summary)`` is the end-of-run report.
-
-    ``errors`` and ``changed`` hold paths as shown (and as stored in ``ingest_errors``):
-    bytes of a name that are not UTF-8 shown as ``\\xNN``. ``moved`` and ``duplicates`` hold
-    pairs of paths that open the files (``os.fsdecode`` of their bytes); ``str()`` shows them.
-
-    Attributes
-    ----------
-    files, added, unchanged, clips : int
-        Audio files found; stored now; stored already (at this path, or reached through a
-        link); clips added.
-    seconds : float
-        Audio added, in seconds (:attr:`hours`).
-    moved : list of (old path, new path)
-        Stored files found at a new path (the old one is gone, or was a link): the path is
-        updated, the audio keeps its id, clips, features and labels.
-    duplicates : list of (path, stored path)
-        Files whose content is stored already from another file that still exists (a copy):
-        not stored again; also recorded in the store's ``ingest_errors``.
-    changed : list of str
-        Stored paths whose content is not what was stored (the stored version is kept).
-    errors : list of (path, reason)
-        Files and folders that could not be used.
-    unmatched_names : int
-        File names that did not match ``name_pattern``.
-    read : int
-        Files and objects read in this run; the others were stored by an earlier run and have
-        the same size and version (ETag, or modification time and inode) since: not read
-        again, counted in ``unchanged``.
-    """
-
-    files: int = 0
-    added: int = 0
-    unchanged: int = 0
-    clips: int = 0
-    seconds: float = 0.0
-    moved: list[tuple[str, str]] = field(default_factory=list)
-    duplicates: list[tuple[str, str]] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    unmatched_names: int = 0
-    read: int = 0
-
-    @property
-    def hours(self) -> float:
-        """Hours of audio added by this run."""
-        return self.seconds / 3600
-
-    def __str__(self) -> str:
-        extra = "".join(f"{len(items)} {what}, " for what, items in
-                        (("moved", self.moved), ("duplicates", self.duplicates)) if items)
-        lines = [
-            f"{self.files} audio files: {self.added} added ({self.clips} clips, "
-            f"{self.hours:.2f} h), {self.unchanged} already stored, {extra}"
-            f"{len(self.changed)} changed, {len(self.errors)} errors"
-        ]
-        if self.read < self.files:
-            lines.append(f"{self.files - self.read} not read again: stored by an earlier run, "
-                         "same size and version since")
-        if self.unmatched_names:
-            lines.append(
-                f"{self.unmatched_names} file names did not match the name pattern: "
-                "node/time taken from folders or left empty"
-            )
-        for old, new in self.moved:
-            lines.append(f"moved: {display_path(old)} -> {display_path(new)}: path updated; "
-                         "its clips, features and labels are kept")
-        for path, stored in self.duplicates:
-            lines.append(f"duplicate: {display_path(path)}: {_copy_reason(stored)}")
-        for path in self.changed:
-            lines.append(
-                f"changed: {path}: content differs from the stored file; kept the stored "
-                "version (ingest the new content under another name to add it)"
-            )
-        for path, reason in self.errors:
-            lines.append(f"error: {path}: {reason}")
-        return "\n".join(lines)
-
-
-def _copy_reason(stored: str) -> str:
-    return (f"the same content (SHA-256) as {display_path(stored)}, which is stored already; "
-            "not stored again (delete the copy, or the stored file to keep this one)")
 
 
 def _relation(store: Store, path: str, digest: str, now: Callable,
@@ -190,7 +105,7 @@ def ingest(
     progress: bool = True,
     verbose: bool = True,
     windows: Mapping[str | os.PathLike, Iterable[tuple[float, float]]] | None = None,
-    after_last_key: bool = False,
+    full_listing: bool = False,
 ) -> IngestSummary:
     """Ingest audio files or folders (recursively) into a store as clips.
 
@@ -208,7 +123,16 @@ def ingest(
     * a file whose content changed since it was stored is reported and left as stored;
     * a re-run reads only what is new or changed: a file or object stored by an earlier run
       whose size and version (an object's ETag, a file's modification time and inode) are
-      the same is not read again (``summary.read`` counts what was read).
+      the same is not read again (``summary.read`` counts what was read);
+    * and lists only what changed, so that its cost follows the new files, not the archive:
+      a local folder whose modification time is unchanged since the last run is not listed
+      (adding, removing or renaming a file changes it; rewriting a file in place does not),
+      and in a folder that changed, a stored file at the same inode is not examined; each
+      folder of object storage is listed only from after its newest stored key (S3
+      StartAfter: recorders upload under time-stamped keys). ``full_listing=True`` lists and
+      examines everything: it finds files rewritten in place and objects uploaded late under
+      a key that sorts before one stored (run it now and then, e.g. daily: ``alwidget
+      ingest --watch`` does by default).
 
     ``paths`` may hold URLs of object storage (``s3://bucket/prefix``, through ``fsspec``):
     objects are listed with their ETags and read as streams, never saved to disk; node and
@@ -255,13 +179,10 @@ def ingest(
         clips, instead of the clip rule; a file stored already gets those it lacks.
         A bad window raises :class:`WindowError` and nothing is stored (see the module
         docstring).
-    after_last_key : bool, default False
-        For ``s3://`` URLs of a time-ordered archive (keys named by time in each folder, as
-        recorders upload them): list each folder directly below the prefix only from after
-        the greatest key stored from it (S3's StartAfter), so a re-run lists what came since,
-        not the archive. A folder with an unresolved ingest error is listed whole (so the
-        failed object is tried again). Objects uploaded later under a key that sorts before
-        one already stored are not seen: run without it now and then (e.g. daily).
+    full_listing : bool, default False
+        List every folder and object and examine every file, as a first run does, instead
+        of only what changed (see above; :mod:`alwidget.ingestion.folders`,
+        :func:`~alwidget.ingestion.sources.list_objects`). Given ``windows`` list fully.
 
     Returns
     -------
@@ -305,31 +226,33 @@ def ingest(
     wanted = checked_windows(windows or {})
     store = db if isinstance(db, Store) else Store(db)
     store.check_writable("an ingest")  # before reading any file
-    summary = IngestSummary()
+    full_listing = bool(full_listing or wanted)  # windows name files: list them all
+    summary = IngestSummary(full_listing=full_listing)
     walk_errors: list[tuple[str, str]] = []
-    entries: list[Entry] = list_local(paths, walk_errors)
-    url_roots = []
+    local = list_local(paths, walk_errors, store, full=full_listing)
+    summary.folders_skipped = local.skipped
+    entries: list[Entry] = local.entries
+    listings = []
     for url in urls:
-        before = len(walk_errors)
-        found, root = list_objects(url, walk_errors,
-                                   after=last_key(store) if after_last_key else None)
+        listing = list_objects(url, walk_errors, store, full=full_listing)
         shown = display_path(url.rstrip("/"))
-        if len(walk_errors) == before and not store.read_only and \
-                store.has_ingest_errors_under(shown):
-            store.clear_ingest_errors(shown)  # listed now: its listing error is past
-        entries += found
-        if len(walk_errors) == before:  # a prefix not listed tells nothing of what is gone
-            url_roots.append(root.rstrip("/") + "/")
-    # a prefix listed whole tells which objects are gone; one listed from its last key does not
-    whole = [] if after_last_key else url_roots
+        if listing.listed and not store.read_only:
+            if store.has_ingest_errors_under(shown):
+                store.clear_ingest_errors(shown)  # listed now: its listing error is past
+            store.put_listed_folders([ListedFolder(os.fsencode(f), os.fsencode(f), -1, 0, 0)
+                                      for f in listing.folders],
+                                     [os.fsencode(f) for f in listing.gone])
+        entries += listing.entries
+        summary.prefixes_from_key += listing.from_key
+        listings.append(listing)  # a prefix not listed tells nothing of what is gone
     named = {e.path for e in entries} | {os.path.realpath(os.fspath(p)) for p in paths}
     stray = [p for p in wanted if p not in named]
     if stray:
         raise ValueError(f"windows= names {len(stray)} files that are not among paths, e.g. "
                          f"{display_path(stray[0])!r}; add them to paths")
-    summary.files = len(entries)
-    skipped = unchanged_since(store, entries, [p for p in paths if os.path.isdir(p)] + url_roots,
-                              wanted)  # stored by an earlier run, the same since: not read
+    summary.files = len(entries) + len(local.known)
+    # stored by an earlier run, the same since: not read
+    skipped = unchanged_since(store, entries, wanted) | local.known
     summary.unchanged += len(skipped)
     entry_of = {e.path: e for e in entries if e.path not in skipped}
     files = [(e.path, e.found, e.root) for e in entry_of.values()]
@@ -349,7 +272,7 @@ def ingest(
         if path in skipped:
             return default
         if is_url(path):
-            return None if any(path.startswith(r) for r in whole) else default
+            return None if any(x.covers(path) for x in listings) else default
         return _digest_now(path, seen)
 
     def remember(path: str, audio_id: int) -> None:
@@ -435,7 +358,7 @@ def ingest(
                         summary.moved.append((stored.path, path))
                         remember(path, stored.id)
                     elif relation == "copy":
-                        store.add_ingest_error(shown, _copy_reason(stored.path))
+                        store.add_ingest_error(shown, copy_reason(stored.path))
                         summary.duplicates.append((path, stored.path))
                     else:
                         summary.unchanged += 1
@@ -479,6 +402,8 @@ def ingest(
                            " move files one at a time, or ingest the folder that holds both)")
             store.add_ingest_error(shown, reason)
             summary.changed.append(shown)
+        if not store.read_only:  # all found is stored: the next run skips what is unchanged
+            store.put_listed_folders(local.folders, local.gone)
     finally:  # an error or Ctrl-C: files not read yet are not read
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()

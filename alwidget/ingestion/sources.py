@@ -4,8 +4,10 @@
 Each file or object found is an :class:`Entry` with its size and a version (an object's
 ETag, a local file's modification time and inode): a re-run of ingest skips the entries
 whose location, size and version are what it stored last time (``listed_files``), so it reads
-only what is new or changed. Objects are read as streams (a block at a time, never saved to
-disk).
+only what is new or changed; and it lists only what may have changed: local folders that
+changed (:mod:`alwidget.ingestion.folders`), each folder of object storage from after its
+newest stored key (:func:`list_objects`). Objects are read as streams (a block at a time,
+never saved to disk).
 
 Credentials are never taken as arguments of alwidget's own, stored or printed: ``fsspec``
 (``s3fs``/``botocore``) finds them in the usual environment variables
@@ -19,15 +21,15 @@ too.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from ..store import Store
 from ..store.audios import check_no_credentials, is_url
-from .files import AUDIO_EXTENSIONS, display_path, find_files
+from .files import AUDIO_EXTENSIONS, display_path
 
-__all__ = ["BLOCK_BYTES", "Entry", "is_url", "last_key", "list_local", "list_objects",
+__all__ = ["BLOCK_BYTES", "Entry", "ObjectListing", "is_url", "list_objects",
            "location_prefix", "unchanged_since"]
 
 #: Bytes fetched per request when an object is read (a stream: one block in memory).
@@ -59,40 +61,79 @@ def location_prefix(path: str) -> bytes:
     return os.fsencode(path)
 
 
-def list_local(paths: list, errors: list[tuple[str, str]]) -> list[Entry]:
-    """Entries of the audio files named or found below local ``paths`` (see
-    :func:`~alwidget.ingestion.files.find_files`); a file that cannot be examined gets
-    size -1 (it is read, and its error reported)."""
-    out = []
-    for path, found, root in find_files(paths, errors):
-        try:
-            st = os.stat(path)
-            size, version = st.st_size, f"{st.st_mtime_ns}:{st.st_ino}"
-            modified = datetime.fromtimestamp(st.st_mtime).isoformat(timespec="seconds")
-        except OSError:
-            size, version, modified = -1, "", None
-        out.append(Entry(path, found, root, size, version, modified))
-    return out
+@dataclass
+class ObjectListing:
+    """What :func:`list_objects` found below one URL.
+
+    Attributes
+    ----------
+    entries : list of Entry
+        The audio objects listed.
+    root : str
+        The URL of the prefix as the entries spell it (``s3://bucket/prefix``).
+    listed : bool
+        False when the listing failed (reported in ``errors``): it tells nothing of what is
+        there.
+    whole : list of (str, str)
+        What was listed whole: ``(prefix URL, "tree")`` every object below it, ``(prefix
+        URL, "direct")`` the objects directly in it, ``(URL, "exact")`` that object. An
+        object stored there and not listed now is gone (:meth:`covers`).
+    folders : list of str
+        Folder URLs (ending with ``/``) directly below the prefix, to remember: a re-run lists
+        each from after its newest stored key.
+    gone : list of str
+        Folders remembered before that are no longer there.
+    from_key : int
+        Folders listed only from after their newest stored key.
+    """
+
+    entries: list[Entry]
+    root: str
+    listed: bool = True
+    whole: list[tuple[str, str]] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    from_key: int = 0
+
+    def covers(self, url: str) -> bool:
+        """Whether ``url`` would have been listed, were it there."""
+        for prefix, how in self.whole:
+            if how == "exact" and url == prefix or how == "tree" and url.startswith(prefix) \
+                    or how == "direct" and url.startswith(prefix) and \
+                    "/" not in url[len(prefix):]:
+                return True
+        return False
 
 
-def _list_after(fs, root: str, after: Callable[[str], str | None]) -> dict[str, dict]:
-    """The objects below ``root`` ("bucket/prefix") of an S3 filesystem: the keys directly
-    under it, and those of each folder below it that sort after ``after(folder URL)`` (the
-    greatest key stored from it, or None to list it all): ListObjectsV2 with StartAfter, so
-    a time-ordered archive lists only what came since."""
+def _pages(fs, bucket: str, **kw):
+    """The pages of one ListObjectsV2 listing (1,000 keys each)."""
+    token = None
+    while True:
+        page = fs.call_s3("list_objects_v2", Bucket=bucket, **kw,
+                          **({"ContinuationToken": token} if token else {}))
+        yield page
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return
+
+
+def _key(location: bytes) -> str:
+    """The key of a stored object's URL (``s3://bucket/key`` -> ``key``)."""
+    return os.fsdecode(location).split("://", 1)[1].split("/", 1)[1]
+
+
+def _list_since(fs, root: str, store: Store, out: ObjectListing) -> dict[str, dict]:
+    """The objects below ``root`` ("bucket/prefix") of an S3 filesystem that a re-run needs:
+    the folders directly below it (found by a listing with a delimiter, and those
+    remembered), each listed only from after its greatest stored key (ListObjectsV2
+    StartAfter: a time-ordered archive lists only what came since), and the objects directly
+    in it from after the greatest one stored. A folder (or the prefix's own objects) with an
+    unresolved ingest error, or nothing stored, is listed whole."""
     bucket, _, prefix = root.partition("/")
     prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
-
-    def pages(**kw):
-        token = None
-        while True:
-            page = fs.call_s3("list_objects_v2", Bucket=bucket, **kw,
-                              **({"ContinuationToken": token} if token else {}))
-            yield page
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return
-
+    scheme = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
+    base = f"{scheme}://{bucket}/{prefix}"
+    failed = [e.path for e in store.ingest_errors()]
     found: dict[str, dict] = {}
 
     def keep(obj) -> None:
@@ -100,45 +141,67 @@ def _list_after(fs, root: str, after: Callable[[str], str | None]) -> dict[str, 
                                            "ETag": obj.get("ETag"),
                                            "LastModified": obj.get("LastModified")}
 
-    folders = []
-    for page in pages(Prefix=prefix, Delimiter="/"):
-        folders += [p["Prefix"] for p in page.get("CommonPrefixes") or []]
+    last = None
+    if not any(os.path.dirname(p) + "/" == display_path(base) for p in failed):
+        last = store.last_listed_directly_under(os.fsencode(base))
+    folders = set()
+    for page in _pages(fs, bucket, Prefix=prefix, Delimiter="/",
+                       **({"StartAfter": _key(last)} if last else {})):
+        folders.update(p["Prefix"] for p in page.get("CommonPrefixes") or [])
         for obj in page.get("Contents") or []:
             keep(obj)
-    for folder in folders:
-        last = after(f"{fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol}://"
-                     f"{bucket}/{folder}")
-        start = {}
-        if last is not None:
-            start = {"StartAfter": last.split("://", 1)[1].split("/", 1)[1]}
-        for page in pages(Prefix=folder, **start):
+    remembered = {os.fsdecode(loc) for loc in store.listed_folders_under(os.fsencode(base))
+                  if loc.endswith(b"/") and loc.count(b"/") == base.count("/") + 1}
+    listed = {f"{scheme}://{bucket}/{f}" for f in folders}
+    if last is None:  # folders and objects directly in the prefix: all listed
+        out.whole.append((base, "direct"))
+        out.gone = sorted(remembered - listed)
+        remembered &= listed
+    for folder in sorted(listed | remembered):
+        since = None
+        if not any(display_path(p).startswith(display_path(folder)) for p in failed):
+            since = store.last_listed_under(os.fsencode(folder))
+        if since is None:
+            out.whole.append((folder, "tree"))
+        else:
+            out.from_key += 1
+        for page in _pages(fs, bucket, Prefix=folder.split("/", 3)[3],
+                           **({"StartAfter": _key(since)} if since else {})):
             for obj in page.get("Contents") or []:
                 keep(obj)
+    out.folders = sorted(listed)
     return found
 
 
-def list_objects(url: str, errors: list[tuple[str, str]],
-                 after: Callable[[str], str | None] | None = None) -> tuple[list[Entry], str]:
-    """Entries of the audio objects at or below ``url`` (``s3://bucket/prefix``), listed
-    with their size, ETag and modification time, and the URL of the prefix as the entries
-    spell it; a listing that fails is added to ``errors`` (the URL, and what to do) and gives
-    no entry.
+def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = None, *,
+                 full: bool = True) -> ObjectListing:
+    """The audio objects at or below ``url`` (``s3://bucket/prefix``), listed with their
+    size, ETag and modification time; a listing that fails is added to ``errors`` (the URL,
+    and what to do) and gives no entry.
 
-    With ``after`` (S3 only), each folder directly below the prefix is listed only from
-    after ``after(folder URL)`` (see ``ingest(..., after_last_key=True)``).
+    With a ``store`` and ``full=False`` (S3 only: the default re-run of
+    :func:`~alwidget.ingestion.ingest`), the folders directly below the prefix are listed
+    each only from after its greatest stored key, and the objects directly in the prefix from
+    after theirs (S3's StartAfter), new folders being found by a listing with a delimiter:
+    for recorders that upload under time-stamped keys, a re-run lists what came since, not
+    the archive. Not seen then: an object uploaded later under a key that sorts before one
+    already stored in its folder (or rewritten in place: same key, new ETag), and a new
+    folder that sorts before the newest object stored directly in the prefix; ``full=True``
+    lists every object. A folder with an unresolved ingest error is listed whole, so the
+    failed object is tried again. Other fsspec protocols are always listed whole.
 
     Raises ``ImportError`` naming the package to install when fsspec lacks the protocol.
 
     Examples
     --------
     >>> errors = []
-    >>> entries, root = list_objects("s3://port-archive/2024/", errors)  # doctest: +SKIP
-    >>> entries[0].path, entries[0].version  # doctest: +SKIP
+    >>> listing = list_objects("s3://port-archive/2024/", errors)  # doctest: +SKIP
+    >>> listing.entries[0].path, listing.entries[0].version  # doctest: +SKIP
     ('s3://port-archive/2024/n1/n1_20240501_100000.wav', '15986aaa2edb1a5148af59d63d59e281')
     """
     check_no_credentials(url)
     try:
-        import fsspec
+        import fsspec  # noqa: F401
         from fsspec.core import url_to_fs
     except ImportError:
         raise ImportError("reading object storage needs fsspec and s3fs: "
@@ -150,37 +213,42 @@ def list_objects(url: str, errors: list[tuple[str, str]],
         raise ImportError(f"{protocol}:// needs a package that is not installed ({exc}); for "
                           's3:// run: pip install "alwidget[s3]"') from None
     shown = url.rstrip("/")
+    out = ObjectListing([], shown, listed=False)
     fs.invalidate_cache()  # a listing made earlier in this process is not this one
+    missing = "no such bucket or prefix (nothing listed); check the URL and the endpoint " \
+              "(AWS_ENDPOINT_URL_S3)"
     try:
-        single = fs.isfile(root)  # once, here: a network error is reported, not raised
-        if single:
-            found = {root: fs.info(root)}
-        elif after is not None and protocol in _SIZED:
-            found = _list_after(fs, root, after)
+        found, single = None, False
+        if store is not None and not full and protocol in _SIZED:
+            found = _list_since(fs, root, store, out)
+        if not found and not out.folders and not out.from_key:
+            single = fs.isfile(root)  # once, here: a network error is reported, not raised
+            if single:
+                found = {root: fs.info(root)}
+                out.whole, out.gone = [(fs.unstrip_protocol(root), "exact")], []
+            elif found is None:
+                found = fs.find(root, detail=True)
+                top = root.rstrip("/") + "/"
+                out.whole.append((fs.unstrip_protocol(top), "tree"))
+                if protocol in _SIZED:  # the folders below it, for the next default re-run
+                    out.folders = sorted({fs.unstrip_protocol(top + k[len(top):].split("/")[0])
+                                          + "/" for k in found if "/" in k[len(top):]})
             if not found and not fs.exists(root):
-                errors.append((shown, "no such bucket or prefix (nothing listed); check the "
-                               "URL and the endpoint (AWS_ENDPOINT_URL_S3)"))
-                return [], shown
-        else:
-            found = fs.find(root, detail=True)
-            if not found and not fs.exists(root):
-                errors.append((shown, "no such bucket or prefix (nothing listed); check the "
-                               "URL and the endpoint (AWS_ENDPOINT_URL_S3)"))
-                return [], shown
+                errors.append((shown, missing))
+                return out
     except PermissionError:
         errors.append((shown, "permission denied listing it: the credentials in the "
                        "environment or profile may not list this bucket or prefix"))
-        return [], shown
+        return out
     except FileNotFoundError:
         errors.append((shown, "no such bucket or prefix; check the URL"))
-        return [], shown
+        return out
     except Exception as exc:  # a server that is down, a bad endpoint, ...
         errors.append((shown, f"cannot list it: {type(exc).__name__}: "
                        f"{' '.join(str(exc).split())}; check the endpoint and the network"))
-        return [], shown
+        return out
     base = root.rstrip("/") if not single else os.path.dirname(root)
     sized = protocol in _SIZED
-    out = []
     for key in sorted(found):
         info = found[key]
         if info.get("type", "file") != "file" or \
@@ -194,29 +262,22 @@ def list_objects(url: str, errors: list[tuple[str, str]],
         elif isinstance(modified, (int, float)):
             modified = datetime.fromtimestamp(modified).isoformat(timespec="seconds")
         version = str(etag).strip('"') if etag else f"{modified}"
-        full = fs.unstrip_protocol(key)
 
         def opener(key=key, size=size):
             kw = {"size": size} if sized else {}
             return fs.open(key, "rb", block_size=BLOCK_BYTES, cache_type="readahead", **kw)
 
-        out.append(Entry(full, key, base, size, version,
-                         None if modified is None else str(modified), opener))
-    return out, fs.unstrip_protocol(base)
+        out.entries.append(Entry(fs.unstrip_protocol(key), key, base, size, version,
+                                 None if modified is None else str(modified), opener))
+    out.root, out.listed = fs.unstrip_protocol(base), True
+    return out
 
 
-def unchanged_since(store: Store, entries: list[Entry], roots: list[str],
-                    wanted=()) -> set[str]:
+def unchanged_since(store: Store, entries: list[Entry], wanted=()) -> set[str]:
     """Paths of the entries stored by an earlier run whose size and version are the same
-    since (``listed_files``): read with one key range per listed folder or prefix in
-    ``roots``, then by key for entries elsewhere (reached through links). Entries in
+    since (``listed_files``, looked up by key: as many lookups as entries). Entries in
     ``wanted`` (given windows) are always read."""
-    listed = {}
-    for root in {os.fsencode(r if is_url(r) else os.path.join(os.path.realpath(r), ""))
-                 for r in roots}:
-        listed.update(store.listed_under(root))
-    listed.update(store.listed_at([k for k in (os.fsencode(e.path) for e in entries)
-                                   if k not in listed]))
+    listed = store.listed_at([os.fsencode(e.path) for e in entries])
     out = set()
     for e in entries:
         hit = listed.get(os.fsencode(e.path))
@@ -224,14 +285,3 @@ def unchanged_since(store: Store, entries: list[Entry], roots: list[str],
                 (e.size, e.version) and e.path not in wanted:
             out.add(e.path)
     return out
-
-
-def last_key(store: Store) -> Callable[[str], str | None]:
-    """For listing a folder from after its greatest stored key: that key (None: list it all,
-    also when an object of it waits to be tried again: see ``list_objects(after=)``)."""
-    def last(folder: str) -> str | None:
-        if store.has_ingest_errors_under(display_path(folder)):
-            return None
-        found = store.last_listed_under(os.fsencode(folder))
-        return None if found is None else os.fsdecode(found)
-    return last

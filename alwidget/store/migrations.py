@@ -14,7 +14,8 @@ The schema holds the two databases of the data-centric framework in one file:
 * what the learner needs: ``clips``, ``feature_sets``, ``features``, the
   append-only ``label_events`` (labels, skips, undos) and the
   ``active_events`` and ``current_labels`` views over them;
-* the ingest log: ``ingest_errors``, and what ingest listed: ``listed_files``;
+* the ingest log: ``ingest_errors``, and what ingest listed: ``listed_files`` and
+  ``listed_folders`` (so that a re-run lists only what changed);
 * each file's levels for node health: ``audio_levels``.
 """
 
@@ -376,5 +377,18 @@ MIGRATIONS: list[str] = [
         peak_db REAL,
         histogram BLOB NOT NULL          -- frames per RMS level bin (uint32; bins in health.py)
     );
+    """,
+    # 9: the local folders ingest listed, with their modification time when it did: a re-run
+    #    does not list a folder again while it is unchanged (adding, removing or renaming an
+    #    entry changes a folder's modification time)
+    """
+    CREATE TABLE listed_folders (
+        location BLOB PRIMARY KEY,       -- the folder as ingest reached it (absolute path, bytes)
+        resolved BLOB NOT NULL,          -- os.path.realpath of location (where its files are)
+        mtime_ns INTEGER NOT NULL,       -- when it was listed; -1: list it again next time
+        inode INTEGER NOT NULL,
+        device INTEGER NOT NULL,
+        listed_at TEXT NOT NULL
+    ) WITHOUT ROWID;
     """,
 ]

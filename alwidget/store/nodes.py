@@ -1,6 +1,6 @@
 """Recording nodes (part of :class:`Store`): the deployment (``sources``, ``node_types``,
 ``nodes``, the ``paths`` of each node), what ingest listed (``listed_files``: a re-run reads
-only new or changed files and objects) and each file's levels (``audio_levels``) summed per
+only new or changed files and objects; ``listed_folders``: it lists only folders that changed) and each file's levels (``audio_levels``) summed per
 node and day for node health."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .audios import check_no_credentials
-from .types import AudioLevels, Listed, NodeDay, NodeInfo, StoreError, utc_now
+from .types import AudioLevels, Listed, ListedFolder, NodeDay, NodeInfo, StoreError, utc_now
 
 #: Edges of the bins of ``audio_levels.histogram`` in dBFS (3-dB bins from -120 dBFS; the
 #: first bin also counts lower levels, digital silence included): ingest's level meter fills
@@ -118,19 +118,66 @@ class NodeTables:
                 out[bytes(r[0])] = Listed(r[1], r[2], r[3])
         return out
 
-    def listed_under(self, prefix: bytes) -> dict[bytes, Listed]:
-        """What ingest stored from the files or objects whose location starts with ``prefix``
-        (one range of the primary key: a listing's root, not the whole archive)."""
-        rows = self._query("SELECT location, size_bytes, version, audio_id FROM listed_files "
-                           "WHERE location >= ? AND location < ?", (prefix, prefix + b"\xff"))
-        return {bytes(r[0]): Listed(r[1], r[2], r[3]) for r in rows}
-
     def last_listed_under(self, prefix: bytes) -> bytes | None:
         """The greatest location stored from below ``prefix`` (None: nothing), one index
         lookup: where listing a time-ordered prefix again can start."""
         found = self._scalar("SELECT MAX(location) FROM listed_files WHERE location >= ? AND "
-                             "location < ?", (prefix, prefix + b"\xff"))
+                             "location < ?", (prefix, _beyond(prefix)))
         return None if found is None else bytes(found)
+
+    def last_listed_directly_under(self, prefix: bytes) -> bytes | None:
+        """The greatest location stored directly below ``prefix`` (a folder's own files, not
+        those of its subfolders; None: none): one index lookup per subfolder that sorts after
+        it. ``prefix`` ends with ``/``.
+
+        Examples
+        --------
+        >>> from alwidget.store import NewAudio, Store
+        >>> store = Store(":memory:")
+        >>> a = store.add_audio(NewAudio("s3://b/r", "x.wav", 8000, 16, 80, 1, "WAV", "PCM_16",
+        ...                              "h", 0), [(0.0, 0.01)])
+        >>> for loc in (b"s3://b/r/a.wav", b"s3://b/r/n1/z.wav"):
+        ...     store.put_listed(loc, 1, "e", None, a)
+        >>> store.last_listed_directly_under(b"s3://b/r/")
+        b's3://b/r/a.wav'
+        """
+        high = _beyond(prefix)
+        while True:
+            found = self._scalar("SELECT MAX(location) FROM listed_files WHERE location >= ? "
+                                 "AND location < ?", (prefix, high))
+            if found is None:
+                return None
+            found = bytes(found)
+            cut = found.find(b"/", len(prefix))
+            if cut < 0:
+                return found
+            high = found[:cut + 1]  # below this subfolder's keys (they sort together)
+
+    def listed_folders_under(self, root: bytes) -> dict[bytes, ListedFolder]:
+        """The folders (``listed_folders``) at or below ``root``, by location: one range of
+        the primary key, as many rows as folders."""
+        below = root if root.endswith(b"/") else root + b"/"
+        rows = self._query("SELECT location, resolved, mtime_ns, inode, device FROM "
+                           "listed_folders WHERE location = ? OR (location >= ? AND "
+                           "location < ?)", (root, below, _beyond(below)))
+        return {bytes(r[0]): ListedFolder(bytes(r[0]), bytes(r[1]), *r[2:]) for r in rows}
+
+    def put_listed_folders(self, folders: Sequence[ListedFolder],
+                           gone: Sequence[bytes] = ()) -> None:
+        """Record how ingest listed these folders (replacing what was recorded) and forget
+        the folders in ``gone`` with everything below them, in one transaction."""
+        now = utc_now()
+        with self.transaction():
+            for loc in gone:
+                below = loc if loc.endswith(b"/") else loc + b"/"
+                self._conn.execute("DELETE FROM listed_folders WHERE location = ? OR "
+                                   "(location >= ? AND location < ?)",
+                                   (bytes(loc), below, _beyond(below)))
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO listed_folders (location, resolved, mtime_ns, inode, "
+                "device, listed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(bytes(f.location), bytes(f.resolved), int(f.mtime_ns), int(f.inode),
+                  int(f.device), now) for f in folders])
 
     def put_listed(self, location: bytes, size_bytes: int, version: str,
                    modified_at: str | None, audio_id: int) -> None:
@@ -256,6 +303,15 @@ class NodeTables:
             if row:
                 out[name] = (row[0][0], float(row[0][1]))
         return out
+
+
+def _beyond(prefix: bytes) -> bytes:
+    """The least bytes above every location that starts with ``prefix`` (an exclusive upper
+    bound of the range of keys below it)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\xff" * (len(prefix) + 1)
+    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 def _gaps(node_id: np.ndarray, when: list[str], dur: np.ndarray, starts: np.ndarray) -> list:

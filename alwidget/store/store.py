@@ -23,11 +23,11 @@ from .nodes import NodeTables
 from .results import ResultTables
 from .rounds import RoundTables
 from .team import TeamTables
-from .types import (Audio, AudioLevels, ClipSources, Listed, NodeDay, NodeInfo, Decision, DetectionTable, FeatureSet, IngestError,
+from .types import (Audio, AudioLevels, ClipSources, Listed, ListedFolder, NodeDay, NodeInfo, Decision, DetectionTable, FeatureSet, IngestError,
                     LabelRecord, LabelTable, NewAudio, RoundProposal, StrongEvent, StoreError, StoredProjection, StoreFull, StoreLocked,
                     StoreNameClash, StoreReadOnly, utc_now)
 
-__all__ = ["Audio", "AudioLevels", "ClipSources", "Listed", "NodeDay", "NodeInfo", "Decision", "DetectionTable", "FeatureSet", "IngestError",
+__all__ = ["Audio", "AudioLevels", "ClipSources", "Listed", "ListedFolder", "NodeDay", "NodeInfo", "Decision", "DetectionTable", "FeatureSet", "IngestError",
            "LabelRecord", "LabelTable", "RoundProposal", "StrongEvent",
            "NewAudio", "Store", "StoreError", "StoreFull", "StoreLocked", "StoreNameClash",
            "StoreReadOnly",

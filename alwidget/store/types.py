@@ -115,6 +115,21 @@ class Listed:
 
 
 @dataclass(frozen=True)
+class ListedFolder:
+    """A local folder as ingest last listed it (``listed_folders``): a re-run does not list
+    it again while its modification time, inode and device are these.
+
+    ``location`` is the folder as ingest reached it and ``resolved`` its
+    ``os.path.realpath`` (bytes of both); ``mtime_ns`` -1 means "list it again"."""
+
+    location: bytes
+    resolved: bytes
+    mtime_ns: int
+    inode: int
+    device: int
+
+
+@dataclass(frozen=True)
 class NodeDay:
     """One node's recordings of one UTC day (as written in ``recorded_at``): counts, seconds
     received and the frames measured silent or clipped (files ingested with levels)."""
