@@ -242,8 +242,8 @@ COLOR_JS = """id => { const gd = [...document.querySelectorAll('.js-plotly-plot'
   const t = gd._fullData[0], ids = Array.from(t.customdata), i = ids.indexOf(id);
   return i < 0 ? null : Number(t.marker.color[i]); }"""
 
-OVERLAY_RGB_JS = """id => { const gd = [...document.querySelectorAll('.js-plotly-plot')].pop();
-  const o = document.querySelector('.alwm-overlay'), t = gd._fullData[0], fl = gd._fullLayout;
+OVERLAY_RGB_JS = """id => { const gd = document.querySelector('.alw-map .js-plotly-plot');
+  const o = document.querySelector('.alw-map .alwm-overlay'), t = gd._fullData[0], fl = gd._fullLayout;
   const i = Array.from(t.customdata).indexOf(id), dpr = o.width / fl.width;
   const x = fl.xaxis._offset + fl.xaxis.l2p(t.x[i]), y = fl.yaxis._offset + fl.yaxis.l2p(t.y[i]);
   const px = o.getContext('2d').getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
@@ -274,10 +274,10 @@ def _click_the_map(page, root, tmp):
     root.click(position={"x": 5, "y": 5})
     page.keyboard.press("2")
     wait_labels(page, 6)
-    # drawn over the map at once in the colour of labeled clips (the scatter is not redrawn)
+    # drawn over the map at once in the colour of labeled clips; the scatter once the expert pauses
     near = "Math.max(...c.map((v, k) => Math.abs(v - [31, 119, 180][k]))) < 4"  # labeled's
     page.wait_for_function(f"() => {{ const c = ({OVERLAY_RGB_JS})({picked}); return c && {near}; }}",
                            timeout=10_000)
-    assert page.evaluate(COLOR_JS, picked) == 0
+    page.wait_for_function(f"() => ({COLOR_JS})({picked}) === 2", timeout=30_000)  # after 8 s
     (tmp / "picked.txt").write_text(str(picked))
     plot.screenshot(path=str(tmp / "map.png"))

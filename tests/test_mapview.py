@@ -3,13 +3,15 @@ current, label all with confirmation, the ring on the labeler's clip, legend, to
 theme, snapshots. The browser side (a lasso reaching Python, the ring moving on screen) is in
 ``test_browser_maps.py``."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from alwidget.session import STATUS_NAMES, Session
 from alwidget.widgets import LabelingApp, LabelingWidget, MapView
 from alwidget.widgets.live import live_view
-from alwidget.widgets.map_style import STATUS_COLORS
+from alwidget.widgets.map_style import STATUS_COLORS, STATUS_SIZES
 from test_widgets import listening, project
 
 EVIL_CLASS = "<img src=x onerror=alert(1)>"
@@ -491,6 +493,7 @@ def test_the_ring_marks_the_clip_in_the_labeler(tmp_path):
     m.pick(other)  # a click on the map
     assert ring_clip(m) == other
     assert m.events.ring_label == f"clip {other}, in the labeler"
+    assert f"◯ clip {other}, in the labeler" in m.counts.value  # in words beside the map
     (shape,) = m._static_figure().layout.shapes  # an exported map has the ring too
     assert (shape.xanchor, shape.yanchor) == tuple(m.projection.coords[m.events.ring_row])
     app.labeler.decide("skip")  # back to the queue: nothing stored, the session says nothing
@@ -558,7 +561,7 @@ def test_decisions_are_drawn_over_the_map_and_the_scatter_redrawn_when_the_exper
     """In a kernel the answer's message handler decides, the labeler sends its next clip, and
     only then (the loop's next turn) the map sends the page the points that changed, once for
     answers given meanwhile (the snapshots are taken at once); the whole scatter is redrawn
-    only when a patch cannot say it all, after ``redraw_after_s`` without a decision."""
+    after ``redraw_after_s`` without a decision."""
     import asyncio
 
     s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
@@ -592,10 +595,9 @@ def test_decisions_are_drawn_over_the_map_and_the_scatter_redrawn_when_the_exper
         await asyncio.wait_for(patched.wait(), 30)
         assert np.array_equal(np.asarray(m.trace.marker.color), before)  # not redrawn yet
         assert "2 labels" in m.counts.value
-        assert m._redraw_at is None  # the patch said it all: no redraw of the scatter
+        assert legend_names(m) == ["unlabeled", "proposed", "labeled"]  # the legend follows
+        assert m._redraw_at is not None  # the scatter itself waits for a pause
         (p,) = patches
-        m._shown.limit = 1  # more changes than a patch carries: the scatter waits for a pause
-        app.labeler.decide("label", "yes")
         await asyncio.wait_for(redrawn.wait(), 30)
         return app, first, second, p
 
@@ -604,8 +606,10 @@ def test_decisions_are_drawn_over_the_map_and_the_scatter_redrawn_when_the_exper
     ids = app.map.projection.clip_ids
     rows = {int(np.flatnonzero(ids == c)[0]) for c in (first, second)}
     assert rows <= set(p.rows.tolist())  # both labeled clips, and the next one proposed
-    labeled = STATUS_NAMES.index("labeled")
+    labeled, proposed = STATUS_NAMES.index("labeled"), STATUS_NAMES.index("proposed")
     assert all(p.state[0][list(p.rows).index(r)] == labeled for r in rows)
+    # the scatter's own (larger) marker of the clip proposed then is covered first
+    assert p.under[list(p.rows).index(ids.tolist().index(first))] == STATUS_SIZES[proposed]
     assert set(p.colors) >= {STATUS_COLORS[labeled]}
     colors = np.asarray(app.map.trace.marker.color)
     assert all(colors[r] == labeled for r in rows)  # the scatter, redrawn after the pause
@@ -636,3 +640,81 @@ def test_what_a_patch_cannot_say_waits_for_a_redraw():
     assert ch.redraw and ch.rows.tolist() == []  # no decision among them: nothing to patch
     p = Colouring(None, (), (), "P(yes)")
     assert point_colors(p, np.array([np.nan]), np.array([0])) == ["rgb(247, 247, 247)"]
+
+
+def _in_a_kernel(session, steps, **map_kwargs):
+    """Run ``steps(map, messages)`` (a coroutine function) with a map made in a running loop,
+    as in a kernel; ``messages``: what the map sent the page beside its traits."""
+    import asyncio
+
+    async def main():
+        m = MapView(session, method="pca", background=False, **map_kwargs)
+        sent = []
+        real = m.events.send
+        m.events.send = lambda content, buffers=None: (sent.append(content),
+                                                        real(content, buffers))
+        await steps(m, sent)
+        return m
+
+    return asyncio.run(main())
+
+
+def test_decisions_on_a_grown_archive_are_still_drawn_and_undo_reaches_the_tooltips(tmp_path):
+    import asyncio
+
+    from alwidget.widgets.map_events import NONE
+
+    store = project(tmp_path)
+    s = Session(store, classes=["no", "yes"], random_state=0)
+
+    async def steps(m, sent):
+        ids = m.projection.clip_ids
+        changed = asyncio.Event()
+        m.events.patch = (lambda real: lambda p: (real(p), changed.set()))(m.events.patch)
+        n_before = len(ids)
+        add_clips(store, 3)  # the archive grew: the session takes the new clips
+        s.label(int(ids[0]), "yes")
+        await asyncio.wait_for(changed.wait(), 30)
+        assert len(s.pool.view().clip_ids) == n_before + 3
+        assert [c["type"] for c in sent if c["type"] == "patch"] == ["patch"]  # drawn at once
+        m.recolor()  # a redraw (e.g. a new colouring) while the label is in force
+        state = np.frombuffer(m.events.state, np.uint8).reshape(4, -1)
+        s.undo()
+        m.recolor()  # the same bytes as before the label: the page is told to re-read them
+        assert sent[-1] == {"type": "tips"}
+        after = np.frombuffer(m.events.state, np.uint8).reshape(4, -1)
+        assert after[1][0] == NONE and state[1][0] != NONE  # no label after the undo
+
+    _in_a_kernel(s, steps)
+
+
+def add_clips(store, n):
+    """``n`` more clips (of a new audio file) with features, as a growing archive brings."""
+    import soundfile as sf
+
+    from alwidget.store.types import NewAudio
+
+    rng = np.random.default_rng(1)
+    folder = Path(store.path).parent
+    sf.write(folder / "grown.wav", rng.normal(size=32000 * n) * 0.1, 32000)
+    store.add_audio(NewAudio(str(folder), "grown.wav", 32000, 16, 32000 * n, 1, "WAV", "PCM_16",
+                             "grown", 0), [(float(k), 1.0) for k in range(n)])
+    fs = store.feature_set("toy", {}, 4)
+    store.put_features(fs, store.clip_ids()[-n:], rng.normal(size=(n, 4)).astype(np.float32))
+
+
+def test_the_exported_map_has_the_sessions_colours_not_the_pages(tmp_path):
+    s = Session(project(tmp_path), classes=["no", "yes"], random_state=0)
+
+    async def steps(m, sent):
+        import asyncio
+
+        ids = m.projection.clip_ids
+        s.label(int(ids[3]), "yes")  # in the same cell: the map has not caught up
+        fig = m._static_figure()
+        assert np.asarray(fig.data[0].marker.color)[3] == STATUS_NAMES.index("labeled")
+        assert "labeled" in [t.name for t in fig.data[1:] if t.showlegend]
+        assert not any(c["type"] == "clear" for c in sent)  # the live map was not redrawn
+        await asyncio.sleep(0)
+
+    _in_a_kernel(s, steps)

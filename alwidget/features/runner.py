@@ -67,6 +67,9 @@ def extract_features(
     """
     if files_per_batch < 1:
         raise ValueError(f"files_per_batch={files_per_batch!r} must be >= 1")
+    from .. import _wait_for_imports
+
+    _wait_for_imports()  # the extractors import scipy and numba, as the kernel's warm-up does
     store = db if isinstance(db, Store) else Store(db)
     ex = get_extractor(extractor)
     fs = feature_set_for(store, ex)

@@ -38,7 +38,9 @@ function render({ model, el }) {
 
   const data = () => {  // decoded once per change of the arrays
     if (!cache) {
-      const state = bytes(model, "state"), n = state.length / 4;
+      // a copy: patches change the page's copy, never the model's value (a redraw may send
+      // the same bytes again, which ipywidgets would not resend)
+      const state = bytes(model, "state").slice(), n = state.length / 4;
       cache = {
         file: typed(model, "file_of", Int32Array), start: typed(model, "start_of", Float32Array),
         length: typed(model, "length_of", Float32Array), n,
@@ -126,11 +128,11 @@ function render({ model, el }) {
   const overlay = document.createElement("canvas");
   overlay.className = "alwm-overlay";
   overlay.setAttribute("aria-hidden", "true");
-  const patched = new Map();  // row -> [css colour, size in px]
+  const patched = new Map();  // row -> [css colour, size in px, size the scatter draws it at]
   let drawing = 0;
   const draw = () => {
     drawing = 0;
-    if (!gd || !root || !gd._fullLayout || !gd._fullData || !gd._fullData[0]) return;
+    if (!alive || !gd || !root || !gd._fullLayout || !gd._fullData || !gd._fullData[0]) return;
     const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, t = gd._fullData[0];
     if (!xa || !ya || !t.x || !t.y) return;
     if (overlay.parentNode !== root) root.appendChild(overlay);
@@ -152,8 +154,18 @@ function render({ model, el }) {
     ctx.rect(fl._size.l, fl._size.t, fl._size.w, fl._size.h);
     ctx.clip();
     const at = (row) => [xa._offset + xa.l2p(t.x[row]), ya._offset + ya.l2p(t.y[row])];
-    ctx.globalAlpha = 0.9;
-    for (const [row, [color, size]] of patched) {
+    // the scatter's own marker of a patched point is covered first (it may be larger)
+    const paper = getComputedStyle(document.body).getPropertyValue("--jp-layout-color0").trim()
+      || (model.get("theme") === "dark" ? "#111111" : "#ffffff");
+    ctx.fillStyle = paper;
+    for (const [row, [, , under]] of patched) {
+      if (row >= t.x.length) continue;
+      const [x, y] = at(row);
+      ctx.beginPath();
+      ctx.arc(x, y, under / 2 + 1, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    for (const [row, [color, size]] of patched) {  // opaque, on their cover
       if (row >= t.x.length) continue;
       const [x, y] = at(row);
       ctx.beginPath();
@@ -161,7 +173,6 @@ function render({ model, el }) {
       ctx.fillStyle = color;
       ctx.fill();
     }
-    ctx.globalAlpha = 1;
     const ring = model.get("ring_row");
     const color = model.get("theme") === "dark" ? "#ffffff" : "#000000";
     if (ring >= 0 && ring < t.x.length) {
@@ -191,13 +202,15 @@ function render({ model, el }) {
   };
   model.on("msg:custom", (msg, buffers) => {
     if (!msg) return;
-    if (msg.type === "clear") { patched.clear(); redraw(); return; }
-    if (msg.type !== "patch" || !buffers || buffers.length < 3) return;
+    if (msg.type === "clear") { patched.clear(); cache = null; redraw(); return; }
+    if (msg.type === "tips") { cache = null; return; }  // every tooltip sent anew
+    if (msg.type !== "patch" || !buffers || buffers.length < 4) return;
     const rows = array(buffers[0], Int32Array), sizes = array(buffers[1], Uint8Array);
-    const state = array(buffers[2], Uint8Array), k = rows.length, d = data();
+    const under = array(buffers[2], Uint8Array), state = array(buffers[3], Uint8Array);
+    const k = rows.length, d = data();
     for (let i = 0; i < k; i++) {
       const row = rows[i];
-      patched.set(row, [msg.colors[i], sizes[i]]);
+      patched.set(row, [msg.colors[i], sizes[i], under[i]]);
       if (row < d.n) {  // the tooltip says what the point shows
         d.status[row] = state[i]; d.label[row] = state[k + i];
         d.predicted[row] = state[2 * k + i]; d.p[row] = state[3 * k + i];

@@ -111,6 +111,7 @@ class MapEvents(anywidget.AnyWidget):
         self.send({"type": "patch", "colors": list(patch.colors)},
                   buffers=[np.ascontiguousarray(patch.rows, np.int32).tobytes(),
                            np.ascontiguousarray(patch.sizes, np.uint8).tobytes(),
+                           np.ascontiguousarray(patch.under, np.uint8).tobytes(),
                            np.ascontiguousarray(patch.state, np.uint8).tobytes()])
 
     def clear_patches(self) -> None:
@@ -139,4 +140,5 @@ class MapEvents(anywidget.AnyWidget):
             self.label_names = [str(c) for c in view.classes] + [DOUBT]
             self.p_name = p_name
             self.state = planes.tobytes()
+        self.send({"type": "tips"})  # the page drops what patches changed in its copy
         return planes

@@ -26,12 +26,14 @@ PATCH_LIMIT = 2000
 
 @dataclass(frozen=True)
 class Patch:
-    """Points to draw over the scatter: their rows, CSS colours, sizes (px) and tooltip bytes
-    (status, label, predicted class, P x 250; 4 x len(rows))."""
+    """Points to draw over the scatter: their rows, CSS colours, sizes (px), the sizes the
+    scatter draws them at (covered first) and tooltip bytes (status, label, predicted class,
+    P x 250; 4 x len(rows))."""
 
     rows: np.ndarray
     colors: list
     sizes: np.ndarray
+    under: np.ndarray
     state: np.ndarray
 
     def __len__(self) -> int:
@@ -102,20 +104,23 @@ class ShownPoints:
         self.key = key
         self.values = np.array(values, np.float32)
         self.sizes = np.array(sizes, np.uint8)
+        self.scatter_sizes = self.sizes.copy()  # what the WebGL scatter itself draws
         self.tooltips(state)
         self._patched = np.zeros(len(self.values), bool)
 
     def tooltips(self, state) -> None:
-        """The page has every point's tooltip bytes ``state``."""
-        self.state = np.array(state, np.uint8)
+        """The page has every point's tooltip bytes ``state`` (of the points drawn)."""
+        self.state = np.array(np.asarray(state)[:, :len(self.values)], np.uint8)
 
     def changes(self, key, values, sizes, state) -> Changes:
         """What to send the page for it to show these arrays (then call :meth:`patch` with
-        the rows sent, and :meth:`tooltips` if all tooltips were sent)."""
-        if (self.key is None or key != self.key or self.values is None
-                or len(values) != len(self.values)):
+        the rows sent, and :meth:`tooltips` if all tooltips were sent). Rows past the points
+        drawn (clips that came after the map was made: they have no place on it) are left out."""
+        if self.key is None or key != self.key or len(values) < len(self.values):
             return Changes(np.zeros(0, np.int64), redraw=True)
-        values = np.asarray(values, np.float32)
+        n = len(self.values)
+        values = np.asarray(values, np.float32)[:n]
+        sizes, state = np.asarray(sizes)[:n], np.asarray(state)[:, :n]
         colour = ((values != self.values) & ~(np.isnan(values) & np.isnan(self.values))
                   | (np.asarray(sizes) != self.sizes))
         tip = (np.asarray(state) != self.state).any(axis=0)
@@ -125,12 +130,14 @@ class ShownPoints:
         colour_rows = np.flatnonzero(colour)
         if len(colour_rows) <= self.limit:
             return Changes(colour_rows, tooltips=True)
-        status = np.flatnonzero(np.asarray(state)[0] != self.state[0])  # decisions first
+        status = np.flatnonzero(state[0] != self.state[0])  # decisions first
         return Changes(status[:self.limit], tooltips=True, redraw=True)
 
     def patch(self, rows, values, sizes, state) -> None:
         """The page now shows ``rows`` as in these arrays."""
         rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return
         self.values[rows] = np.asarray(values, np.float32)[rows]
         self.sizes[rows] = np.asarray(sizes)[rows]
         self.state[:, rows] = np.asarray(state)[:, rows]

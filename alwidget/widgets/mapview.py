@@ -28,7 +28,6 @@ import threading
 import time
 import traceback
 import warnings
-from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
@@ -36,9 +35,10 @@ import plotly.graph_objects as go
 
 from ..session import STATUS_NAMES, Session
 from .live import MainThread, release_view, replace_view
+from .map_actions import MapActions
 from .map_events import MapEvents, state_planes
 from .map_selection import SelectionPanel
-from .map_snapshots import Snapshot, Snapshots, map_figure, snapshot_figure, write_figure
+from .map_snapshots import Snapshot, Snapshots
 from .map_style import (STATUS_SIZES, colouring, escaped, figure_template, marker_color,
                         show_legend, show_scale, top_classes)
 from .map_updates import Patch, ShownPoints, point_colors
@@ -52,7 +52,7 @@ _METHOD_NAMES = {"PCA (instant)": "pca", "t-SNE": "tsne", "UMAP": "umap"}
 _N_LEGEND = 12  # legend entries at most (traces 1.. of the figure)
 
 
-class MapView(W.VBox):
+class MapView(MapActions, W.VBox):
     """A map of the session's pool that recolours after every decision.
 
     A session has one live map view: making a new one (e.g. re-running the cell) closes
@@ -77,9 +77,9 @@ class MapView(W.VBox):
     height : int, default 430
         Height of the plot in pixels (its width follows the notebook).
     redraw_after_s : float, default 8.0
-        In a kernel, the whole scatter is redrawn after this many seconds without a decision
-        (decisions meanwhile are drawn over it); without a running event loop (scripts,
-        tests) at once.
+        In a kernel, decisions are drawn over the scatter at once, and the scatter itself is
+        redrawn once no decision came for this many seconds (a redraw takes the page seconds
+        at 100,000 clips); without a running event loop (scripts, tests) it is redrawn at once.
 
     Examples
     --------
@@ -128,7 +128,8 @@ class MapView(W.VBox):
         self.color_box = W.Dropdown(options=modes, value=color, description="Colour by",
                                     layout=W.Layout(width="210px"))
         self.info = W.HTML()
-        self.counts = W.HTML()  # labels and model version (updated per decision, not the plot)
+        self.counts = W.HTML()  # labels, model version, the ring (updated per decision)
+        self._counts = ""
         self.figure = go.FigureWidget(data=self._traces(), layout=go.Layout(
             height=height, autosize=True, margin=dict(l=8, r=8, t=8, b=8), dragmode="lasso",
             clickmode="event", uirevision="keep", template=figure_template("light"),
@@ -142,7 +143,7 @@ class MapView(W.VBox):
                                 on_select=lambda ids: self._act(self.select, ids),
                                 on_view=self._new_page_view)
         self.events.show_places(session.pool.places())
-        self.events.observe(lambda _: self._apply_theme(), "theme")
+        self.events.observe(lambda _: self._main.call(self._apply_theme), "theme")
         self.error = W.HTML()
         self.selection = SelectionPanel(session, pick=self.pick, act=self._act,
                                         search=self.search_selection)
@@ -153,8 +154,10 @@ class MapView(W.VBox):
                                  layout=W.Layout(flex_flow="row wrap", align_items="center")),
                           self.figure, self.events, self.error, self.selection, self.gallery_box])
         self.add_class("alw-map")
-        self.method_box.observe(lambda ch: self.show_method(_METHOD_NAMES[ch["new"]]), "value")
-        self.color_box.observe(lambda ch: self.recolor(), "value")
+        # changes from the page may arrive on a kernel subshell's thread: handled on the main one
+        self.method_box.observe(lambda ch: self._main.call(
+            self.show_method, _METHOD_NAMES[ch["new"]]), "value")
+        self.color_box.observe(lambda ch: self._main.call(self.recolor), "value")
         if labeler is not None:  # the ring follows the labeler (a map click, a skip, a decision)
             labeler.observe(self._labeler_moved, "status")
         self._set_projection(session.pool.projection("pca"), self._request)
@@ -333,7 +336,8 @@ class MapView(W.VBox):
         state = self.events.show_state(v, STATUS_NAMES, self._p_name(v))
         if self._shown.patched:
             self.events.clear_patches()
-        self._shown.drawn((c.title, c.names, c.colors), values, sizes, state)
+        n = len(self.projection.clip_ids)  # clips that came later have no place on this map
+        self._shown.drawn((c.title, c.names, c.colors), values[:n], sizes[:n], state)
         self._show_ring()
         self._show_counts(v, legend)
         self.selection.refresh(v)
@@ -354,15 +358,22 @@ class MapView(W.VBox):
             ch = self._shown.changes((c.title, c.names, c.colors), values, sizes, state)
             if len(ch.rows):
                 self.events.patch(Patch(ch.rows, point_colors(c, v.p_target, ch.rows),
-                                        sizes[ch.rows], state[:, ch.rows]))
+                                        sizes[ch.rows], self._shown.scatter_sizes[ch.rows],
+                                        state[:, ch.rows]))
                 self._shown.patch(ch.rows, values, sizes, state)
             if ch.tooltips:  # e.g. a refit: new P for every clip, in the tooltips only
                 self._shown.tooltips(self.events.show_state(v, STATUS_NAMES, self._p_name(v)))
+            legend = c.legend()
+            if [e[:2] for e in legend] != self._legend:  # a status seen first or no more
+                self._legend = [e[:2] for e in legend]
+                show_legend(self.figure.data[1:], self._legend)
             self._show_ring()
-            self._show_counts(v, c.legend())
+            self._show_counts(v, legend)
             self.selection.refresh(v)
             self._last_change = time.monotonic()
-            if (ch.redraw or self._shown.patched > self._shown.limit) and self._redraw_at is None:
+            # the scatter itself catches up once the expert pauses (its old markers are
+            # covered meanwhile): a redraw takes the page seconds at 100,000 clips
+            if (ch.redraw or self._shown.patched) and self._redraw_at is None:
                 self._redraw_at = self._main.loop.call_later(self.redraw_after_s,
                                                              self._redraw_if_paused)
 
@@ -389,9 +400,15 @@ class MapView(W.VBox):
         return f"P({v.classes[-1]})" if len(v.classes) == 2 else "P(predicted class)"
 
     def _show_counts(self, v, legend) -> None:
-        self.counts.value = (f"<span class='alwm-counts'>{v.n_labels} labels · model "
-                             f"v{v.model_version}</span>")
+        self._counts = f"{v.n_labels} labels · model v{v.model_version}"
+        self._show_header()
         self.events.summary = self._summary(v, legend)
+
+    def _show_header(self) -> None:
+        """Counts, and what the ring marks (the canvas that draws it says nothing itself)."""
+        ring = self.events.ring_label
+        text = self._counts + (f" · ◯ {ring}" if ring else "")
+        self.counts.value = f"<span class='alwm-counts'>· {escaped(text)}</span>"
 
     def _summary(self, v, legend) -> str:
         """The map in words (the plot's text alternative)."""
@@ -429,6 +446,7 @@ class MapView(W.VBox):
         row, name = self._ringed()
         with self.events.hold_sync():
             self.events.ring_row, self.events.ring_label = row, name
+        self._show_header()
 
     def _ring(self) -> list:
         """The ring as a plotly shape (20 px, whatever the zoom), for figures of their own."""
@@ -457,88 +475,3 @@ class MapView(W.VBox):
             warnings.warn(f"no tagger colouring: {exc}", stacklevel=4)
             return None
         return None if tags is None else top_classes(tags[0])
-
-    # -- clicks and selections ----------------------------------------------------------
-    def pick(self, clip_id: int) -> None:
-        """Show and play ``clip_id`` in the labeler (or call ``on_pick``), as a click does."""
-        for show in (getattr(self.labeler, "show_clip", None), self.on_pick):
-            if show is not None:
-                self._act(show, clip_id)
-
-    def select(self, clip_ids) -> None:
-        """Make ``clip_ids`` the selection (as a box or lasso does) and list them below the map.
-
-        Clips that are not on the map (not the session's) are left out.
-        """
-        ids = np.asarray(clip_ids, dtype=np.int64)
-        if self.projection is not None:
-            ids = ids[np.isin(ids, self.projection.clip_ids)]
-        self.selection.show(ids, self.session.pool.view())
-
-    def select_box(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
-        """Select the clips inside a rectangle of map coordinates (as a box drag does)."""
-        xy = self.projection.coords
-        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
-        self.select(self.projection.clip_ids[inside])
-        return self.selected
-
-    def label_selection(self, label: str) -> int:
-        """Give the selected clips that are still undecided ``label`` at once, without asking
-        (the "Label all…" button asks to confirm the count first). See
-        :meth:`SelectionPanel.label`; returns the number of clips labeled."""
-        return self.selection.label(label)
-
-    def queue_selection(self) -> None:
-        """Ask the selected clips next, before the strategy's picks."""
-        self.selection.queue()
-
-    def search_selection(self, **kwargs):
-        """Show the clips nearest to the selection in a gallery below the map, to label.
-
-        ``kwargs`` go to :class:`~alwidget.widgets.SearchGallery` (``k``, ``metric``,
-        ``combine``...); returns the gallery. Several clips search near their centroid
-        unless ``combine="nearest"``.
-        """
-        from .gallery import SearchGallery
-
-        if not len(self.selected):
-            raise ValueError("the selection is empty: select clips with the box or lasso first")
-        self.gallery = SearchGallery(self.session, [int(c) for c in self.selected], **kwargs)
-        self.gallery_box.children = [self.gallery]
-        return self.gallery
-
-    def _act(self, fn, *args) -> None:
-        try:
-            fn(*args)
-            self.error.value = ""
-        except Exception as exc:
-            self.error.value = f"<pre role='alert'>{escaped(f'{type(exc).__name__}: {exc}')}</pre>"
-            traceback.print_exc()
-
-    # -- snapshots ---------------------------------------------------------------------
-    def snapshot_figure(self) -> go.Figure:
-        """The kept snapshots side by side, coloured by predicted probability (a static figure
-        as wide as the notebook, in the theme of the page the map is shown in)."""
-        if not self.snapshots:
-            raise ValueError(f"no snapshot yet: they are taken at iterations "
-                             f"{self.snapshots.iterations}")
-        classes = self.session.classes
-        return snapshot_figure([self.snapshots[k] for k in sorted(self.snapshots)],
-                               target=classes[-1] if len(classes) == 2 else "predicted class",
-                               theme=self.theme)
-
-    def _static_figure(self) -> go.Figure:
-        """The map as a figure of its own, with plotly's tooltips (file, time, clip)."""
-        if self._shown.patched:  # the figure has the colours of the last redraw
-            self.recolor()
-        v = self.session.pool.view()
-        return map_figure(self.figure, self.session.pool.places(), self.events.files,
-                          ring=self._ring(), title=f"{v.n_labels} labels · model "
-                          f"v{v.model_version} · {self.projection.describe()}")
-
-    def export(self, path, *, snapshots: bool = False) -> Path:
-        """Write the map (or the snapshots) to ``path``: ``.html`` always, ``.png`` with a Chromium.
-
-        HTML files embed plotly.js, so they open offline.
-        """
-        return write_figure(self.snapshot_figure() if snapshots else self._static_figure(), path)
