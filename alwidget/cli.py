@@ -102,6 +102,7 @@ def _ingest(args: argparse.Namespace) -> int:
             verbose=True,
             full_listing=args.full_listing or (every is not None
                                                and (runs + 1) % every == 0),
+            settle_seconds=args.settle_seconds,
         )
         if args.features and (summary.added or runs == 0):
             from .features import extract_features
@@ -150,12 +151,20 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from . import datasets
     from .experiment import describe_pairs, run_rare_target, save_to_store
-    from .learn import make_model
+    from .learn import is_deep, make_model
     from .store import Store
 
     model = None if args.model is None else make_model(args.model)  # a bad name fails first
+    crnn = (args.model or "").startswith("crnn")
     if args.extractor is None:  # the CRNN learns from spectrogram patches
-        args.extractor = "logmel-frames" if (args.model or "").startswith("crnn") else "logmel"
+        args.extractor = "logmel-frames" if crnn else "logmel"
+    if crnn and (args.extractor != "logmel-frames" or args.features is not None):
+        given = "--features" if args.features is not None else f"--extractor {args.extractor}"
+        raise ValueError(f"--model {args.model} learns from log-mel spectrogram patches, not "
+                         f"{given}: use --manifest with --extractor logmel-frames (the default "
+                         "with --model crnn)")
+    if is_deep(model):  # simulations are bounded by epochs: results independent of the load
+        model.set_params(max_seconds=None)
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +194,8 @@ def _simulate(args: argparse.Namespace) -> int:
             extractor=args.extractor, n_jobs=args.jobs, progress=not args.quiet)
         fs = extract_features(store, args.extractor, progress=False)  # computed above: a lookup
         features = f"{fs.extractor}:{fs.config_hash}"
+        if crnn:  # the spectrogram's shape, from the set's config
+            model.set_params(n_mels=int(fs.config["n_mels"]), n_frames=int(fs.config["n_frames"]))
     else:
         raise ValueError("give --manifest (audio) or --features and --labels (a matrix)")
     print(f"features: {features}")
@@ -276,7 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list every folder and object and examine every file (finds files "
                    "rewritten in place and objects uploaded late under an older key); by "
                    "default a re-run lists only local folders that changed and each s3:// "
-                   "folder from after its newest stored key")
+                   "folder from after the newest key listed in it")
+    p.add_argument("--settle-seconds", type=_finite("--settle-seconds", inclusive=True),
+                   default=2.0, help="a local file modified less than this before a run may "
+                   "still be written: its folder is listed again next run, and a file that "
+                   "grew is stored again whole (default 2)")
     p.add_argument("--full-listing-every", type=int, metavar="RUNS",
                    help="with --watch: make every RUNS-th run a full listing (default: "
                    "once a day, RUNS = ceil(86400 / SECONDS))")
@@ -337,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None,
                    help="learner: forest (default for rare-target; the committee for batches), "
                    "crnn (on logmel-frames), crnn-mc10 (Monte-Carlo dropout), head (an MLP on "
-                   "embeddings, e.g. with --extractor yamnet), committee")
+                   "embeddings, e.g. with --extractor yamnet), committee; crnn and head are "
+                   "trained by epochs here (no time budget: results independent of the load)")
     p.add_argument("--strategies", help="comma-separated names (default: the rare-sound study's "
                    f"seven, {RARE_STRATEGIES}; with --protocol batches: random,entropy,margin,mal-mf)")
     p.add_argument("--batch-size", type=int, default=20, help="with --protocol batches")

@@ -184,9 +184,10 @@ def test_a_local_rerun_reads_only_new_and_touched_files(tmp_path):
     touched = tmp_path / "rec" / "n1_20240501_100000.wav"
     os.utime(touched, ns=(1, 1))
     third = ingest(tmp_path / "rec", store, progress=False, verbose=False)
-    assert (third.read, third.added, third.unchanged) == (1, 1, 6)  # touched in place: unseen
+    # the folder changed: its files compared by size, mtime and inode (the touched one read)
+    assert (third.read, third.added, third.unchanged) == (2, 1, 6)
     full = ingest(tmp_path / "rec", store, progress=False, verbose=False, full_listing=True)
-    assert (full.read, full.added, full.unchanged) == (1, 0, 7)  # every file examined
+    assert (full.read, full.added, full.unchanged) == (0, 0, 7)  # every file examined
     # a file moved keeps its audio, and is not read again at its new place
     os.rename(touched, tmp_path / "rec" / "moved.wav")
     fourth = ingest(tmp_path / "rec", store, progress=False, verbose=False)
@@ -289,3 +290,22 @@ def test_credentials_in_a_deployment_path_are_refused_and_never_stored(tmp_path)
     with pytest.raises(ValueError, match="credentials in a URL are refused") as err:
         open_audio(f"s3://AKIA:{secret}@port/n1/a.wav")
     assert secret not in str(err.value)
+
+
+def test_yaml_node_names_stay_text_as_written_and_bad_files_are_named(tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text("sources:\n  - {name: 007}\nnodes:\n"
+                    "  - {name: 01, source: 007, type: 2, sample_rate: 48000}\n"
+                    "  - {name: 010}\n  - {name: 08}\n  - {name: 1_000, description: 12}\n")
+    d = load_deployment(path)
+    assert [n.name for n in d.nodes] == ["01", "010", "08", "1_000"]  # not 1, 8, 8, 1000
+    assert (d.nodes[0].source, d.nodes[0].node_type, d.nodes[0].sample_rate) == \
+        ("007", "2", 48000)
+    assert d.sources[0]["name"] == "007" and d.nodes[3].description == "12"
+    path.write_text("nodes:\n  - {name: [1, 2]}\n")
+    with pytest.raises(DeploymentError, match=r"d\.yaml.*name=\[1, 2\] must be one name"):
+        load_deployment(path)
+    bad = tmp_path / "d.csv"
+    bad.write_bytes(b"name,location\nn1,Caf\xe9 quay\n")  # Latin-1, not UTF-8
+    with pytest.raises(DeploymentError, match=r"d\.csv' is not UTF-8 text.*save it as UTF-8"):
+        load_deployment(bad)

@@ -255,13 +255,18 @@ def test_a_rerun_lists_each_folder_from_its_newest_key_and_retries_errors(server
     server.requests.clear()
     second = run(store)
     assert (second.files, second.read, second.added) == (2, 2, 1)  # n1's new one; n3 again
-    assert second.prefixes_from_key == 2
+    assert second.prefixes_from_key == 3  # each node folder from its key; 2024/ whole
     lists = [r[3] for r in server.requests if r[0] == "GET" and r[1] == BUCKET]
     after = sorted(q.split("start-after=")[1].split("&")[0] for q in lists if "start-after" in q)
-    assert after == [f"2024%2Fn{n}%2Fn{n}_20240501_100100.wav" for n in (1, 2)]
-    assert any("prefix=2024%2Fn3%2F" in q and "start-after" not in q for q in lists)
+    assert after == [f"2024%2Fn{n}%2Fn{n}_20240501_10{m}00.wav" for n, m in
+                     (("1", "01"), ("2", "01"), ("3", "05"))]
+    assert len(lists) == 4  # one listing per folder (2024/ and its three node folders)
+    # the broken object is looked up alone (a HEAD), its folder is not listed again whole
+    heads = [r for r in server.requests if r[0] == "HEAD" and r[1].endswith(key("n3", 5))]
+    assert heads
     # the object uploaded late under an earlier key is seen by a full listing only
-    assert run(store).read == 1  # (n3's broken object, tried again)
+    assert run(store).read == 1  # (n3's broken object, tried a third time)
+    assert run(store).read == 0  # tried 3 times, unchanged since: not again
     full = run(store, full_listing=True)
     assert (full.read, full.added, full.prefixes_from_key) == (2, 1, 0)
     # a copy of an object not listed this time is a duplicate, never a move of the original

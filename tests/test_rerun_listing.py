@@ -37,10 +37,13 @@ def name(node: str, minute: int) -> str:
 
 
 def age(root) -> None:
-    """Date every folder below ``root`` a minute back (as if written long before the run;
-    a folder modified within RECENT_NS of a listing is listed again)."""
+    """Date every file and folder below ``root`` a minute back (as if written long before
+    the run; a folder modified within RECENT_NS of a listing, or holding a file modified
+    within the settle time, is listed again)."""
     past = time.time_ns() - 60 * 10**9
-    for folder, _, _ in os.walk(root):
+    for folder, _, files in os.walk(root):
+        for f in files:
+            os.utime(os.path.join(folder, f), ns=(past, past))
         os.utime(folder, ns=(past, past))
 
 
@@ -148,30 +151,35 @@ def test_a_file_fixed_in_place_is_read_again_though_its_folder_is_unchanged(tmp_
     rec.mkdir()
     good = wav(1)
     (rec / name("n1", 0)).write_bytes(wav(2))
-    (rec / name("n1", 1)).write_bytes(good[: len(good) // 2])  # still being written
+    (rec / name("n1", 1)).write_bytes(good[: len(good) // 2])  # cut short
+    age(rec)
     store = Store(tmp_path / "p.db")
     first = quiet(rec, store)
     assert first.added == 1 and "truncated" in first.errors[0][1]
-    age(rec)
     with open(rec / name("n1", 1), "r+b") as fh:  # completed in place: the folder's time stays
         fh.write(good)
-    age(rec)
-    second = quiet(rec, store)  # a folder holding a failed file is listed
+    past = time.time_ns() - 30 * 10**9
+    os.utime(rec / name("n1", 1), ns=(past, past))  # written a while ago
+    second = quiet(rec, store)  # a file that failed is examined (not its whole folder)
     assert (second.read, second.added, second.errors) == (1, 1, [])
+    assert second.folders_skipped == 1
     assert quiet(rec, store).folders_skipped == 1  # its error resolved: skipped again
 
 
 def test_a_file_rewritten_in_place_is_found_by_a_full_listing(archive, monkeypatch):
     rec, store = archive
     path = rec / "n1" / name("n1", 0)
+    folder = os.stat(path.parent)
     with open(path, "r+b") as fh:  # new content at the same inode
         fh.write(wav(77))
-    age(rec)
+    past = folder.st_mtime_ns - 10**9
+    os.utime(path, ns=(past, past))  # not "being written"
+    assert os.stat(path.parent).st_mtime_ns == folder.st_mtime_ns  # the folder unchanged
     assert quiet(rec, store).read == 0
     calls = Calls(monkeypatch)
     full = quiet(rec, store, full_listing=True)
     assert full.full_listing and full.changed == [str(path)] and full.read == 1
-    assert len(calls.files_stated()) == 6 and full.folders_skipped == 0
+    assert full.files == 6 and len(calls.scanned) == 3 and full.folders_skipped == 0
 
 
 def test_a_rerun_completes_an_interrupted_run(tmp_path, monkeypatch):
@@ -235,7 +243,7 @@ def test_s3_nothing_new_lists_each_folder_once_from_its_newest_key(server, tmp_p
     assert (summary.files, summary.read, summary.prefixes_from_key) == (0, 0, 3)
     queries = lists(server)
     assert len(queries) == 4 and object_gets(server) == []  # the prefix + one per folder
-    assert sum("delimiter=%2F" in q for q in queries) == 1
+    assert sum("delimiter=%2F" in q for q in queries) == 4  # subfolders found by each
     assert sorted(q.split("start-after=")[1].split("&")[0] for q in queries[1:]) == \
         [f"2024%2F{n}%2F{name(n, 3)}" for n in ("n1", "n2", "n3")]
     # a new object in a folder and a new folder: found, with one more LIST
@@ -278,8 +286,10 @@ def test_s3_late_upload_removed_object_and_interrupted_run(server, tmp_path, mon
         quiet(url, store, n_jobs=1)
     monkeypatch.setattr(run_module, "examine", real)
     assert store.n_audios() == 3
-    resumed = quiet(url, store)  # from after the newest stored key: the three left
-    assert (resumed.files, resumed.added) == (3, 3) and resumed.prefixes_from_key == 1
+    resumed = quiet(url, store)  # no folder recorded (the run did not end): listed whole
+    assert (resumed.files, resumed.read, resumed.added) == (6, 3, 3)
+    assert resumed.prefixes_from_key == 0
+    assert quiet(url, store).prefixes_from_key == 1  # recorded now: n1 from its newest key
     # late: a key sorting before the newest one is not listed by default
     put(server, [f"2024/n1/{name('n1', 0)[:-4]}late.wav"], seed0=60)
     assert quiet(url, store).read == 0

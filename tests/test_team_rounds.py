@@ -173,9 +173,11 @@ def test_a_suggested_class_is_selectable_from_the_next_round_and_announced(team)
 
 
 @pytest.mark.parametrize("bad, message", [
-    (lambda t: t.plan_round(["node9"], *WEEK1), r"unknown node\(s\) \['node9'\]"),
+    (lambda t: t.plan_round(["node9"], *WEEK1), r"nodes=\['node9'\] are not nodes"),
     (lambda t: t.plan_round(["node1"], "2025-01-01", "2025-01-08"), "holds no clips"),
-    (lambda t: t.plan_round(["node1"], "2024-05-08", "2024-05-01"), "end must be after start"),
+    (lambda t: t.plan_round(["node1"], "2024-05-08", "2024-05-01"),
+     "end=2024-05-01 must come after start=2024-05-08"),
+    (lambda t: t.plan_round(["node1"], "May 1"), r"start='May 1' is not an ISO 8601"),
     (lambda t: t.queue("zoe"), "labeler 'zoe' is not in any group"),
     (lambda t: t.annotate("zoe", 1, [("Engine", 0, 1)]), "labeler 'zoe' is not in any group"),
     (lambda t: t.annotate("ann", t.queue("ann")[0][1], [("Enjine", 0, 1)]),
@@ -382,3 +384,15 @@ def test_doubt_answers_are_no_class_in_the_agreement_report(team):
     ds = report["dawid_skene"]
     assert dict(zip(ds.items, ds.labels))[clip] == "Engine"
     assert "Doubt" not in report["per_class"] and "Doubt" not in ds.classes
+
+
+def test_a_round_reads_its_window_as_every_node_and_time_filter_does(team):
+    from alwidget.nodes import clips_where
+
+    r = team.plan_round(["node1"], "2024-05-01 12:00", "2024-05-08")
+    row = team.store.rounds()[-1]
+    assert (row["window_start"], row["window_end"]) == ("2024-05-01T12:00:00", "2024-05-08")
+    window = clips_where(team.store, ["node1"], "2024-05-01 12:00", "2024-05-08")
+    assert row["params"]["n_window"] == len(window)  # not the whole morning ('T' > ' ')
+    assert len(window) < len(clips_where(team.store, ["node1"], "2024-05-01", "2024-05-08"))
+    assert set(p.clip_id for p in team.store.round_proposals(r)) <= set(window.tolist())

@@ -6,18 +6,23 @@ Adding, removing or renaming an entry of a folder changes the folder's modificat
 default of :func:`~alwidget.ingestion.ingest`):
 
 * does not list a folder whose modification time, inode and device are those recorded when
-  it was last listed (``listed_folders``), and holds no file whose ingest failed: it only
-  visits the subfolders recorded for it (one ``stat`` per folder);
-* lists a folder that changed (one read of its entries), and examines (``stat``) only its
-  files that are not stored yet, or whose inode differs from the stored one (a file
-  replaced by a rename); a stored file at the same inode is taken as stored;
+  it was last listed (``listed_folders``): it only visits the subfolders recorded for it
+  (one ``stat`` per folder);
+* lists a folder that changed (one read of its entries, and one ``stat`` per file in it:
+  the cost of a re-run grows with the number of files in each folder that changed, so a
+  node/day layout keeps it small), and examines the files that are not stored yet, or
+  whose size, modification time or inode differ from the stored ones (a file replaced by a
+  rename, or deleted and written again, even when its inode is reused);
+* examines the files whose ingest failed before (``retry``: one ``stat`` each) wherever
+  they are, without listing their folders;
 * so it never sees a file **rewritten in place** (same name and inode: its folder is
   unchanged), nor a change behind a link to a file: ``full=True`` (``ingest(...,
   full_listing=True)``, ``alwidget ingest --full-listing``) examines every file, as the
   first run does.
 
-A folder modified less than :data:`RECENT_NS` before the listing started is listed again
-next time (its time stamp may not yet tell a change made just after it was read).
+A folder modified less than :data:`RECENT_NS` before the listing started, or holding a file
+modified less than the settle time before it (``settle_ns``: a file that may still be
+written; its entry is marked ``recent``), is listed again next time.
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ class LocalListing:
         Folders not listed: unchanged since the last run.
     listed : int
         Folders listed.
+    reached : list of str
+        Folders opened (as shown): an earlier error opening or listing them is past.
+    vanished : list of str
+        Files of ``retry`` (failed before) that are no longer there.
     """
 
     entries: list[Entry] = field(default_factory=list)
@@ -67,22 +76,28 @@ class LocalListing:
     gone: list[bytes] = field(default_factory=list)
     skipped: int = 0
     listed: int = 0
+    reached: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
 
 
-def _entry(path: str, found: str, root: str) -> Entry:
-    """An entry with the size and version (``mtime_ns:inode``) of ``path``; size -1 when it
-    cannot be examined (it is read, and its error reported)."""
+def _entry(path: str, found: str, root: str, settled_ns: int,
+           st: os.stat_result | None = None) -> Entry:
+    """An entry with the size and version (``mtime_ns:inode``) of ``path`` (``st``, else
+    stat'ed now), ``recent`` when modified after ``settled_ns``; size -1 when it cannot be
+    examined (it is read, and its error reported)."""
     try:
-        st = os.stat(path)
+        st = st if st is not None else os.stat(path)
         size, version = st.st_size, f"{st.st_mtime_ns}:{st.st_ino}"
         modified = datetime.fromtimestamp(st.st_mtime).isoformat(timespec="seconds")
+        recent = st.st_mtime_ns > settled_ns
     except OSError:
-        size, version, modified = -1, "", None
-    return Entry(path, found, root, size, version, modified)
+        size, version, modified, recent = -1, "", None, False
+    return Entry(path, found, root, size, version, modified, recent=recent)
 
 
 def list_local(paths: Iterable[str | Path], errors: list[tuple[str, str]],
-               store: Store | None = None, *, full: bool = True) -> LocalListing:
+               store: Store | None = None, *, full: bool = True, retry: Iterable[str] = (),
+               settle_ns: int = 0) -> LocalListing:
     """The audio files named or found below local ``paths``.
 
     A file is listed by its resolved path (``os.path.realpath``: no links, no ``..``),
@@ -101,6 +116,12 @@ def list_local(paths: Iterable[str | Path], errors: list[tuple[str, str]],
     full : bool, default True
         List every folder and examine every file; False skips what is unchanged (see the
         module docstring).
+    retry : iterable of str
+        Resolved paths of files whose ingest failed before: those below ``paths`` are
+        examined, whether their folder is listed or not (``vanished`` when gone).
+    settle_ns : int, default 0
+        A file modified less than this before the listing started is marked ``recent`` (it
+        may still be written) and its folder is listed again next time.
 
     Returns
     -------
@@ -114,36 +135,49 @@ def list_local(paths: Iterable[str | Path], errors: list[tuple[str, str]],
     (1250, 3)
     """
     out = LocalListing()
-    found: dict[str, tuple[str, str, bool]] = {}  # resolved -> (as found, root, examine)
+    # resolved -> (as found, root, examine: True, False or the stat made when listed)
+    found: dict[str, tuple[str, str, object]] = {}
     incremental = store is not None and not full
-    failed = set()
-    if incremental:  # folders holding a file whose ingest failed are listed whole
-        failed = {os.path.dirname(e.path) for e in store.ingest_errors()}
     start_ns = time.time_ns()
+    settled_ns = start_ns - max(0, int(settle_ns))
+    roots = []
     for p in paths:
         p = os.path.abspath(os.fspath(p))
         if os.path.isdir(p):
+            roots.append((os.path.realpath(p).rstrip(os.sep) + os.sep, p))
             known = store.listed_folders_under(os.fsencode(p)) if incremental else {}
-            _Walk(p, errors, out, found, known, failed, start_ns, store if incremental
+            _Walk(p, errors, out, found, known, start_ns, settled_ns, store if incremental
                   else None).visit(p, ())
         elif os.path.lexists(p):
             found.setdefault(os.path.realpath(p), (p, os.path.dirname(p), True))
         else:
             errors.append((display_path(p), "no such file or folder"))
+    for path in retry:  # failed before: examined, its folder listed or not
+        if path in found and found[path][2] is not False:
+            continue
+        root = next((p for real, p in roots if path.startswith(real)), None)
+        if root is None:
+            continue
+        if not os.path.lexists(path):
+            out.vanished.append(path)
+        elif os.path.isfile(path):
+            found[path] = (path, root, True)
     for real, (as_found, root, examine) in found.items():
-        if examine:
-            out.entries.append(_entry(real, as_found, root))
-        else:
+        if examine is False:
             out.known.add(real)
+        else:
+            out.entries.append(_entry(real, as_found, root, settled_ns,
+                                      None if examine is True else examine))
     return out
 
 
 class _Walk:
     """One folder given to :func:`list_local`, walked depth first in name order."""
 
-    def __init__(self, root, errors, out, found, known, failed, start_ns, store):
+    def __init__(self, root, errors, out, found, known, start_ns, settled_ns, store):
         self.root, self.errors, self.out, self.found = root, errors, out, found
-        self.known, self.failed, self.start_ns, self.store = known, failed, start_ns, store
+        self.known, self.start_ns, self.store = known, start_ns, store
+        self.settled_ns = settled_ns
         self.children: dict[bytes, list[bytes]] = {}
         for loc in known:
             self.children.setdefault(os.path.dirname(loc), []).append(loc)
@@ -155,10 +189,13 @@ class _Walk:
         except OSError as exc:
             if recorded and isinstance(exc, FileNotFoundError):  # e.g. a link's folder gone
                 self.out.gone.append(os.fsencode(folder))
-            else:
+            else:  # remembered, so that the next run tries it again
                 self.errors.append((display_path(folder),
                                     f"cannot open folder: {exc.strerror}"))
+                self.out.folders.append(ListedFolder(os.fsencode(folder),
+                                                     os.fsencode(folder), -1, 0, 0))
             return
+        self.out.reached.append(display_path(folder))
         loc = os.fsencode(folder)
         ident = (st.st_dev, st.st_ino)
         if ident in ancestors:
@@ -171,8 +208,7 @@ class _Walk:
         self.seen.add(ident)
         was = self.known.get(loc)
         if was is not None and (was.mtime_ns, was.inode, was.device) == \
-                (st.st_mtime_ns, st.st_ino, st.st_dev) and \
-                display_path(os.fsdecode(was.resolved)) not in self.failed:
+                (st.st_mtime_ns, st.st_ino, st.st_dev):
             self.out.skipped += 1  # unchanged: its recorded subfolders may have changed
             for child in sorted(self.children.get(loc, ())):
                 self.visit(os.fsdecode(child), ancestors + (ident,), recorded=True)
@@ -185,13 +221,12 @@ class _Walk:
         except OSError as exc:
             self.errors.append((display_path(folder), f"cannot list folder: {exc.strerror}; "
                                 "check its permissions"))
+            self.out.folders.append(ListedFolder(loc, os.fsencode(os.path.realpath(folder)),
+                                                 -1, st.st_ino, st.st_dev))  # tried next run
             return
         self.out.listed += 1
         real = os.path.realpath(folder)
         recent = st.st_mtime_ns > self.start_ns - RECENT_NS
-        self.out.folders.append(ListedFolder(loc, os.fsencode(real),
-                                             -1 if recent else st.st_mtime_ns,
-                                             st.st_ino, st.st_dev))
         files, subfolders = [], set()
         for entry in entries:
             try:
@@ -199,25 +234,33 @@ class _Walk:
             except OSError:
                 is_dir = False
             if is_dir:
-                files.append((entry, None, None))
+                files.append((entry, None, None, None))
                 subfolders.add(os.fsencode(entry.path))
             elif os.path.splitext(entry.name)[1].lower() in AUDIO_EXTENSIONS:
                 try:
                     link = entry.is_symlink()
+                    fst = None if link else entry.stat(follow_symlinks=False)
                 except OSError:
-                    link = True
+                    link, fst = True, None
                 resolved = os.path.realpath(entry.path) if link else os.path.join(real,
                                                                                   entry.name)
-                files.append((entry, resolved, link))
+                # a file that may still be written: its folder is listed again next time
+                recent = recent or fst is not None and fst.st_mtime_ns > self.settled_ns
+                files.append((entry, resolved, link, fst))
+        self.out.folders.append(ListedFolder(loc, os.fsencode(real),
+                                             -1 if recent else st.st_mtime_ns,
+                                             st.st_ino, st.st_dev))
         stored = {}
-        if self.store is not None:  # files stored at the same inode are taken as stored
-            stored = self.store.listed_at([os.fsencode(r) for _, r, link in files
+        if self.store is not None:  # files stored with this size, mtime and inode: stored
+            stored = self.store.listed_at([os.fsencode(r) for _, r, link, _ in files
                                            if r is not None and not link])
-        for entry, resolved, link in files:
+        for entry, resolved, link, fst in files:
             if resolved is None:
                 self.visit(entry.path, ancestors)
                 continue
-            hit = None if link else stored.get(os.fsencode(resolved))
-            same = hit is not None and hit.version.rpartition(":")[2] == str(entry.inode())
-            self.found.setdefault(resolved, (entry.path, self.root, not same))
+            hit = None if fst is None else stored.get(os.fsencode(resolved))
+            same = hit is not None and (hit.size_bytes, hit.version) == \
+                (fst.st_size, f"{fst.st_mtime_ns}:{fst.st_ino}")
+            self.found.setdefault(resolved, (entry.path, self.root,
+                                             False if same else fst or True))
         self.out.gone += [c for c in self.children.get(loc, ()) if c not in subfolders]

@@ -124,8 +124,10 @@ def parse_name(
             except ValueError:
                 pass
         pat = compile_pattern(folder_pattern)
-        # whole folder names only: the match starts and ends at a "/" or an end
-        m = re.search(rf"(?:^|/){pat.regex.pattern}(?:/|$)", folders.as_posix())
+        # whole folder names only: the match starts and ends at a "/" or an end; a file
+        # directly in the folder given has no folder name to read (never node ".")
+        m = None if folders.as_posix() in (".", "") else \
+            re.search(rf"(?:^|/){pat.regex.pattern}(?:/|$)", folders.as_posix())
         if m:
             node = node or m.groupdict().get("node")
             if when is None and m.groupdict().get("time") is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -11,11 +12,11 @@ from typing import Callable, Iterable, Iterator, Mapping
 from tqdm.auto import tqdm
 
 from ..store import Audio, ListedFolder, NewAudio, Store, StoreNameClash
-from .files import display_path, examine
+from .files import AUDIO_EXTENSIONS, display_path, examine
 from .names import compile_pattern, parse_name
 from .folders import list_local
 from .summary import IngestSummary, copy_reason
-from .sources import Entry, is_url, list_objects, unchanged_since
+from .sources import MAX_ATTEMPTS, Entry, is_url, list_objects, unchanged_since
 from .windows import WindowError, check_against_files, checked_windows, clip_windows
 
 __all__ = ["IngestSummary", "ingest"]
@@ -106,6 +107,7 @@ def ingest(
     verbose: bool = True,
     windows: Mapping[str | os.PathLike, Iterable[tuple[float, float]]] | None = None,
     full_listing: bool = False,
+    settle_seconds: float = 2.0,
 ) -> IngestSummary:
     """Ingest audio files or folders (recursively) into a store as clips.
 
@@ -120,16 +122,26 @@ def ingest(
       why the file has no clips of its own; a file of the same content whose node or
       recording time (from its name and folders) differ is another recording and is stored
       (a dead microphone's digitally silent files are byte-identical);
-    * a file whose content changed since it was stored is reported and left as stored;
+    * a file whose content changed since it was stored is reported and left as stored,
+      unless it only grew (longer, same sample rate and channels: it was still being
+      written): then it is stored again whole (``summary.grown``), keeping its audio id,
+      clips, features and labels, and gets the new clips;
+    * a local file that changes while it is read (still being written) is not stored: it
+      is read again by the next run (``summary.writing``); one modified less than
+      ``settle_seconds`` before the run is stored, and examined again by the next run;
+    * a file that failed is tried again by the next runs while its size or version change,
+      else :data:`~alwidget.ingestion.sources.MAX_ATTEMPTS` times in all
+      (``summary.failed_before``); a full listing tries it again;
     * a re-run reads only what is new or changed: a file or object stored by an earlier run
       whose size and version (an object's ETag, a file's modification time and inode) are
       the same is not read again (``summary.read`` counts what was read);
     * and lists only what changed, so that its cost follows the new files, not the archive:
       a local folder whose modification time is unchanged since the last run is not listed
       (adding, removing or renaming a file changes it; rewriting a file in place does not),
-      and in a folder that changed, a stored file at the same inode is not examined; each
-      folder of object storage is listed only from after its newest stored key (S3
-      StartAfter: recorders upload under time-stamped keys). ``full_listing=True`` lists and
+      and in a folder that changed, a stored file of the same size, modification time and
+      inode is not examined; each folder of object storage is listed only from after the
+      newest key a complete listing of it found (S3 StartAfter: recorders upload under
+      time-stamped keys). ``full_listing=True`` lists and
       examines everything: it finds files rewritten in place and objects uploaded late under
       a key that sorts before one stored (run it now and then, e.g. daily: ``alwidget
       ingest --watch`` does by default).
@@ -183,6 +195,10 @@ def ingest(
         List every folder and object and examine every file, as a first run does, instead
         of only what changed (see above; :mod:`alwidget.ingestion.folders`,
         :func:`~alwidget.ingestion.sources.list_objects`). Given ``windows`` list fully.
+    settle_seconds : float, default 2.0
+        A local file modified less than this before the run may still be written: it is
+        stored, and its folder is listed again by the next run, which reads it again if its
+        size or modification time changed (a file that grew is stored again whole).
 
     Returns
     -------
@@ -227,22 +243,29 @@ def ingest(
     store = db if isinstance(db, Store) else Store(db)
     store.check_writable("an ingest")  # before reading any file
     full_listing = bool(full_listing or wanted)  # windows name files: list them all
+    if not settle_seconds >= 0:
+        raise ValueError(f"settle_seconds={settle_seconds!r} must be >= 0 (seconds)")
     summary = IngestSummary(full_listing=full_listing)
     walk_errors: list[tuple[str, str]] = []
-    local = list_local(paths, walk_errors, store, full=full_listing)
-    summary.folders_skipped = local.skipped
+    recorded = store.ingest_errors()
+    failures = {e.path: e for e in recorded
+                if os.path.splitext(e.path)[1].lower() in AUDIO_EXTENSIONS}
+    local = list_local(paths, walk_errors, store, full=full_listing, settle_ns=int(
+        settle_seconds * 1e9), retry=[p for p in failures if not is_url(p)])
+    summary.folders_skipped, summary.folders_listed = local.skipped, local.listed
     entries: list[Entry] = local.entries
     listings = []
+    erred = {e.path for e in recorded}  # errors past: folders opened, failed files gone
+    past = [p for p in local.reached + [display_path(v) for v in local.vanished]
+            if p in erred]
     for url in urls:
-        listing = list_objects(url, walk_errors, store, full=full_listing)
-        shown = display_path(url.rstrip("/"))
-        if listing.listed and not store.read_only:
-            if store.has_ingest_errors_under(shown):
-                store.clear_ingest_errors(shown)  # listed now: its listing error is past
-            store.put_listed_folders([ListedFolder(os.fsencode(f), os.fsencode(f), -1, 0, 0)
-                                      for f in listing.folders],
-                                     [os.fsencode(f) for f in listing.gone])
+        listing = list_objects(url, walk_errors, store, full=full_listing, retry={
+            p: e for p, e in failures.items() if is_url(p) and e.attempts < MAX_ATTEMPTS})
+        if listing.listed:  # listed now: its listing error is past
+            past += [display_path(url.rstrip("/"))] + listing.vanished
         entries += listing.entries
+        listed = {e.path for e in listing.entries}  # failed objects a listing no longer finds
+        past += [p for p in failures if is_url(p) and p not in listed and listing.covers(p)]
         summary.prefixes_from_key += listing.from_key
         listings.append(listing)  # a prefix not listed tells nothing of what is gone
     named = {e.path for e in entries} | {os.path.realpath(os.fspath(p)) for p in paths}
@@ -254,14 +277,32 @@ def ingest(
     # stored by an earlier run, the same since: not read
     skipped = unchanged_since(store, entries, wanted) | local.known
     summary.unchanged += len(skipped)
-    entry_of = {e.path: e for e in entries if e.path not in skipped}
+    given_up = set() if full_listing else {  # failed often, the same since: not read
+        e.path for e in entries if e.path not in skipped and e.path not in wanted
+        and (f := failures.get(display_path(e.path))) is not None
+        and f.attempts >= MAX_ATTEMPTS and (f.size_bytes, f.version) == (e.size, e.version)}
+    summary.failed_before = len(given_up)
+    entry_of: dict[str, Entry] = {}
+    for e in entries:  # listed twice (nested roots): the first root names it, as locally
+        if e.path not in skipped and e.path not in given_up:
+            entry_of.setdefault(e.path, e)
     files = [(e.path, e.found, e.root) for e in entry_of.values()]
     summary.read = len(files)
     deployed = sorted(store.path_nodes().items(), key=lambda kv: -len(kv[0]))
 
+    writing: set[str] = set()  # local files that changed while they were read
+
     def work(item):
         e = entry_of[item[0]]
-        return examine(e.path, max_channels, e.opener, e.size if e.opener else None)
+        result = examine(e.path, max_channels, e.opener, e.size if e.opener else None)
+        if e.opener is None and e.size >= 0:
+            try:
+                st = os.stat(e.path)
+                if (st.st_size, f"{st.st_mtime_ns}:{st.st_ino}") != (e.size, e.version):
+                    writing.add(e.path)
+            except OSError:
+                pass  # gone meanwhile: what was read is reported as read
+        return result
 
     def now(path: str, default: str) -> str | None:
         """Digest of what ``path`` holds now: read in this run, stored and not changed
@@ -293,14 +334,18 @@ def ingest(
             except WindowError:
                 bar.close()
                 raise
+        if not store.read_only:
+            for path in past:
+                store.clear_ingest_errors(path)
         for path, reason in walk_errors:
             store.add_ingest_error(path, reason)
             summary.errors.append((path, reason))
         seen: dict[str, str] = {}  # path -> digest of the files read so far
         changed: dict[str, tuple] = {}  # path -> (found, root, digest, props): settled last
 
-        def refuse(shown: str, reason: str) -> None:
-            store.add_ingest_error(shown, reason)
+        def refuse(shown: str, reason: str, path: str | None = None) -> None:
+            e = entry_of.get(path)  # its size and version: tried again when they change
+            store.add_ingest_error(shown, reason, *((e.size, e.version) if e else ()))
             summary.errors.append((shown, reason))
 
         def named(path, found, root) -> tuple[str | None, str | None, bool]:
@@ -330,10 +375,29 @@ def ingest(
                     remember(path, store.add_audio(audio, clips, project=project))
                     store.clear_ingest_errors(shown)
             except StoreNameClash as exc:
-                return refuse(shown, str(exc))
+                return refuse(shown, str(exc), path)
             summary.added += 1
             summary.clips += len(clips)
             summary.seconds += audio.duration_s
+
+        def grew(path, found, root, digest, props) -> bool:
+            """Store again whole a stored file that only grew (it was still being written);
+            False when it changed otherwise."""
+            stored = store.find_audio(path)
+            if stored is None or props["frames"] <= stored.frames or \
+                    (props["sample_rate"], props["channels"], props["format"]) != \
+                    (stored.sample_rate, stored.channels, stored.format):
+                return False
+            audio = NewAudio(folder=os.path.dirname(path), file_name=os.path.basename(path),
+                             content_hash=digest, **props)
+            clips = clip_windows(audio.duration_s, clip_seconds, hop_seconds, min_last_seconds)
+            with store.transaction():
+                summary.clips += len(store.regrow_audio(stored.id, audio, clips))
+                remember(path, stored.id)
+                store.clear_ingest_errors(display_path(path))
+            summary.seconds += audio.duration_s - stored.duration_s
+            summary.grown.append(display_path(path))
+            return True
 
         def handle(path, found, root, digest, props) -> None:
             shown = display_path(path)
@@ -358,7 +422,9 @@ def ingest(
                         summary.moved.append((stored.path, path))
                         remember(path, stored.id)
                     elif relation == "copy":
-                        store.add_ingest_error(shown, copy_reason(stored.path))
+                        e = entry_of[path]
+                        store.add_ingest_error(shown, copy_reason(stored.path), e.size,
+                                               e.version)
                         summary.duplicates.append((path, stored.path))
                     else:
                         summary.unchanged += 1
@@ -366,17 +432,20 @@ def ingest(
                     if path in wanted:  # windows it was not stored with become new clips
                         summary.clips += len(store.add_clips(stored.id, wanted[path]))
             except StoreNameClash as exc:
-                return refuse(shown, str(exc))
+                return refuse(shown, str(exc), path)
             freed = None if relation != "moved" else \
                 stored.path if is_url(stored.path) else os.path.realpath(stored.path)
             if freed in changed:  # its old path holds another file, read earlier: settle it
                 handle(freed, *changed.pop(freed))
 
         for (path, found, root), (digest, props, error) in zip(files, results):
+            if path in writing:  # changed while read (an error too): read by the next run
+                summary.writing.append(display_path(path))
+                continue
             if error is not None:
                 if found != path and not is_url(path) and not os.path.exists(path):
                     error = f"{error} (a link, {display_path(found)}, leads to it)"
-                refuse(display_path(path), error)
+                refuse(display_path(path), error, path)
                 continue
             seen[path] = digest
             handle(path, found, root, digest, props)
@@ -395,15 +464,25 @@ def ingest(
                         summary.clips += len(store.add_clips(audio.id, wanted[path]))
         for path in [p for p in changed if p not in swaps]:
             shown = display_path(path)
+            if grew(path, *changed[path]):
+                continue
             reason = "content changed since it was ingested; the stored version is kept"
             elsewhere = [a for a in store.audios_with_content(changed[path][2]) if a.path != path]
             if elsewhere:  # e.g. another stored file was renamed over this one
                 reason += (f" (it now holds the content stored for {display_path(elsewhere[0].path)};"
                            " move files one at a time, or ingest the folder that holds both)")
-            store.add_ingest_error(shown, reason)
+            e = entry_of[path]
+            store.add_ingest_error(shown, reason, e.size, e.version)
             summary.changed.append(shown)
         if not store.read_only:  # all found is stored: the next run skips what is unchanged
-            store.put_listed_folders(local.folders, local.gone)
+            again = {os.fsencode(os.path.dirname(p)) for p in writing}
+            store.put_listed_folders(
+                [dataclasses.replace(f, mtime_ns=-1) if f.resolved in again else f
+                 for f in local.folders] + [
+                    ListedFolder(os.fsencode(f), os.fsencode(f), -1, 0, 0,
+                                 None if k is None else os.fsencode(k))
+                    for x in listings if x.listed for f, k in x.folders],
+                local.gone + [os.fsencode(f) for x in listings if x.listed for f in x.gone])
     finally:  # an error or Ctrl-C: files not read yet are not read
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()

@@ -5,8 +5,8 @@ Each file or object found is an :class:`Entry` with its size and a version (an o
 ETag, a local file's modification time and inode): a re-run of ingest skips the entries
 whose location, size and version are what it stored last time (``listed_files``), so it reads
 only what is new or changed; and it lists only what may have changed: local folders that
-changed (:mod:`alwidget.ingestion.folders`), each folder of object storage from after its
-newest stored key (:func:`list_objects`). Objects are read as streams (a block at a time,
+changed (:mod:`alwidget.ingestion.folders`), each folder of object storage from after the
+newest key a complete listing of it found (:func:`list_objects`). Objects are read as streams (a block at a time,
 never saved to disk).
 
 Credentials are never taken as arguments of alwidget's own, stored or printed: ``fsspec``
@@ -27,13 +27,16 @@ from typing import Callable
 
 from ..store import Store
 from ..store.audios import check_no_credentials, is_url
-from .files import AUDIO_EXTENSIONS, display_path
+from .files import AUDIO_EXTENSIONS
 
-__all__ = ["BLOCK_BYTES", "Entry", "ObjectListing", "is_url", "list_objects",
+__all__ = ["BLOCK_BYTES", "MAX_ATTEMPTS", "Entry", "ObjectListing", "is_url", "list_objects",
            "location_prefix", "unchanged_since"]
 
 #: Bytes fetched per request when an object is read (a stream: one block in memory).
 BLOCK_BYTES = 1 << 21
+#: Runs that try a failed file again while its size and version stay the same (then only a
+#: change of the file, or a full listing, tries it again).
+MAX_ATTEMPTS = 3
 _SIZED = {"s3", "s3a"}  # filesystems whose open() takes the listed size (no HEAD request)
 
 
@@ -48,6 +51,7 @@ class Entry:
     version: str     # an object's ETag, or "mtime_ns:inode"
     modified_at: str | None
     opener: Callable | None = None  # opens an object as a stream; None: a local file
+    recent: bool = False  # a local file modified within the settle time: may be written still
 
 
 def location_prefix(path: str) -> bytes:
@@ -73,30 +77,38 @@ class ObjectListing:
         The URL of the prefix as the entries spell it (``s3://bucket/prefix``).
     listed : bool
         False when the listing failed (reported in ``errors``): it tells nothing of what is
-        there.
+        there, and nothing is gone (:meth:`covers` is False).
     whole : list of (str, str)
-        What was listed whole: ``(prefix URL, "tree")`` every object below it, ``(prefix
+        What was listed whole: ``(prefix URL, "tree")`` every object below it, ``(folder
         URL, "direct")`` the objects directly in it, ``(URL, "exact")`` that object. An
         object stored there and not listed now is gone (:meth:`covers`).
-    folders : list of str
-        Folder URLs (ending with ``/``) directly below the prefix, to remember: a re-run lists
-        each from after its newest stored key.
+    folders : list of (str, str or None)
+        Folder URLs (ending with ``/``) at and below the prefix with the URL of the greatest
+        object directly in each that this listing saw (or the one remembered before), to
+        record once the run stored what it found: a re-run lists each folder from after it.
     gone : list of str
         Folders remembered before that are no longer there.
     from_key : int
-        Folders listed only from after their newest stored key.
+        Folders listed only from after their remembered key.
+    vanished : list of str
+        Objects that failed in an earlier run and are no longer there (their errors are
+        cleared).
     """
 
     entries: list[Entry]
     root: str
     listed: bool = True
     whole: list[tuple[str, str]] = field(default_factory=list)
-    folders: list[str] = field(default_factory=list)
+    folders: list[tuple[str, str | None]] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     from_key: int = 0
+    vanished: list[str] = field(default_factory=list)
 
     def covers(self, url: str) -> bool:
-        """Whether ``url`` would have been listed, were it there."""
+        """Whether ``url`` would have been listed, were it there (never for a listing that
+        failed, even part-way)."""
+        if not self.listed:
+            return False
         for prefix, how in self.whole:
             if how == "exact" and url == prefix or how == "tree" and url.startswith(prefix) \
                     or how == "direct" and url.startswith(prefix) and \
@@ -117,23 +129,38 @@ def _pages(fs, bucket: str, **kw):
             return
 
 
-def _key(location: bytes) -> str:
+def _key(location: bytes | str) -> str:
     """The key of a stored object's URL (``s3://bucket/key`` -> ``key``)."""
     return os.fsdecode(location).split("://", 1)[1].split("/", 1)[1]
 
 
-def _list_since(fs, root: str, store: Store, out: ObjectListing) -> dict[str, dict]:
-    """The objects below ``root`` ("bucket/prefix") of an S3 filesystem that a re-run needs:
-    the folders directly below it (found by a listing with a delimiter, and those
-    remembered), each listed only from after its greatest stored key (ListObjectsV2
-    StartAfter: a time-ordered archive lists only what came since), and the objects directly
-    in it from after the greatest one stored. A folder (or the prefix's own objects) with an
-    unresolved ingest error, or nothing stored, is listed whole."""
+def _folder_marks(fs, top: str, keys) -> list[tuple[str, str | None]]:
+    """Every folder at and below ``top`` ("bucket/prefix/") of the listed ``keys``
+    ("bucket/key"), with the URL of the greatest key directly in it (None: none)."""
+    marks: dict[str, str | None] = {top: None}
+    for k in sorted(keys):
+        parts = k[len(top):].split("/")[:-1]
+        for i in range(len(parts)):
+            marks.setdefault(top + "".join(p + "/" for p in parts[:i + 1]), None)
+        marks[top + "".join(p + "/" for p in parts)] = k
+    return [(fs.unstrip_protocol(f), None if k is None else fs.unstrip_protocol(k))
+            for f, k in sorted(marks.items())]
+
+
+def _list_since(fs, root: str, store: Store, out: ObjectListing, retry: dict[str, object]
+                ) -> tuple[dict[str, dict], bool]:
+    """The objects below ``root`` ("bucket/prefix") of an S3 filesystem that a re-run needs,
+    and whether anything is there: each folder at and below the prefix is listed with a
+    delimiter (its own objects, and its subfolders, which are listed the same way), from
+    after the greatest key a complete listing of it found before (``listed_folders.last_key``:
+    a folder whose keys grow in time lists only what came since); a folder never listed so
+    is listed whole. Objects of ``retry`` (URL -> error: failed before, tries left) not listed
+    now are looked up one by one (and put in ``out.vanished`` when gone)."""
     bucket, _, prefix = root.partition("/")
     prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
     scheme = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
     base = f"{scheme}://{bucket}/{prefix}"
-    failed = [e.path for e in store.ingest_errors()]
+    marks = store.listed_folders_under(os.fsencode(base))
     found: dict[str, dict] = {}
 
     def keep(obj) -> None:
@@ -141,54 +168,68 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing) -> dict[str, di
                                            "ETag": obj.get("ETag"),
                                            "LastModified": obj.get("LastModified")}
 
-    last = None
-    if not any(os.path.dirname(p) + "/" == display_path(base) for p in failed):
-        last = store.last_listed_directly_under(os.fsencode(base))
-    folders = set()
-    for page in _pages(fs, bucket, Prefix=prefix, Delimiter="/",
-                       **({"StartAfter": _key(last)} if last else {})):
-        folders.update(p["Prefix"] for p in page.get("CommonPrefixes") or [])
-        for obj in page.get("Contents") or []:
-            keep(obj)
-    remembered = {os.fsdecode(loc) for loc in store.listed_folders_under(os.fsencode(base))
-                  if loc.endswith(b"/") and loc.count(b"/") == base.count("/") + 1}
-    listed = {f"{scheme}://{bucket}/{f}" for f in folders}
-    if last is None:  # folders and objects directly in the prefix: all listed
-        out.whole.append((base, "direct"))
-        out.gone = sorted(remembered - listed)
-        remembered &= listed
-    for folder in sorted(listed | remembered):
-        since = None
-        if not any(display_path(p).startswith(display_path(folder)) for p in failed):
-            since = store.last_listed_under(os.fsencode(folder))
-        if since is None:
-            out.whole.append((folder, "tree"))
-        else:
-            out.from_key += 1
-        for page in _pages(fs, bucket, Prefix=folder.split("/", 3)[3],
+    anything = bool(marks)
+    below: dict[bytes, set[bytes]] = {}  # folder -> its remembered subfolders
+    for loc in marks:
+        if loc.endswith(b"/"):
+            below.setdefault(loc[:loc.rstrip(b"/").rfind(b"/") + 1], set()).add(loc)
+    todo = [prefix]
+    while todo:
+        key_prefix = todo.pop()
+        folder = f"{scheme}://{bucket}/{key_prefix}"
+        loc = os.fsencode(folder)
+        mark = marks.get(loc)
+        since = None if mark is None or mark.last_key is None else os.fsdecode(mark.last_key)
+        subs, last = set(), None
+        for page in _pages(fs, bucket, Prefix=key_prefix, Delimiter="/",
                            **({"StartAfter": _key(since)} if since else {})):
+            subs.update(p["Prefix"] for p in page.get("CommonPrefixes") or [])
             for obj in page.get("Contents") or []:
                 keep(obj)
-    out.folders = sorted(listed)
-    return found
+                last = obj["Key"]  # keys come in order
+        anything = anything or bool(subs or last)
+        listed = {os.fsencode(f"{scheme}://{bucket}/{k}") for k in subs}
+        children = set(below.get(loc, ()))
+        if since is None:  # its own objects and its subfolders: all listed
+            out.whole.append((folder, "direct"))
+            for child in sorted(children - listed):
+                out.gone.append(os.fsdecode(child))
+                out.whole.append((os.fsdecode(child), "tree"))
+            children &= listed
+        else:
+            out.from_key += 1
+        out.folders.append((folder, f"{scheme}://{bucket}/{last}" if last else since))
+        todo += sorted((_key(c) for c in children | listed), reverse=True)
+    for url in retry:
+        key = url.split("://", 1)[1]
+        if key in found or not url.startswith(base):
+            continue
+        try:
+            found[key] = fs.info(key)
+        except FileNotFoundError:
+            out.vanished.append(url)
+    return found, anything
 
 
 def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = None, *,
-                 full: bool = True) -> ObjectListing:
+                 full: bool = True, retry: dict | None = None) -> ObjectListing:
     """The audio objects at or below ``url`` (``s3://bucket/prefix``), listed with their
     size, ETag and modification time; a listing that fails is added to ``errors`` (the URL,
     and what to do) and gives no entry.
 
     With a ``store`` and ``full=False`` (S3 only: the default re-run of
-    :func:`~alwidget.ingestion.ingest`), the folders directly below the prefix are listed
-    each only from after its greatest stored key, and the objects directly in the prefix from
-    after theirs (S3's StartAfter), new folders being found by a listing with a delimiter:
-    for recorders that upload under time-stamped keys, a re-run lists what came since, not
-    the archive. Not seen then: an object uploaded later under a key that sorts before one
-    already stored in its folder (or rewritten in place: same key, new ETag), and a new
-    folder that sorts before the newest object stored directly in the prefix; ``full=True``
-    lists every object. A folder with an unresolved ingest error is listed whole, so the
-    failed object is tried again. Other fsspec protocols are always listed whole.
+    :func:`~alwidget.ingestion.ingest`), each folder at and below the prefix is listed with a
+    delimiter from after the greatest key that a complete listing of that folder found
+    before (S3's StartAfter; ``listed_folders.last_key``, recorded by the run once it stored
+    what it found, whatever prefix it was given), new subfolders being found by the same
+    listings: for recorders that upload under time-stamped keys, a re-run costs one LIST
+    request per folder plus one per 1,000 new objects, not the archive. A folder never
+    listed whole is listed whole. Not seen then: an object uploaded later under a key that
+    sorts before one already listed *in its own folder* (or rewritten in place: same key,
+    new ETag), and a new subfolder that sorts before the newest object directly in its
+    parent folder; ``full=True`` lists every object. Objects that failed before
+    (``retry``: URL -> its error) and are not listed again are looked up one by one. Other
+    fsspec protocols are always listed whole.
 
     Raises ``ImportError`` naming the package to install when fsspec lacks the protocol.
 
@@ -218,21 +259,21 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     missing = "no such bucket or prefix (nothing listed); check the URL and the endpoint " \
               "(AWS_ENDPOINT_URL_S3)"
     try:
-        found, single = None, False
+        found, single, anything = None, False, False
         if store is not None and not full and protocol in _SIZED:
-            found = _list_since(fs, root, store, out)
-        if not found and not out.folders and not out.from_key:
+            found, anything = _list_since(fs, root, store, out, retry or {})
+        if not anything:
             single = fs.isfile(root)  # once, here: a network error is reported, not raised
             if single:
                 found = {root: fs.info(root)}
-                out.whole, out.gone = [(fs.unstrip_protocol(root), "exact")], []
+                out.whole, out.gone, out.folders = [(fs.unstrip_protocol(root), "exact")], \
+                    [], []
             elif found is None:
                 found = fs.find(root, detail=True)
                 top = root.rstrip("/") + "/"
                 out.whole.append((fs.unstrip_protocol(top), "tree"))
                 if protocol in _SIZED:  # the folders below it, for the next default re-run
-                    out.folders = sorted({fs.unstrip_protocol(top + k[len(top):].split("/")[0])
-                                          + "/" for k in found if "/" in k[len(top):]})
+                    out.folders = _folder_marks(fs, top, found)
             if not found and not fs.exists(root):
                 errors.append((shown, missing))
                 return out

@@ -44,8 +44,19 @@ class IngestSummary:
         again, counted in ``unchanged``.
     folders_skipped : int
         Local folders not listed: unchanged since the last run (same modification time).
+    folders_listed : int
+        Local folders listed (their entries read).
     prefixes_from_key : int
-        Object-storage folders listed only from after their newest stored key.
+        Object-storage folders listed only from after the newest key listed in them before.
+    writing : list of str
+        Local files that changed while this run read them (still being written): not stored
+        now; their folders are listed again next run.
+    grown : list of str
+        Stored files found longer (stored while still being written): stored again whole;
+        the audio keeps its id, clips, features and labels, and gets the new clips.
+    failed_before : int
+        Files that failed in earlier runs (:data:`~alwidget.ingestion.sources.MAX_ATTEMPTS`
+        times) with the same size and version since: not read again (a full listing does).
     full_listing : bool
         Whether every folder and prefix was listed whole (``ingest(..., full_listing=True)``).
     """
@@ -62,7 +73,11 @@ class IngestSummary:
     unmatched_names: int = 0
     read: int = 0
     folders_skipped: int = 0
+    folders_listed: int = 0
     prefixes_from_key: int = 0
+    writing: list[str] = field(default_factory=list)
+    grown: list[str] = field(default_factory=list)
+    failed_before: int = 0
     full_listing: bool = False
 
     @property
@@ -84,10 +99,20 @@ class IngestSummary:
         if self.folders_skipped or self.prefixes_from_key:
             parts = [f"{n} {what}" for n, what in (
                 (self.folders_skipped, "folders unchanged since the last run not listed"),
-                (self.prefixes_from_key, "prefixes listed from after their newest stored key"))
+                (self.prefixes_from_key, "object folders listed from after their newest "
+                 "listed key"))
                 if n]
             lines.append(f"{'; '.join(parts)} (a full listing: --full-listing, "
                          "full_listing=True)")
+        if self.failed_before:
+            lines.append(f"{self.failed_before} files that failed before not tried again: same "
+                         "size and version since (a full listing tries them)")
+        for path in self.writing:
+            lines.append(f"still being written: {path}: it changed while it was read; not "
+                         "stored now, read again by the next run")
+        for path in self.grown:
+            lines.append(f"grown: {path}: longer than stored (it was still being written); "
+                         "stored again whole, its clips, features and labels kept")
         if self.unmatched_names:
             lines.append(
                 f"{self.unmatched_names} file names did not match the name pattern: "
@@ -101,7 +126,8 @@ class IngestSummary:
         for path in self.changed:
             lines.append(
                 f"changed: {path}: content differs from the stored file; kept the stored "
-                "version (ingest the new content under another name to add it)"
+                "version (to add the new content, copy it under another name and ingest "
+                "that; a file that only grew is stored again whole)"
             )
         for path, reason in self.errors:
             lines.append(f"error: {path}: {reason}")

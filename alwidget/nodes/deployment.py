@@ -26,6 +26,10 @@ their names do not)::
 CSV: one row per node with the node fields above as columns (``name`` required; ``paths``
 separated by ``;``).
 
+Names are text as written: in YAML, ``name``, ``type``, ``source``, ``location`` and
+``description`` keep their characters (``01`` stays "01", never the number 1 or, for
+``010``, the octal 8); a name that is not one value (a list, a mapping) is refused.
+
 A local folder in ``paths`` is stored resolved (``os.path.realpath``; a relative one from
 the deployment file's folder), as ingest stores the files in it. A URL with credentials in
 it (``s3://KEY:SECRET@bucket/...``) is refused: they come from the environment or a profile.
@@ -92,9 +96,12 @@ def load_deployment(path: str | Path) -> Deployment:
     if suffix in (".yaml", ".yml"):
         raw = _read_yaml(path)
     elif suffix == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [{k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in r.items()
-                     if k is not None} for r in csv.DictReader(f)]
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                rows = [{k.strip(): (v.strip() if isinstance(v, str) else v)
+                         for k, v in r.items() if k is not None} for r in csv.DictReader(f)]
+        except UnicodeDecodeError as exc:
+            raise DeploymentError(_not_utf8(path, exc)) from None
         for r in rows:
             r["paths"] = [p.strip() for p in (r.get("paths") or "").split(";") if p.strip()]
         raw = {"nodes": rows}
@@ -163,6 +170,31 @@ def _paths(value, folder: Path, where: str) -> list[str]:
     return out
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    return (f"{str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet)")
+
+
+#: YAML fields read as the text written (a node "01" is not the number 1).
+_TEXT_FIELDS = {"name", "type", "source", "location", "description"}
+
+
+def _text_loader(yaml):
+    """A safe YAML loader that keeps the plain values of :data:`_TEXT_FIELDS` as written."""
+
+    class TextNames(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            out = super().construct_mapping(node, deep=deep)
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value in _TEXT_FIELDS and \
+                        isinstance(value, yaml.ScalarNode) and \
+                        value.tag != "tag:yaml.org,2002:null":
+                    out[key.value] = value.value
+            return out
+
+    return TextNames
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         import yaml
@@ -170,7 +202,9 @@ def _read_yaml(path: Path) -> dict:
         raise ImportError("reading a YAML deployment needs PyYAML: pip install pyyaml (or "
                           "write the deployment as CSV)") from None
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_text_loader(yaml))
+    except UnicodeDecodeError as exc:
+        raise DeploymentError(_not_utf8(path, exc)) from None
     except yaml.YAMLError as exc:
         raise DeploymentError(f"{str(path)!r} is not valid YAML: "
                               f"{' '.join(str(exc).split())}") from None
@@ -211,7 +245,10 @@ def _node(row, where: str) -> NodeInfo:
     if name is None or not str(name).strip():
         raise DeploymentError(f"{where}: has no name; every node needs one (as in its files' "
                               "names or folders)")
-    name = str(name).strip()
+    if not isinstance(name, str):
+        raise DeploymentError(f"{where}: name={name!r} must be one name as text, e.g. "
+                              "name: '01'")
+    name = name.strip()
     where = f"{where.rsplit(': ', 1)[0]}: node {name!r}"
     values = {}
     for key in _NODE_FIELDS - {"name", "paths", "type"}:
@@ -240,6 +277,10 @@ def _node(row, where: str) -> NodeInfo:
     if values["file_seconds"] is not None and values["file_seconds"] <= 0:
         raise DeploymentError(f"{where}: file_seconds={values['file_seconds']!r} must be > 0")
     kind = row.get("type")
+    if kind is not None and not isinstance(kind, str) or \
+            row.get("source") is not None and not isinstance(row.get("source"), str):
+        raise DeploymentError(f"{where}: type and source must be names as text, e.g. "
+                              "type: audiomoth")
     return NodeInfo(name=name, node_type=None if kind in ("", None) else str(kind), **values)
 
 

@@ -35,8 +35,9 @@ class DayHealth:
     """One node's day.
 
     ``status`` is "ok", "warn" or "bad" (see :data:`WARN`, :data:`BAD`), or "off" when the
-    node was not meant to record that day (not installed yet, removed, or after it was
-    last heard). ``levels_db`` holds the 10th, 50th and 90th percentiles of the frame
+    node was not meant to record that day and sent nothing (not installed yet, or removed).
+    A day after a node was last heard, while it is installed, is "bad" (100 % missing).
+    ``levels_db`` holds the 10th, 50th and 90th percentiles of the frame
     levels (dBFS); ``review`` the clip to listen to: (clip id, path, start_s, duration_s).
     """
 

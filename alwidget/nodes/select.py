@@ -9,23 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from ..store import Store
+from ..store.nodes import iso_time
 
 __all__ = ["ClipSelection", "clips_where", "iso_time"]
-
-
-def iso_time(value, name: str) -> str | None:
-    """``value`` (an ISO date or time, or a datetime; None: None) as ISO text; a
-    ``ValueError`` naming ``name`` and the value when it is neither."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    try:
-        return datetime.fromisoformat(str(value)).isoformat() if "T" in str(value) or \
-            ":" in str(value) else datetime.fromisoformat(str(value)).date().isoformat()
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not an ISO 8601 date or time; write e.g. "
-                         "2024-05-01 or 2024-05-01T06:00:00") from None
 
 
 def clips_where(store: Store, nodes: Sequence[str] | str | None = None,
@@ -53,18 +39,7 @@ def clips_where(store: Store, nodes: Sequence[str] | str | None = None,
     >>> clips_where(store, "n2").tolist(), clips_where(store, start="2024-05-01T10:30").tolist()
     ([3, 4], [3, 4])
     """
-    if isinstance(nodes, str):
-        nodes = [nodes]
-    if nodes is not None:
-        nodes = [str(n) for n in nodes]
-        known = {n.name for n in store.nodes_info()}
-        unknown = [n for n in nodes if n not in known]
-        if unknown:
-            raise ValueError(f"nodes={unknown!r} are not nodes of {store.path!r}; known: "
-                             f"{sorted(known)[:20]}")
-    a, b = iso_time(start, "start"), iso_time(end, "end")
-    if a is not None and b is not None and b <= a:
-        raise ValueError(f"end={b} must come after start={a}")
+    nodes, a, b = store.checked_window(nodes, start, end)
     out = store.window_clips(nodes, a, b).view(ClipSelection)
     out.where = (None if nodes is None else list(nodes), a, b)
     return out

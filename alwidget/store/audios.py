@@ -243,6 +243,31 @@ class AudioTables:
                 self.put_levels(audio_id, audio.levels)
         return audio_id
 
+    def regrow_audio(self, audio_id: int, audio: NewAudio,
+                     clips: Iterable[tuple[float, float]]) -> list[int]:
+        """Replace a stored audio by a longer version of its file (one stored while it was
+        still being written): its content hash, length and size become ``audio``'s, its
+        clips are kept and the windows of ``clips`` it lacks are added, in one transaction;
+        return the new clips' ids. Its id, node, recording time, features and labels stay.
+        """
+        row = self._query("SELECT frames, sample_rate, channels FROM audios WHERE id = ?",
+                          (int(audio_id),))
+        if not row:
+            raise StoreError(f"audio_id={audio_id!r} is not a stored audio")
+        frames, rate, channels = row[0]
+        if audio.frames < frames or (audio.sample_rate, audio.channels) != (rate, channels):
+            raise StoreError(f"audio {audio_id}: the new version must be as long or longer, "
+                             "with the same sample rate and channels; nothing was changed")
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE audios SET frames = ?, duration_s = ?, content_hash = ?, size_bytes = ?,"
+                " bits_per_sample = ?, format = ?, subtype = ? WHERE id = ?",
+                (audio.frames, audio.duration_s, audio.content_hash, audio.size_bytes,
+                 audio.bits_per_sample, audio.format, audio.subtype, int(audio_id)))
+            if audio.levels is not None:
+                self.put_levels(audio_id, audio.levels)
+            return self.add_clips(audio_id, clips)
+
     def add_clips(self, audio_id: int, clips: Iterable[tuple[float, float]]) -> list[int]:
         """Add clip windows to a stored audio, in one transaction; return the new clips' ids.
 
@@ -271,20 +296,28 @@ class AudioTables:
                         (int(audio_id), start, duration)).lastrowid)
         return new
 
-    def add_ingest_error(self, path: str, reason: str) -> None:
+    def add_ingest_error(self, path: str, reason: str, size_bytes: int | None = None,
+                         version: str | None = None) -> None:
         """Record that ``path`` could not be ingested, and why.
 
-        The same path and reason are recorded once; seeing them again only
-        updates ``last_seen_at``.
+        The same path and reason are recorded once; seeing them again only updates
+        ``last_seen_at``, the file's ``size_bytes`` and ``version`` when given (a re-run
+        tries a failed file again when they change) and counts the attempt (``attempts``:
+        the runs that failed on the path, whatever the reason).
         """
         now = utc_now()
         with self.transaction():
+            tried = self._scalar("SELECT MAX(attempts) FROM ingest_errors WHERE path = ?",
+                                 (path,)) or 0
             self._conn.execute(
-                "INSERT INTO ingest_errors (path, reason, created_at, last_seen_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (path, reason) DO UPDATE SET "
-                "last_seen_at = excluded.last_seen_at",
-                (path, reason, now, now),
+                "INSERT INTO ingest_errors (path, reason, created_at, last_seen_at, size_bytes,"
+                " version, attempts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, reason) "
+                "DO UPDATE SET last_seen_at = excluded.last_seen_at, size_bytes = "
+                "excluded.size_bytes, version = excluded.version, attempts = excluded.attempts",
+                (path, reason, now, now, size_bytes, version, tried + 1),
             )
+            self._conn.execute("UPDATE ingest_errors SET attempts = ? WHERE path = ?",
+                               (tried + 1, path))
 
     def clear_ingest_errors(self, path: str) -> None:
         """Forget the errors of ``path`` (it has now been ingested)."""
@@ -301,7 +334,8 @@ class AudioTables:
         return [
             IngestError(*r)
             for r in self._query(
-                "SELECT id, path, reason, created_at FROM ingest_errors ORDER BY id"
+                "SELECT id, path, reason, created_at, size_bytes, version, attempts FROM "
+                "ingest_errors ORDER BY id"
             )
         ]
 

@@ -391,4 +391,14 @@ MIGRATIONS: list[str] = [
         listed_at TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 10: a folder of object storage remembers the greatest key a complete listing of its
+    #     own objects found (a re-run lists it from after that key, whatever prefix was given);
+    #     a failed file remembers its size and version and how often it was tried (a re-run
+    #     tries it again only a few times, or when it changed)
+    """
+    ALTER TABLE listed_folders ADD COLUMN last_key BLOB;  -- NULL: list the folder whole
+    ALTER TABLE ingest_errors ADD COLUMN size_bytes INTEGER;
+    ALTER TABLE ingest_errors ADD COLUMN version TEXT;
+    ALTER TABLE ingest_errors ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+    """,
 ]

@@ -6,6 +6,7 @@ node and day for node health."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -18,14 +19,59 @@ from .types import AudioLevels, Listed, ListedFolder, NodeDay, NodeInfo, StoreEr
 #: them, node health reads them.
 LEVEL_BINS = np.arange(-120.0, 0.0 + 1e-9, 3.0)
 
-__all__ = ["LEVEL_BINS", "NodeTables"]
+__all__ = ["LEVEL_BINS", "NodeTables", "iso_time"]
 
 _NODE_COLUMNS = ("location", "latitude", "longitude", "sample_rate", "gain_db", "installed_at",
                  "removed_at", "file_seconds", "duty_cycle", "description")
 
 
+def iso_time(value, name: str) -> str | None:
+    """``value`` (an ISO date or time, or a datetime; None: None) as ISO text (a time as
+    ``YYYY-MM-DDTHH:MM:SS``, a date as ``YYYY-MM-DD``: both compare with ``recorded_at``); a
+    ``ValueError`` naming ``name`` and the value when it is neither.
+
+    Examples
+    --------
+    >>> iso_time("2024-05-01 12:00", "start"), iso_time("2024-05-01", "end")
+    ('2024-05-01T12:00:00', '2024-05-01')
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    try:
+        return datetime.fromisoformat(str(value)).isoformat() if "T" in str(value) or \
+            ":" in str(value) else datetime.fromisoformat(str(value)).date().isoformat()
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not an ISO 8601 date or time; write e.g. "
+                         "2024-05-01 or 2024-05-01T06:00:00") from None
+
+
 class NodeTables:
     """Store methods for the deployment, ``listed_files`` and ``audio_levels``."""
+
+    def checked_window(self, nodes: Sequence[str] | str | None, start, end
+                       ) -> tuple[list[str] | None, str | None, str | None]:
+        """The node and time window of a filter, checked and written as every filter reads
+        it (sessions, maps, export, team rounds): node names as text, each one the store
+        knows; ``start``/``end`` as ISO text (:func:`iso_time`), ``end`` after ``start``.
+
+        Raises ``ValueError`` naming an unknown node (and those known), a time that is not
+        ISO 8601, or a window that ends before it starts.
+        """
+        if isinstance(nodes, str):
+            nodes = [nodes]
+        if nodes is not None:
+            nodes = [str(n) for n in nodes]
+            known = {r[0] for r in self._query("SELECT name FROM nodes")}
+            unknown = [n for n in nodes if n not in known]
+            if unknown:
+                raise ValueError(f"nodes={unknown!r} are not nodes of {self.path!r}; known: "
+                                 f"{sorted(known)[:20]}")
+        a, b = iso_time(start, "start"), iso_time(end, "end")
+        if a is not None and b is not None and b <= a:
+            raise ValueError(f"end={b} must come after start={a}")
+        return nodes, a, b
 
     # -- the deployment ---------------------------------------------------------------------
     def put_deployment(self, nodes: Sequence[NodeInfo], *,
@@ -118,49 +164,15 @@ class NodeTables:
                 out[bytes(r[0])] = Listed(r[1], r[2], r[3])
         return out
 
-    def last_listed_under(self, prefix: bytes) -> bytes | None:
-        """The greatest location stored from below ``prefix`` (None: nothing), one index
-        lookup: where listing a time-ordered prefix again can start."""
-        found = self._scalar("SELECT MAX(location) FROM listed_files WHERE location >= ? AND "
-                             "location < ?", (prefix, _beyond(prefix)))
-        return None if found is None else bytes(found)
-
-    def last_listed_directly_under(self, prefix: bytes) -> bytes | None:
-        """The greatest location stored directly below ``prefix`` (a folder's own files, not
-        those of its subfolders; None: none): one index lookup per subfolder that sorts after
-        it. ``prefix`` ends with ``/``.
-
-        Examples
-        --------
-        >>> from alwidget.store import NewAudio, Store
-        >>> store = Store(":memory:")
-        >>> a = store.add_audio(NewAudio("s3://b/r", "x.wav", 8000, 16, 80, 1, "WAV", "PCM_16",
-        ...                              "h", 0), [(0.0, 0.01)])
-        >>> for loc in (b"s3://b/r/a.wav", b"s3://b/r/n1/z.wav"):
-        ...     store.put_listed(loc, 1, "e", None, a)
-        >>> store.last_listed_directly_under(b"s3://b/r/")
-        b's3://b/r/a.wav'
-        """
-        high = _beyond(prefix)
-        while True:
-            found = self._scalar("SELECT MAX(location) FROM listed_files WHERE location >= ? "
-                                 "AND location < ?", (prefix, high))
-            if found is None:
-                return None
-            found = bytes(found)
-            cut = found.find(b"/", len(prefix))
-            if cut < 0:
-                return found
-            high = found[:cut + 1]  # below this subfolder's keys (they sort together)
-
     def listed_folders_under(self, root: bytes) -> dict[bytes, ListedFolder]:
         """The folders (``listed_folders``) at or below ``root``, by location: one range of
         the primary key, as many rows as folders."""
         below = root if root.endswith(b"/") else root + b"/"
-        rows = self._query("SELECT location, resolved, mtime_ns, inode, device FROM "
-                           "listed_folders WHERE location = ? OR (location >= ? AND "
+        rows = self._query("SELECT location, resolved, mtime_ns, inode, device, last_key FROM"
+                           " listed_folders WHERE location = ? OR (location >= ? AND "
                            "location < ?)", (root, below, _beyond(below)))
-        return {bytes(r[0]): ListedFolder(bytes(r[0]), bytes(r[1]), *r[2:]) for r in rows}
+        return {bytes(r[0]): ListedFolder(bytes(r[0]), bytes(r[1]), *r[2:5],
+                                          None if r[5] is None else bytes(r[5])) for r in rows}
 
     def put_listed_folders(self, folders: Sequence[ListedFolder],
                            gone: Sequence[bytes] = ()) -> None:
@@ -175,9 +187,10 @@ class NodeTables:
                                    (bytes(loc), below, _beyond(below)))
             self._conn.executemany(
                 "INSERT OR REPLACE INTO listed_folders (location, resolved, mtime_ns, inode, "
-                "device, listed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "device, listed_at, last_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(bytes(f.location), bytes(f.resolved), int(f.mtime_ns), int(f.inode),
-                  int(f.device), now) for f in folders])
+                  int(f.device), now, None if f.last_key is None else bytes(f.last_key))
+                 for f in folders])
 
     def put_listed(self, location: bytes, size_bytes: int, version: str,
                    modified_at: str | None, audio_id: int) -> None:

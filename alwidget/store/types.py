@@ -120,13 +120,17 @@ class ListedFolder:
     it again while its modification time, inode and device are these.
 
     ``location`` is the folder as ingest reached it and ``resolved`` its
-    ``os.path.realpath`` (bytes of both); ``mtime_ns`` -1 means "list it again"."""
+    ``os.path.realpath`` (bytes of both); ``mtime_ns`` -1 means "list it again". A folder
+    of object storage (``location`` a URL ending with ``/``) has ``last_key``: the URL of the
+    greatest object directly in it that a complete listing of it found (None: list it whole).
+    """
 
     location: bytes
     resolved: bytes
     mtime_ns: int
     inode: int
     device: int
+    last_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,9 @@ class IngestError:
     path: str
     reason: str
     created_at: str
+    size_bytes: int | None = None  # the file's size and version when it failed
+    version: str | None = None
+    attempts: int = 1              # runs that tried it and failed
 
 
 @dataclass(frozen=True)

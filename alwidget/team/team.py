@@ -183,6 +183,11 @@ class Team:
         """Plan one round on the window ``[start, end)`` of ``nodes`` and write it whole:
         its ``al_iterations`` row, its proposals and who labels them; return its id.
 
+        The window is read as every node/time filter reads it
+        (:meth:`~alwidget.store.Store.checked_window`: "2024-05-01 12:00" is
+        2024-05-01T12:00:00); an unknown node or a time that is not ISO 8601 is a
+        ``ValueError`` naming it.
+
         MAL (k-medoids) while nothing is labeled, MAL-MF after, on the first disjoint set of
         the window's unlabeled clips (:func:`alwidget.strategies.partition.disjoint_sets`),
         through the loop core. With cross-validation each group gets its share of the
@@ -196,7 +201,8 @@ class Team:
                                                                 for n in nodes)):
             raise ValueError(f"nodes={nodes!r} must be a list of node names, e.g. ['node1'] "
                              "(None: every node)")
-        nodes = None if nodes is None else list(nodes)
+        # the node/time window as sessions, maps and export read it (checked, ISO text)
+        nodes, start, end = self.store.checked_window(nodes, start, end)
         plan = plan_proposals(self.store, nodes=nodes, start=start, end=end, features=features,
                               tagger=tagger, batch_size=s["batch_size"], max_set=s["max_set"],
                               max_medoids=s["max_medoids"], seed=int(seed), model=model)

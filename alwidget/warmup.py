@@ -1,0 +1,54 @@
+"""In a Jupyter kernel, what the first clip waits for is imported while the first cells run.
+
+``import alwidget`` in a kernel starts a background thread that imports alwidget's session and
+widgets (scikit-learn, the forest's compiled kernels), then plotly's widget (it imports nbformat
+and jsonschema: 3-8 s on 2 cores): paid in front of the first clip otherwise, when the labeler
+and its map are shown (``benchmarks/bench_first_run.py``); meanwhile they overlap the cells
+that ingest and extract features. Code that would import the same packages (scipy, numba: the
+feature extractors) first calls :func:`wait`: two threads importing the same packages at once
+can hand one of them a partly initialised module.
+
+Examples
+--------
+>>> from alwidget import warmup
+>>> warmup.wait()  # outside a kernel nothing is imported in the background: returns at once
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+
+__all__ = ["NAMES", "start", "wait"]
+
+#: What is imported in the background, in this order.
+NAMES = ("alwidget.widgets", "plotly.graph_objs._figurewidget")
+_done = threading.Event()  # set once alwidget's own part has been imported (or failed)
+_done.set()
+
+
+def start() -> None:
+    """Start the background import, in a Jupyter kernel only and once."""
+    if "ipykernel" not in sys.modules or all(n in sys.modules for n in NAMES):
+        return
+    if not _done.is_set():  # running already
+        return
+
+    def load():
+        for name in NAMES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a warm-up: the map says what failed when made
+                pass
+            finally:
+                _done.set()  # after alwidget's own part: plotly's imports are its own
+
+    _done.clear()
+    threading.Thread(target=load, name="alwidget-load-widgets", daemon=True).start()
+
+
+def wait() -> None:
+    """Wait until the background import of alwidget's session and widgets has ended (at
+    once when none runs)."""
+    _done.wait()

@@ -1,0 +1,247 @@
+"""What a re-run may skip, and what it must not: each folder of object storage is listed from
+after the key a complete listing of *that folder* found (never from keys that another ingest
+stored), per leaf folder (date-first layouts), a listing that fails part-way moves nothing, a
+file that failed is tried again a few times or when it changes (never its whole folder), a
+local file still being written is not stored cut short for good, a file replaced under the
+same name is found, and a folder's listing error is cleared once it lists. Requests to the S3
+server (moto on 127.0.0.1) and file system calls are counted, never timed."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import alwidget.ingestion.run as run_module
+from alwidget.ingestion import ingest, parse_name
+from alwidget.ingestion.sources import MAX_ATTEMPTS
+from alwidget.store import Store
+
+from test_rerun_listing import age, lists, name, put, quiet, server, wav  # noqa: F401
+
+from moto_s3 import BUCKET
+
+URL = f"s3://{BUCKET}"
+
+
+# -- object storage ---------------------------------------------------------------------
+def test_s3_a_prefix_first_listed_after_one_object_or_one_day_finds_everything(server,
+                                                                             tmp_path):
+    keys = [f"2024/n1/{name('n1', m)}" for m in range(5)] + \
+        [f"2024/n2/{name('n2', m)}" for m in range(3)]
+    put(server, keys)
+    store = Store(tmp_path / "a.db")
+    assert quiet(f"{URL}/{keys[4]}", store).added == 1  # one object first
+    whole = quiet(f"{URL}/2024/", store)
+    assert (whole.added, whole.prefixes_from_key) == (7, 0)  # never listed whole: all of it
+    assert quiet(f"{URL}/2024/", store).prefixes_from_key == 2  # n1/, n2/ from their keys
+    # an object directly in the prefix first: its folders are still found
+    put(server, ["2024/zz_20240501_000000.wav"], seed0=99)
+    other = Store(tmp_path / "b.db")
+    assert quiet(f"{URL}/2024/zz_20240501_000000.wav", other).added == 1
+    assert quiet(f"{URL}/2024/", other).added == 8
+    # one day folder first, then the whole archive: the other days are found
+    days = [f"arch/n1/2024-05-0{d}/{name('n1', d)}" for d in (1, 2, 3)]
+    put(server, days, seed0=200)
+    third = Store(tmp_path / "c.db")
+    assert quiet(f"{URL}/arch/n1/2024-05-02/", third).added == 1
+    assert quiet(f"{URL}/arch/", third).added == 2
+
+
+def test_s3_a_date_first_layout_finds_the_new_files_of_every_node(server, tmp_path):
+    put(server, [f"port/2024-05-01/{n}/{name(n, m)}" for n in ("n1", "n2") for m in (0, 1)])
+    store = Store(tmp_path / "p.db")
+    first = quiet(f"{URL}/port", store, folder_pattern="{time:%Y-%m-%d}/{node}")
+    assert first.added == 4
+    # n1's new object sorts before n2's newest key in the same day folder
+    put(server, [f"port/2024-05-01/n1/{name('n1', 5)}", f"port/2024-05-02/n2/{name('n2', 0)}"],
+        seed0=10)
+    server.requests.clear()
+    again = quiet(f"{URL}/port", store, folder_pattern="{time:%Y-%m-%d}/{node}")
+    assert (again.files, again.added) == (2, 2)
+    # one LIST per folder: port/, two days, three node folders (one of them new)
+    queries = lists(server)
+    assert len(queries) == 6 and all("delimiter=%2F" in q for q in queries)
+    assert any("prefix=port%2F2024-05-01%2Fn1%2F" in q and "start-after=port%2F2024-05-01%2Fn1"
+               in q for q in queries)
+    assert {a.node for a in store.audios()} == {"n1", "n2"}
+
+
+def test_s3_a_listing_that_fails_part_way_moves_no_audio_to_a_copy(server, tmp_path,
+                                                                   monkeypatch):
+    import s3fs
+
+    put(server, [f"a/n1/{name('n1', 0)}"], seed0=1)
+    server.client().put_object(Bucket=BUCKET, Key=f"a/n1/{name('n1', 1)}", Body=b"broken")
+    store = Store(tmp_path / "p.db")
+    first = quiet(f"{URL}/a", store)
+    assert (first.added, len(first.errors)) == (1, 1)
+    put(server, [f"b/n1/{name('n1', 0)}"], seed0=1)  # a copy elsewhere
+    real, failed = s3fs.S3FileSystem.call_s3, []
+
+    def flaky(self, method, *args, **kw):
+        if method == "list_objects_v2" and kw.get("Prefix") == "a/n1/":
+            failed.append(kw)
+            raise ConnectionError("network dropped while listing")
+        return real(self, method, *args, **kw)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "call_s3", flaky)
+    summary = quiet([f"{URL}/a", f"{URL}/b"], store)
+    assert failed and summary.moved == []
+    assert "cannot list it: ConnectionError" in summary.errors[0][1]
+    assert [a.path for a in store.audios()] == [f"{URL}/a/n1/{name('n1', 0)}"]
+    assert summary.duplicates == [(f"{URL}/b/n1/{name('n1', 0)}",
+                                   f"{URL}/a/n1/{name('n1', 0)}")]
+
+
+def test_s3_a_broken_object_is_tried_a_few_times_and_its_error_cleared_when_deleted(
+        server, tmp_path):
+    put(server, [f"a/n1/{name('n1', m)}" for m in range(5)])
+    broken = f"a/n1/{name('n1', 2)[:-4]}x.wav"
+    server.client().put_object(Bucket=BUCKET, Key=broken, Body=b"truncated upload")
+    store = Store(tmp_path / "p.db")
+    assert len(quiet(f"{URL}/a", store).errors) == 1
+    reads = []
+    for _ in range(MAX_ATTEMPTS):
+        server.requests.clear()
+        summary = quiet(f"{URL}/a", store)
+        reads.append(summary.read)
+        # its folder is listed from its newest key, never whole again
+        assert all("start-after" in q for q in lists(server) if "a%2Fn1%2F" in q)
+    assert reads == [1] * (MAX_ATTEMPTS - 1) + [0]  # tried MAX_ATTEMPTS times in all
+    assert store.ingest_errors()[0].attempts == MAX_ATTEMPTS
+    server.client().delete_object(Bucket=BUCKET, Key=broken)
+    assert quiet(f"{URL}/a", store, full_listing=True).errors == []
+    assert store.ingest_errors() == []  # deleted: its error is past
+
+
+# -- local folders ----------------------------------------------------------------------
+def _tone(seconds: float, sr: int = 8000) -> np.ndarray:
+    return 0.1 * np.sin(2 * np.pi * 300 * np.arange(int(seconds * sr)) / sr)
+
+
+def test_a_local_file_still_being_written_is_stored_whole_once_it_grew(tmp_path):
+    rec = tmp_path / "rec" / "n1"
+    rec.mkdir(parents=True)
+    sf.write(rec / name("n1", 0), _tone(1), 8000, subtype="PCM_16")
+    growing = rec / name("n1", 1)
+    fh = sf.SoundFile(growing, "w", 8000, 1, "PCM_16")
+    fh.write(_tone(3))
+    fh.flush()  # its header says 3 s: it reads cleanly
+    past = time.time_ns() - 60 * 10**9
+    os.utime(rec, ns=(past, past))  # the folder changed long ago, the file just now
+    os.utime(rec / name("n1", 0), ns=(past, past))
+    store = Store(tmp_path / "p.db")
+    first = quiet(tmp_path / "rec", store, clip_seconds=1.0)
+    assert first.added == 2
+    audio = store.find_audio(str(growing))
+    assert audio.duration_s == 3.0
+    store.add_tag("ship")
+    clip = int(store.clip_sources().clip_id[store.clip_sources().audio_id == audio.id][0])
+    store.add_label(clip, "ship")
+    fh.write(_tone(7))
+    fh.close()  # complete: 10 s; the folder's time does not change
+    assert os.stat(rec).st_mtime_ns == past
+    again = quiet(tmp_path / "rec", store, clip_seconds=1.0)  # its folder is listed again
+    assert (again.read, again.grown, again.changed) == (1, [str(growing)], [])
+    grown = store.find_audio(str(growing))
+    assert (grown.id, grown.duration_s) == (audio.id, 10.0)
+    assert again.clips == 7 and store.n_clips() == 11
+    assert store.current_labels().clip_id.tolist() == [clip]
+    assert "grown:" in str(again)
+
+
+def test_a_local_file_changing_while_read_is_not_stored_and_read_next_run(tmp_path,
+                                                                         monkeypatch):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    path = rec / name("n1", 0)
+    sf.write(path, _tone(2), 8000, subtype="PCM_16")
+    age(rec)
+    real, calls = run_module.examine, []
+
+    def written_meanwhile(p, *args):  # the recorder appends while ingest reads
+        calls.append(p)
+        result = real(p, *args)
+        if len(calls) == 1:
+            with sf.SoundFile(p, "r+") as fh:
+                fh.seek(0, sf.SEEK_END)
+                fh.write(_tone(1))
+        return result
+
+    monkeypatch.setattr(run_module, "examine", written_meanwhile)
+    store = Store(tmp_path / "p.db")
+    first = quiet(rec, store)
+    assert (first.added, first.writing) == (0, [str(path)]) and store.n_audios() == 0
+    assert "still being written" in str(first)
+    age(rec)  # the folder's time is back: it is listed again all the same
+    second = quiet(rec, store)
+    assert second.added == 1 and store.audios()[0].duration_s == 3.0
+
+
+def test_a_broken_local_file_is_tried_a_few_times_without_listing_its_folder(tmp_path):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for m in range(4):
+        sf.write(rec / name("n1", m), _tone(1 + m / 10), 8000, subtype="PCM_16")
+    bad = rec / name("n1", 9)
+    bad.write_bytes(b"RIFF....WAVE not really")
+    age(rec)
+    store = Store(tmp_path / "p.db")
+    assert len(quiet(rec, store).errors) == 1
+    runs = [quiet(rec, store) for _ in range(MAX_ATTEMPTS)]
+    assert [r.read for r in runs] == [1] * (MAX_ATTEMPTS - 1) + [0]
+    assert all(r.folders_skipped == 1 for r in runs)
+    assert runs[-1].failed_before == 1 and "not tried again" in str(runs[-1])
+    bad.unlink()  # the folder changed: listed; the file is gone, its error too
+    assert quiet(rec, store).errors == [] and store.ingest_errors() == []
+
+
+def test_a_file_replaced_under_its_name_in_a_changed_folder_is_examined(tmp_path):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    old = rec / name("n1", 0)
+    sf.write(old, _tone(1), 8000, subtype="PCM_16")
+    age(rec)
+    store = Store(tmp_path / "p.db")
+    assert quiet(rec, store).added == 1
+    with open(old, "r+b") as fh:  # same inode, new content (as when ext4 reuses an inode)
+        fh.seek(100)
+        fh.write(b"\x7f" * 200)
+    past = time.time_ns() - 30 * 10**9
+    os.utime(old, ns=(past, past))
+    sf.write(rec / name("n1", 1), _tone(2), 8000, subtype="PCM_16")  # the folder changes
+    age(rec / name("n1", 1))
+    summary = quiet(rec, store)
+    assert summary.read == 2 and summary.changed == [str(old)]
+
+
+def test_a_folder_listing_error_is_cleared_once_it_lists(tmp_path, monkeypatch):
+    sub = tmp_path / "rec" / "n1"
+    sub.mkdir(parents=True)
+    sf.write(sub / name("n1", 0), _tone(1), 8000, subtype="PCM_16")
+    age(tmp_path / "rec")
+    real, denied = os.scandir, []
+
+    def scandir(p="."):
+        if os.fspath(p) == str(sub) and not denied:
+            denied.append(p)
+            raise PermissionError(13, "Permission denied")
+        return real(p)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    store = Store(tmp_path / "p.db")
+    first = quiet(tmp_path / "rec", store)
+    assert "cannot list folder" in first.errors[0][1] and first.added == 0
+    second = quiet(tmp_path / "rec", store)
+    assert second.added == 1 and store.ingest_errors() == []
+    assert quiet(tmp_path / "rec", store).folders_skipped == 2  # no error left: skipped
+
+
+def test_folder_pattern_gives_no_node_to_files_directly_in_the_folder_given(tmp_path):
+    f = tmp_path / "n1" / "x_20240501_100000.wav"
+    assert parse_name(f, folder_pattern="{node}", root=tmp_path / "n1")[0] is None
+    assert parse_name(f, folder_pattern="{node}", root=tmp_path)[0] == "n1"
