@@ -58,18 +58,24 @@ from alwidget.ingestion import ingest  # noqa: E402
 from alwidget.store import Store  # noqa: E402
 
 PATTERN = "{node}_{time:%Y%m%d_%H%M%S}"
+LAYOUTS = {"node": ", one flat folder each", "node-hour": "; a folder per node and hour",
+           "node-day": "; a folder per node and day, a file every 12 h per node"}
 
 
 def names(start: int, count: int, layout: str = "node") -> list[str]:
     """Keys of 7 nodes, files every 10 s from 2024-05-01: ``n{node}/n{node}_{time}.wav``
     (layout "node": one flat folder per node) or ``n{node}/{YYYY-MM-DD_HH}/...`` (layout
-    "node-hour": a folder per node and hour, as recorders write per day or hour)."""
+    "node-hour": a folder per node and hour, as recorders write per day or hour) or
+    ``n{node}/{YYYY-MM-DD}/...`` with a file every 12 h per node (layout "node-day": an
+    archive of many days, ``count / 14`` of them)."""
     out = []
     t0 = np.datetime64("2024-05-01T00:00:00")
     for i in range(start, start + count):
         node = i % 7 + 1
-        t = (t0 + np.timedelta64(10 * (i // 7), "s")).astype(object)
-        folder = f"n{node}/" + (f"{t:%Y-%m-%d_%H}/" if layout == "node-hour" else "")
+        step = 43200 if layout == "node-day" else 10
+        t = (t0 + np.timedelta64(step * (i // 7), "s")).astype(object)
+        folder = f"n{node}/" + {"node-hour": f"{t:%Y-%m-%d_%H}/", "node-day": f"{t:%Y-%m-%d}/"
+                                }.get(layout, "")
         out.append(f"{folder}n{node}_{t:%Y%m%d_%H%M%S}.wav")
     return out
 
@@ -154,7 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, nargs="+", default=[10000],
                     help="archive sizes (each measured into its own store)")
-    ap.add_argument("--layout", choices=["node", "node-hour"], default="node")
+    ap.add_argument("--layout", choices=["node", "node-hour", "node-day"], default="node")
     ap.add_argument("--sources", nargs="+", choices=["local", "s3"], default=["local", "s3"])
     ap.add_argument("--new", type=int, default=100, help="new files per re-run batch")
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -215,7 +221,7 @@ def main() -> None:
     out = [
         f"Ingest of {', '.join(f'{n:,}' for n in args.files)} files of {args.seconds:g} s "
         f"({args.rate} Hz mono PCM_16, {file_mb:.2f} MB each), layout `{args.layout}` "
-        f"(7 nodes{'; a folder per node and hour' if args.layout == 'node-hour' else ', one flat folder each'}), "
+        f"(7 nodes{LAYOUTS[args.layout]}), "
         f"clips of {args.clip_seconds:g} s, n_jobs={args.jobs}; re-runs with {n_new:,} new "
         f"files spread over the 7 nodes. Re-runs: median of {args.repeats} (each run's time in "
         "brackets).",

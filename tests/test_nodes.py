@@ -309,3 +309,13 @@ def test_yaml_node_names_stay_text_as_written_and_bad_files_are_named(tmp_path):
     bad.write_bytes(b"name,location\nn1,Caf\xe9 quay\n")  # Latin-1, not UTF-8
     with pytest.raises(DeploymentError, match=r"d\.csv' is not UTF-8 text.*save it as UTF-8"):
         load_deployment(bad)
+
+
+def test_times_with_a_time_zone_are_compared_in_utc_and_the_start_is_included(tmp_path):
+    from alwidget.store import Store
+    from alwidget.store.nodes import iso_time
+
+    store = Store(tmp_path / "tz.db")
+    assert store.checked_window(None, "2024-05-01T14:00+02:00", "2024-05-01T13:00Z")[1:] == \
+        ("2024-05-01T12:00:00", "2024-05-01T13:00:00")
+    assert iso_time("2024-05-01T12:00:00", "start") <= "2024-05-01T12:00:00"  # included

@@ -245,3 +245,198 @@ def test_folder_pattern_gives_no_node_to_files_directly_in_the_folder_given(tmp_
     f = tmp_path / "n1" / "x_20240501_100000.wav"
     assert parse_name(f, folder_pattern="{node}", root=tmp_path / "n1")[0] is None
     assert parse_name(f, folder_pattern="{node}", root=tmp_path)[0] == "n1"
+
+
+# -- review 15b: denials, re-uploads, many days, regrowth -------------------------------
+def _as(server, monkeypatch, keys) -> None:
+    from moto_s3 import reset_s3fs
+    for k, v in server.env(keys).items():
+        monkeypatch.setenv(k, v)
+    reset_s3fs()
+
+
+def test_s3_an_object_denied_for_good_never_stops_new_objects_of_other_folders(
+        server, tmp_path, monkeypatch):
+    put(server, [f"2024/n1/{name('n1', 0)}", f"2024/n2/{name('n2', 0)}"])
+    arn = f"arn:aws:s3:::{BUCKET}"
+    keys = server.enforce_policies({"reader": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": [arn, arn + "/*"]},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"{arn}/2024/n2/*"}]}})
+    _as(server, monkeypatch, keys["reader"])
+    store = Store(tmp_path / "p.db")
+    denied = f"{URL}/2024/n2/{name('n2', 0)}"
+    first = quiet(f"{URL}/2024", store)
+    assert first.added == 1 and [p for p, _ in first.errors] == [denied]
+    admin = server.client(keys["admin"])
+    for run in range(MAX_ATTEMPTS + 1):  # the denial lasts; new objects keep coming
+        admin.put_object(Bucket=BUCKET, Key=f"2024/n1/{name('n1', 10 + run)}", Body=wav(run))
+        admin.put_object(Bucket=BUCKET, Key=f"2024/n3/{name('n3', 10 + run)}",
+                         Body=wav(20 + run))
+        again = quiet(f"{URL}/2024", store)
+        assert again.added == 2, (run, again.errors)
+    (error,) = store.ingest_errors()
+    assert error.path == denied and error.attempts == MAX_ATTEMPTS
+    assert store.n_audios() == 1 + 2 * (MAX_ATTEMPTS + 1)
+
+
+def test_s3_a_failed_object_looked_up_alone_may_fail_without_failing_the_listing(
+        server, tmp_path, monkeypatch):
+    import s3fs
+
+    put(server, [f"flat/{name('n1', 0)}"])
+    broken = f"flat/aa/{name('n2', 0)}"  # a folder sorting before the prefix's newest key
+    server.client().put_object(Bucket=BUCKET, Key=broken, Body=b"bad")
+    store = Store(tmp_path / "p.db")
+    assert quiet(f"{URL}/flat", store).added == 1
+    with store.transaction():  # its folder is not remembered: it is looked up alone
+        store._conn.execute("DELETE FROM listed_folders WHERE location = ?",
+                            (f"{URL}/flat/aa/".encode(),))
+    info = s3fs.S3FileSystem._info
+
+    async def denied(self, path, *a, **kw):
+        if path.endswith(broken):
+            raise PermissionError(path)
+        return await info(self, path, *a, **kw)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_info", denied)
+    s3fs.S3FileSystem.clear_instance_cache()  # new instances look it up through `denied`
+    put(server, [f"flat/{name('n1', 5)}"], seed0=5)
+    again = quiet(f"{URL}/flat", store)
+    assert again.added == 1
+    assert [(p, "permission denied" in r) for p, r in again.errors] == [(f"{URL}/{broken}",
+                                                                       True)]
+    assert store.ingest_errors()[0].attempts == 2
+
+
+def test_s3_an_object_given_up_is_read_again_once_uploaded_again(server, tmp_path):
+    put(server, [f"2024/n1/{name('n1', 0)}"])
+    broken = f"2024/n1/{name('n1', 1)}"
+    server.client().put_object(Bucket=BUCKET, Key=broken, Body=b"RIFF truncated")
+    store = Store(tmp_path / "p.db")
+    for _ in range(MAX_ATTEMPTS + 1):
+        quiet(f"{URL}/2024", store)
+    assert store.ingest_errors()[0].attempts == MAX_ATTEMPTS
+    given_up = quiet(f"{URL}/2024", store)
+    assert (given_up.read, given_up.failed_before) == (0, 1)
+    server.client().put_object(Bucket=BUCKET, Key=broken, Body=wav(7))  # a new ETag
+    fixed = quiet(f"{URL}/2024", store)
+    assert (fixed.read, fixed.added) == (1, 1) and store.ingest_errors() == []
+
+
+def _days(server, nodes, days, first_day=1, seed0=0):
+    keys = [f"arch/{n}/2024-{1 + (d - 1) // 28:02d}-{1 + (d - 1) % 28:02d}/{n}_{d:03d}.wav"
+            for n in nodes for d in range(first_day, first_day + days)]
+    put(server, keys, seed0=seed0)
+    return keys
+
+
+@pytest.mark.parametrize("days", [4, 40])
+def test_s3_a_rerun_of_a_node_day_layout_lists_as_much_whatever_the_number_of_days(
+        server, tmp_path, days):
+    nodes = ("n1", "n2", "n3")
+    _days(server, nodes, days)
+    store = Store(tmp_path / f"d{days}.db")
+    assert quiet(f"{URL}/arch", store, name_pattern=None).added == 3 * days
+    # a new file in each node's newest day, and a new day for one node
+    put(server, [f"arch/{n}/{_days_folder(days)}/{n}_new.wav" for n in nodes] +
+        [f"arch/n1/2024-12-01/n1_next.wav"], seed0=500)
+    server.requests.clear()
+    again = quiet(f"{URL}/arch", store, name_pattern=None)
+    assert again.added == 4
+    # arch/, the 3 node folders, each node's newest day, n1's new day: 8, for any age
+    assert len(lists(server)) == 8
+    assert again.folders_skipped == 3 * (days - 1)
+    # late uploads into an older day: only the full listing finds them
+    put(server, [f"arch/n2/{_days_folder(1)}/n2_late.wav"], seed0=900)
+    assert quiet(f"{URL}/arch", store, name_pattern=None).added == 0
+    assert quiet(f"{URL}/arch", store, name_pattern=None, full_listing=True).added == 1
+
+
+def _days_folder(d: int) -> str:
+    return f"2024-{1 + (d - 1) // 28:02d}-{1 + (d - 1) % 28:02d}"
+
+
+def test_s3_a_date_first_layout_lists_the_newest_date_and_every_node_in_it(server, tmp_path):
+    put(server, [f"dates/2024-05-0{d}/{n}/{name(n, d)}" for d in (1, 2, 3)
+                 for n in ("n1", "n2", "n3")])
+    store = Store(tmp_path / "p.db")
+    assert quiet(f"{URL}/dates", store, folder_pattern="{time:%Y-%m-%d}/{node}").added == 9
+    put(server, [f"dates/2024-05-03/{n}/{name(n, 30)}" for n in ("n1", "n2", "n3")],
+        seed0=300)
+    server.requests.clear()
+    again = quiet(f"{URL}/dates", store, folder_pattern="{time:%Y-%m-%d}/{node}")
+    assert again.added == 3 and len(lists(server)) == 5  # dates/, its newest day, 3 nodes
+    assert again.folders_skipped == 2
+
+
+# -- local regrowth -----------------------------------------------------------------------
+def test_a_file_stored_complete_and_replaced_by_a_longer_one_is_changed_not_grown(tmp_path):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    path = rec / name("n1", 0)
+    sf.write(path, _tone(3), 8000, subtype="PCM_16")
+    age(rec)  # complete when stored
+    store = Store(tmp_path / "p.db")
+    assert quiet(rec, store).added == 1
+    sf.write(path, _tone(10), 8000, subtype="PCM_16")  # same name, same beginning, longer
+    again = quiet(rec, store, full_listing=True)  # (rewritten in place: the folder is not)
+    assert (again.grown, again.changed) == ([], [str(path)])
+    reason = {e.path: e.reason for e in store.ingest_errors()}[str(path)]
+    assert "complete when it was stored" in reason and "new name" in reason
+    assert store.find_audio(str(path)).duration_s == 3.0
+
+
+def test_a_file_being_written_and_replaced_by_other_audio_is_changed_not_grown(tmp_path):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    path = rec / name("n1", 0)
+    sf.write(path, _tone(3), 8000, subtype="PCM_16")  # modified just now: may be written
+    store = Store(tmp_path / "p.db")
+    assert quiet(rec, store).added == 1
+    other = 0.1 * np.sin(2 * np.pi * 1200 * np.arange(80000) / 8000)
+    sf.write(path, other, 8000, subtype="PCM_16")
+    again = quiet(rec, store)
+    assert (again.grown, again.changed) == ([], [str(path)])
+    assert "not its beginning" in store.ingest_errors()[0].reason
+
+
+def test_s3_an_object_uploaded_again_longer_is_changed_never_grown(server, tmp_path):
+    put(server, [f"g/n1/{name('n1', 0)}"])
+    store = Store(tmp_path / "p.db")
+    assert quiet(f"{URL}/g", store).added == 1
+    server.client().put_object(Bucket=BUCKET, Key=f"g/n1/{name('n1', 0)}",
+                               Body=wav(0, seconds=3.0))
+    again = quiet(f"{URL}/g", store, full_listing=True)
+    assert again.grown == [] and again.changed == [f"{URL}/g/n1/{name('n1', 0)}"]
+    assert "uploaded whole" in store.ingest_errors()[0].reason
+
+
+def test_a_grown_file_has_the_clips_of_a_fresh_ingest_its_short_last_clip_lengthened(
+        tmp_path):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    growing = rec / name("n1", 0)
+    fh = sf.SoundFile(growing, "w", 8000, 1, "PCM_16")
+    fh.write(_tone(3.6))
+    fh.flush()
+    store = Store(tmp_path / "p.db")
+    assert quiet(rec, store).added == 1
+    sources = store.clip_sources()
+    assert np.allclose(sources.duration_s, [1, 1, 1, 0.6])
+    short = int(sources.clip_id[-1])
+    store.add_tag("ship")
+    store.add_label(short, "ship")
+    fh.write(_tone(6.4))
+    fh.close()
+    again = quiet(rec, store)
+    assert again.grown == [str(growing)]
+    fresh = Store(tmp_path / "fresh.db")
+    quiet(rec, fresh)
+    assert store.n_clips() == fresh.n_clips() == 10
+    after = store.clip_sources()
+    assert np.allclose(sorted(zip(after.start_s, after.duration_s)),
+                       sorted(zip(fresh.clip_sources().start_s,
+                                  fresh.clip_sources().duration_s)))
+    assert store.current_labels().clip_id.tolist() == [short]  # the label stays on its id
+    assert after.duration_s[after.clip_id == short][0] == pytest.approx(1.0)

@@ -12,9 +12,12 @@ S3-compatible servers, through ``fsspec``; ``pip install "alwidget[s3]"``): obje
 listed with their ETags and read as streams (:mod:`alwidget.ingestion.sources`). A re-run
 reads only what is new or changed since the last run: a file or object stored before, with the
 same size and version (ETag, or modification time and inode), is not read again; and it
-lists only local folders that changed and each folder of object storage from after its
-newest stored key (``full_listing=True`` lists everything;
-:mod:`alwidget.ingestion.folders`).
+lists only local folders that changed (:mod:`alwidget.ingestion.folders`) and, in object
+storage, each folder from after the greatest key its last complete listing found, descending
+into new subfolders, those holding a failed object, and of time-ordered subfolders (days,
+hours) only the newest (:func:`~alwidget.ingestion.sources.list_objects`);
+``full_listing=True`` lists everything. A local file stored while it may have been written
+is stored again whole once it grew (:mod:`alwidget.ingestion.stored`).
 Each file's levels are measured as it is read (:mod:`alwidget.ingestion.levels`) for node
 health (:mod:`alwidget.nodes`).
 

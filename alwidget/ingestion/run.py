@@ -3,85 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from tqdm.auto import tqdm
 
-from ..store import Audio, ListedFolder, NewAudio, Store, StoreNameClash
+from ..store import ListedFolder, NewAudio, Store, StoreNameClash
 from .files import AUDIO_EXTENSIONS, display_path, examine
 from .names import compile_pattern, parse_name
 from .folders import list_local
 from .summary import IngestSummary, copy_reason
 from .sources import MAX_ATTEMPTS, Entry, is_url, list_objects, unchanged_since
+from .stored import body_hash, digest_now, regrow_refusal, relation as relation_of, swaps_of
 from .windows import WindowError, check_against_files, checked_windows, clip_windows
 
 __all__ = ["IngestSummary", "ingest"]
-
-
-def _relation(store: Store, path: str, digest: str, now: Callable,
-              named: tuple[str | None, str | None] = (None, None)
-              ) -> tuple[str, Audio | None]:
-    """How a readable file (resolved ``path``, content ``digest``, ``named`` the node and
-    recording time its name and folders give) stands to the store.
-
-    "unchanged" or "changed" (stored at this path), "relinked" (stored under a path that
-    leads here through a link), "moved" (its content is stored at a path that is gone or
-    holds other content now), "copy" (its content is stored at a path that still holds it),
-    or "new". ``now(path, default)`` is the digest of what a path holds now (see
-    ``ingest``). A stored audio of the same content whose node or recording time differ
-    from ``named`` is another recording (e.g. two digitally silent files of a dead
-    microphone are byte-identical): not this file's copy, nor where it moved from.
-    """
-    stored = store.find_audio(path)
-    if stored is not None:
-        return ("unchanged" if stored.content_hash == digest else "changed"), stored
-    node, when = named
-    same = [a for a in store.audios_with_content(digest)
-            if not (node is not None and a.node is not None and a.node != node)
-            and not (when is not None and a.recorded_at is not None and a.recorded_at != when)]
-    for a in same:
-        if not is_url(a.path) and os.path.realpath(a.path) == path:
-            return "relinked", a
-    for a in same:
-        if now(a.path, a.content_hash) != digest:
-            return "moved", a
-    return ("copy", same[0]) if same else ("new", None)
-
-
-def _swaps(store: Store, changed: dict[str, tuple], now: Callable) -> dict[str, Audio]:
-    """Paths stored with other content whose content is a stored audio that left its own
-    path, kept only where every audio in the way moves too (a swap, a circle of renames):
-    path -> the audio to move there. The others stay "changed"."""
-    plan: dict[str, Audio] = {}
-    taken: set[int] = set()
-    for path, (_, _, digest, _) in changed.items():
-        for audio in store.audios_with_content(digest):
-            if audio.id not in taken and now(audio.path, audio.content_hash) != digest:
-                plan[path] = audio
-                taken.add(audio.id)
-                break
-    while True:  # the audio stored at each planned path must itself be moving
-        moving = {a.id for a in plan.values()}
-        stuck = [p for p in plan if store.find_audio(p).id not in moving]
-        if not stuck:
-            return plan
-        for p in stuck:
-            del plan[p]
-
-
-def _digest_now(path: str, seen: dict[str, str]) -> str | None:
-    """SHA-256 of what ``path`` holds now (from this run, else read), None when it is gone."""
-    if path in seen:
-        return seen[path]
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 def _counted(results: Iterable, bar) -> Iterator:
@@ -123,9 +61,11 @@ def ingest(
       recording time (from its name and folders) differ is another recording and is stored
       (a dead microphone's digitally silent files are byte-identical);
     * a file whose content changed since it was stored is reported and left as stored,
-      unless it only grew (longer, same sample rate and channels: it was still being
-      written): then it is stored again whole (``summary.grown``), keeping its audio id,
-      clips, features and labels, and gets the new clips;
+      unless it is a local file stored while it may have been written (modified within
+      ``settle_seconds``) that only grew (longer, same format, sample rate and channels,
+      its stored part unchanged: :func:`~alwidget.ingestion.stored.regrow_refusal`): then
+      it is stored again whole (``summary.grown``), keeping its audio id, clips, features
+      and labels, with the clips a fresh ingest gives (the short last clip lengthened);
     * a local file that changes while it is read (still being written) is not stored: it
       is read again by the next run (``summary.writing``); one modified less than
       ``settle_seconds`` before the run is stored, and examined again by the next run;
@@ -139,9 +79,10 @@ def ingest(
       a local folder whose modification time is unchanged since the last run is not listed
       (adding, removing or renaming a file changes it; rewriting a file in place does not),
       and in a folder that changed, a stored file of the same size, modification time and
-      inode is not examined; each folder of object storage is listed only from after the
-      newest key a complete listing of it found (S3 StartAfter: recorders upload under
-      time-stamped keys). ``full_listing=True`` lists and
+      inode is not examined; in object storage each folder visited is listed only from after
+      the newest key a complete listing of it found (S3 StartAfter: recorders upload under
+      time-stamped keys), and of time-ordered subfolders (days, hours) only new ones and the
+      newest are visited (:func:`~alwidget.ingestion.sources.list_objects`). ``full_listing=True`` lists and
       examines everything: it finds files rewritten in place and objects uploaded late under
       a key that sorts before one stored (run it now and then, e.g. daily: ``alwidget
       ingest --watch`` does by default).
@@ -255,18 +196,21 @@ def ingest(
     summary.folders_skipped, summary.folders_listed = local.skipped, local.listed
     entries: list[Entry] = local.entries
     listings = []
+    looked_up: list[tuple[str, str]] = []
     erred = {e.path for e in recorded}  # errors past: folders opened, failed files gone
     past = [p for p in local.reached + [display_path(v) for v in local.vanished]
             if p in erred]
     for url in urls:
         listing = list_objects(url, walk_errors, store, full=full_listing, retry={
-            p: e for p, e in failures.items() if is_url(p) and e.attempts < MAX_ATTEMPTS})
+            p: e for p, e in failures.items() if is_url(p)}, folder_pattern=folder_pattern)
+        looked_up += listing.failed  # failed before, and could not be looked up now
         if listing.listed:  # listed now: its listing error is past
             past += [display_path(url.rstrip("/"))] + listing.vanished
         entries += listing.entries
         listed = {e.path for e in listing.entries}  # failed objects a listing no longer finds
         past += [p for p in failures if is_url(p) and p not in listed and listing.covers(p)]
         summary.prefixes_from_key += listing.from_key
+        summary.folders_skipped += listing.skipped
         listings.append(listing)  # a prefix not listed tells nothing of what is gone
     named = {e.path for e in entries} | {os.path.realpath(os.fspath(p)) for p in paths}
     stray = [p for p in wanted if p not in named]
@@ -314,13 +258,15 @@ def ingest(
             return default
         if is_url(path):
             return None if any(x.covers(path) for x in listings) else default
-        return _digest_now(path, seen)
+        return digest_now(path, seen)
 
     def remember(path: str, audio_id: int) -> None:
         """Record the size and version ``path`` was stored with (next runs skip it)."""
         e = entry_of.get(path)
         if e is not None and e.size >= 0 and e.version:
-            store.put_listed(os.fsencode(path), e.size, e.version, e.modified_at, audio_id)
+            growing = body_hash(path, e.size) if e.recent and e.opener is None else None
+            store.put_listed(os.fsencode(path), e.size, e.version, e.modified_at, audio_id,
+                             growing)
 
     bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress)
     pool = ThreadPoolExecutor(max_workers=max(1, n_jobs))
@@ -339,6 +285,10 @@ def ingest(
                 store.clear_ingest_errors(path)
         for path, reason in walk_errors:
             store.add_ingest_error(path, reason)
+            summary.errors.append((path, reason))
+        for path, reason in looked_up:  # another attempt, its size and version kept
+            f = failures[path]
+            store.add_ingest_error(path, reason, f.size_bytes, f.version)
             summary.errors.append((path, reason))
         seen: dict[str, str] = {}  # path -> digest of the files read so far
         changed: dict[str, tuple] = {}  # path -> (found, root, digest, props): settled last
@@ -380,14 +330,15 @@ def ingest(
             summary.clips += len(clips)
             summary.seconds += audio.duration_s
 
-        def grew(path, found, root, digest, props) -> bool:
-            """Store again whole a stored file that only grew (it was still being written);
-            False when it changed otherwise."""
+        def grew(path, found, root, digest, props) -> str | None:
+            """Store again whole a stored file that only grew (it was stored while it may
+            still have been written): None; else why it is another recording."""
             stored = store.find_audio(path)
-            if stored is None or props["frames"] <= stored.frames or \
-                    (props["sample_rate"], props["channels"], props["format"]) != \
-                    (stored.sample_rate, stored.channels, stored.format):
-                return False
+            refusal = "it is not stored" if stored is None else regrow_refusal(
+                path, props, stored, store.listed_at([os.fsencode(path)]).get(
+                    os.fsencode(path)))
+            if refusal is not None:
+                return refusal
             audio = NewAudio(folder=os.path.dirname(path), file_name=os.path.basename(path),
                              content_hash=digest, **props)
             clips = clip_windows(audio.duration_s, clip_seconds, hop_seconds, min_last_seconds)
@@ -397,11 +348,11 @@ def ingest(
                 store.clear_ingest_errors(display_path(path))
             summary.seconds += audio.duration_s - stored.duration_s
             summary.grown.append(display_path(path))
-            return True
+            return None
 
         def handle(path, found, root, digest, props) -> None:
             shown = display_path(path)
-            relation, stored = _relation(store, path, digest, now,
+            relation, stored = relation_of(store, path, digest, now,
                                          named(path, found, root)[:2])
             if relation == "changed":  # unless its content moved elsewhere: see _swaps
                 changed[path] = (found, root, digest, props)
@@ -449,7 +400,7 @@ def ingest(
                 continue
             seen[path] = digest
             handle(path, found, root, digest, props)
-        swaps = _swaps(store, changed, now)
+        swaps = swaps_of(store, changed, now)
         if swaps:  # files swapped or renamed in a circle: each audio follows its content
             with store.transaction():
                 for path, audio in swaps.items():  # first out of the way (names are unique)
@@ -464,9 +415,12 @@ def ingest(
                         summary.clips += len(store.add_clips(audio.id, wanted[path]))
         for path in [p for p in changed if p not in swaps]:
             shown = display_path(path)
-            if grew(path, *changed[path]):
+            why = grew(path, *changed[path])
+            if why is None:
                 continue
-            reason = "content changed since it was ingested; the stored version is kept"
+            reason = (f"content changed since it was ingested ({why}); the stored version, "
+                      "its clips and labels are kept: if it is a new recording, give it a new "
+                      "name and ingest it again")
             elsewhere = [a for a in store.audios_with_content(changed[path][2]) if a.path != path]
             if elsewhere:  # e.g. another stored file was renamed over this one
                 reason += (f" (it now holds the content stored for {display_path(elsewhere[0].path)};"

@@ -21,6 +21,7 @@ too.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -93,6 +94,11 @@ class ObjectListing:
     vanished : list of str
         Objects that failed in an earlier run and are no longer there (their errors are
         cleared).
+    skipped : int
+        Folders a default re-run did not visit (older days: see :func:`list_objects`).
+    failed : list of (str, str)
+        Objects that failed in an earlier run and could not be looked up now (denied, a
+        server error, the network), with the reason: recorded as another attempt.
     """
 
     entries: list[Entry]
@@ -103,6 +109,8 @@ class ObjectListing:
     gone: list[str] = field(default_factory=list)
     from_key: int = 0
     vanished: list[str] = field(default_factory=list)
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     def covers(self, url: str) -> bool:
         """Whether ``url`` would have been listed, were it there (never for a listing that
@@ -147,21 +155,59 @@ def _folder_marks(fs, top: str, keys) -> list[tuple[str, str | None]]:
             for f, k in sorted(marks.items())]
 
 
-def _list_since(fs, root: str, store: Store, out: ObjectListing, retry: dict[str, object]
-                ) -> tuple[dict[str, dict], bool]:
+_TIME_LIKE = re.compile(r"^[0-9][0-9_.:T+-]*$")  # 2024, 05, 2024-05-01, 20240501T10
+
+
+def _ordered(names, part: str | None) -> bool:
+    """Whether subfolders of these ``names`` are written in time order (the newest holds
+    the new files): the ``folder_pattern`` level ``part`` reads a time and no node from
+    them, or (no pattern for that level) every name looks like a date or time (digits and
+    ``-_.:T+``). Node folders (``n1``, ``{node}``) are not: each gets new files."""
+    if part is not None and "{" in part:
+        return "{time" in part and "{node" not in part
+    return bool(names) and all(_TIME_LIKE.match(n.rstrip("/").rsplit("/", 1)[-1])
+                               for n in names)
+
+
+def _before(key: str) -> str:
+    """A StartAfter value that lists ``key`` itself (the greatest shorter string)."""
+    return key[:-1]
+
+
+def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[str, object],
+                parts: list[str]) -> tuple[dict[str, dict], bool]:
     """The objects below ``root`` ("bucket/prefix") of an S3 filesystem that a re-run needs,
-    and whether anything is there: each folder at and below the prefix is listed with a
-    delimiter (its own objects, and its subfolders, which are listed the same way), from
-    after the greatest key a complete listing of it found before (``listed_folders.last_key``:
-    a folder whose keys grow in time lists only what came since); a folder never listed so
-    is listed whole. Objects of ``retry`` (URL -> error: failed before, tries left) not listed
-    now are looked up one by one (and put in ``out.vanished`` when gone)."""
+    and whether anything is there.
+
+    Each folder visited is listed with a delimiter (its own objects, and its subfolders),
+    from after the greatest key a complete listing of it found before
+    (``listed_folders.last_key``), or from just before its oldest failed object (so that
+    a failed object's size and ETag are seen at each re-run, and an object uploaded again
+    is read); a folder never listed so is listed whole. Of a folder's subfolders, those new
+    since its listing before are visited, those holding a failed object, and: where the
+    subfolders are written in time order (:func:`_ordered`: days, hours, dates) the
+    greatest-sorting one only, else (nodes) all. So a re-run costs as many LISTs as the
+    node folders, plus the newest day of each, whatever the archive's age. Objects of
+    ``failed`` (URL -> IngestError) that no visited folder lists from before them are
+    looked up one by one, those with tries left (an object that cannot be looked up is
+    recorded in ``out.failed`` and the listing goes on); the gone ones go in
+    ``out.vanished``."""
     bucket, _, prefix = root.partition("/")
     prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
     scheme = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
     base = f"{scheme}://{bucket}/{prefix}"
     marks = store.listed_folders_under(os.fsencode(base))
     found: dict[str, dict] = {}
+    oldest_failed: dict[str, str] = {}  # folder key prefix -> its smallest failed key
+    need: set[str] = set()  # folder key prefixes holding failed objects, and their parents
+    for url in failed:
+        if url.startswith(base):
+            key = _key(url)
+            folder = key[:key.rfind("/") + 1]
+            oldest_failed[folder] = min(key, oldest_failed.get(folder, key))
+            while len(folder) > len(prefix):
+                need.add(folder)
+                folder = folder[:folder.rstrip("/").rfind("/") + 1]
 
     def keep(obj) -> None:
         found[f"{bucket}/{obj['Key']}"] = {"type": "file", "size": obj["Size"],
@@ -173,24 +219,29 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, retry: dict[str
     for loc in marks:
         if loc.endswith(b"/"):
             below.setdefault(loc[:loc.rstrip(b"/").rfind(b"/") + 1], set()).add(loc)
+    listed_from: dict[str, str | None] = {}  # folder key prefix -> StartAfter (None: whole)
     todo = [prefix]
     while todo:
         key_prefix = todo.pop()
         folder = f"{scheme}://{bucket}/{key_prefix}"
         loc = os.fsencode(folder)
         mark = marks.get(loc)
-        since = None if mark is None or mark.last_key is None else os.fsdecode(mark.last_key)
-        subs, last = set(), None
+        since = None if mark is None or mark.last_key is None else _key(mark.last_key)
+        start = since
+        if since is not None and key_prefix in oldest_failed:
+            start = min(since, _before(oldest_failed[key_prefix]))
+        listed_from[key_prefix] = start
+        subs, last = set(), since
         for page in _pages(fs, bucket, Prefix=key_prefix, Delimiter="/",
-                           **({"StartAfter": _key(since)} if since else {})):
+                           **({"StartAfter": start} if start else {})):
             subs.update(p["Prefix"] for p in page.get("CommonPrefixes") or [])
             for obj in page.get("Contents") or []:
                 keep(obj)
-                last = obj["Key"]  # keys come in order
+                last = obj["Key"] if last is None else max(last, obj["Key"])
         anything = anything or bool(subs or last)
         listed = {os.fsencode(f"{scheme}://{bucket}/{k}") for k in subs}
         children = set(below.get(loc, ()))
-        if since is None:  # its own objects and its subfolders: all listed
+        if mark is None or mark.last_key is None:  # its objects and subfolders: all listed
             out.whole.append((folder, "direct"))
             for child in sorted(children - listed):
                 out.gone.append(os.fsdecode(child))
@@ -198,21 +249,48 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, retry: dict[str
             children &= listed
         else:
             out.from_key += 1
-        out.folders.append((folder, f"{scheme}://{bucket}/{last}" if last else since))
-        todo += sorted((_key(c) for c in children | listed), reverse=True)
-    for url in retry:
+        out.folders.append((folder, f"{scheme}://{bucket}/{last}" if last else None))
+        every = sorted(_key(c) for c in children | listed)
+        depth = key_prefix[len(prefix):].count("/")
+        if children and _ordered(every, parts[depth] if depth < len(parts) else None):
+            old = {_key(c) for c in children}
+            visit = {k for k in every if k not in old or k in need} | {max(old)}
+            out.skipped += len(every) - len(visit)
+        else:
+            visit = set(every)
+        todo += sorted(visit, reverse=True)
+    for url in failed:
         key = url.split("://", 1)[1]
         if key in found or not url.startswith(base):
+            continue
+        k = _key(url)
+        start = listed_from.get(k[:k.rfind("/") + 1], "")
+        if start != "" and (start is None or start < k):  # listed from before it: gone
+            out.vanished.append(url)
+            continue
+        if getattr(failed[url], "attempts", 0) >= MAX_ATTEMPTS:
             continue
         try:
             found[key] = fs.info(key)
         except FileNotFoundError:
             out.vanished.append(url)
+        except Exception as exc:  # denied, a server error, the network: this object only
+            out.failed.append((url, _lookup_error(exc)))
     return found, anything
 
 
+def _lookup_error(exc: Exception) -> str:
+    """What to say of an object that a re-run could not look up."""
+    if isinstance(exc, PermissionError):
+        return ("permission denied looking it up: the credentials may not read this object; "
+                "a re-run tries it again")
+    return (f"cannot look it up: {type(exc).__name__}: {' '.join(str(exc).split())}; check "
+            "the endpoint and the network (a re-run tries it again)")
+
+
 def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = None, *,
-                 full: bool = True, retry: dict | None = None) -> ObjectListing:
+                 full: bool = True, retry: dict | None = None,
+                 folder_pattern: str | None = None) -> ObjectListing:
     """The audio objects at or below ``url`` (``s3://bucket/prefix``), listed with their
     size, ETag and modification time; a listing that fails is added to ``errors`` (the URL,
     and what to do) and gives no entry.
@@ -222,12 +300,15 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     delimiter from after the greatest key that a complete listing of that folder found
     before (S3's StartAfter; ``listed_folders.last_key``, recorded by the run once it stored
     what it found, whatever prefix it was given), new subfolders being found by the same
-    listings: for recorders that upload under time-stamped keys, a re-run costs one LIST
-    request per folder plus one per 1,000 new objects, not the archive. A folder never
+    listings; of time-ordered subfolders (days, hours; ``folder_pattern``'s ``{time}``
+    levels) only new ones and the newest are visited (see ``_list_since``): for recorders
+    that upload under time-stamped keys, a re-run costs one LIST request per node folder and
+    per node's newest folder plus one per 1,000 new objects, not the archive. A folder never
     listed whole is listed whole. Not seen then: an object uploaded later under a key that
     sorts before one already listed *in its own folder* (or rewritten in place: same key,
-    new ETag), and a new subfolder that sorts before the newest object directly in its
-    parent folder; ``full=True`` lists every object. Objects that failed before
+    new ETag), one uploaded into a time-ordered folder once a newer one exists beside it,
+    and a new subfolder that sorts before the newest object directly in its parent folder;
+    ``full=True`` lists every object. Objects that failed before
     (``retry``: URL -> its error) and are not listed again are looked up one by one. Other
     fsspec protocols are always listed whole.
 
@@ -261,7 +342,9 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     try:
         found, single, anything = None, False, False
         if store is not None and not full and protocol in _SIZED:
-            found, anything = _list_since(fs, root, store, out, retry or {})
+            found, anything = _list_since(fs, root, store, out, retry or {},
+                                          (folder_pattern or "").strip("/").split("/")
+                                          if folder_pattern else [])
         if not anything:
             single = fs.isfile(root)  # once, here: a network error is reported, not raised
             if single:

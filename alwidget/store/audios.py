@@ -246,9 +246,17 @@ class AudioTables:
     def regrow_audio(self, audio_id: int, audio: NewAudio,
                      clips: Iterable[tuple[float, float]]) -> list[int]:
         """Replace a stored audio by a longer version of its file (one stored while it was
-        still being written): its content hash, length and size become ``audio``'s, its
-        clips are kept and the windows of ``clips`` it lacks are added, in one transaction;
-        return the new clips' ids. Its id, node, recording time, features and labels stay.
+        still being written, whose stored part is unchanged: the caller checks): its content
+        hash, length and size become ``audio``'s and its clips become the windows of
+        ``clips``, in one transaction; return the ids of the clips added.
+
+        Its id, node, recording time and labels stay. A stored clip that is not a window of
+        ``clips`` but starts where one does (the short last clip of the shorter version) is
+        lengthened to that window, keeping its id: a label on it stays and now stands for the
+        whole window (the labeler heard its first part), and its features and a model's
+        scores of it are deleted (the next feature extraction computes them anew). So the
+        audio has the clips a fresh ingest of the longer file gives. A stored clip starting
+        where no window does is kept as it is.
         """
         row = self._query("SELECT frames, sample_rate, channels FROM audios WHERE id = ?",
                           (int(audio_id),))
@@ -258,6 +266,7 @@ class AudioTables:
         if audio.frames < frames or (audio.sample_rate, audio.channels) != (rate, channels):
             raise StoreError(f"audio {audio_id}: the new version must be as long or longer, "
                              "with the same sample rate and channels; nothing was changed")
+        clips = [(float(s), float(d)) for s, d in clips]
         with self.transaction():
             self._conn.execute(
                 "UPDATE audios SET frames = ?, duration_s = ?, content_hash = ?, size_bytes = ?,"
@@ -266,7 +275,25 @@ class AudioTables:
                  audio.bits_per_sample, audio.format, audio.subtype, int(audio_id)))
             if audio.levels is not None:
                 self.put_levels(audio_id, audio.levels)
+            windows = {(round(s, 6), round(d, 6)) for s, d in clips}
+            by_start = {round(s, 6): d for s, d in clips}
+            for clip_id, start, duration in self._query(
+                    "SELECT id, start_s, duration_s FROM clips WHERE audio_id = ?",
+                    (int(audio_id),)):
+                key = (round(start, 6), round(duration, 6))
+                if key in windows or key[0] not in by_start or \
+                        (key[0], round(by_start[key[0]], 6)) in self._clip_windows(audio_id):
+                    continue
+                self._conn.execute("UPDATE clips SET duration_s = ? WHERE id = ?",
+                                   (by_start[key[0]], clip_id))
+                for table in ("features", "detections"):
+                    self._conn.execute(f"DELETE FROM {table} WHERE clip_id = ?", (clip_id,))
             return self.add_clips(audio_id, clips)
+
+    def _clip_windows(self, audio_id: int) -> set[tuple[float, float]]:
+        """The (start, duration) of a stored audio's clips, rounded to the microsecond."""
+        return {(round(s, 6), round(d, 6)) for s, d in self._query(
+            "SELECT start_s, duration_s FROM clips WHERE audio_id = ?", (int(audio_id),))}
 
     def add_clips(self, audio_id: int, clips: Iterable[tuple[float, float]]) -> list[int]:
         """Add clip windows to a stored audio, in one transaction; return the new clips' ids.

@@ -401,4 +401,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE ingest_errors ADD COLUMN version TEXT;
     ALTER TABLE ingest_errors ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
     """,
+    # 11: a file stored while it may still have been written (a local file modified within
+    #     ingest's settle time) keeps the SHA-256 of what it held past its header: a re-run
+    #     stores it again whole only while that part is unchanged (it grew, nothing else)
+    """
+    ALTER TABLE listed_files ADD COLUMN growing_hash TEXT;  -- NULL: settled when stored
+    """,
 ]

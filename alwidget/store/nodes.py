@@ -6,7 +6,7 @@ node and day for node health."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -27,24 +27,33 @@ _NODE_COLUMNS = ("location", "latitude", "longitude", "sample_rate", "gain_db", 
 
 def iso_time(value, name: str) -> str | None:
     """``value`` (an ISO date or time, or a datetime; None: None) as ISO text (a time as
-    ``YYYY-MM-DDTHH:MM:SS``, a date as ``YYYY-MM-DD``: both compare with ``recorded_at``); a
-    ``ValueError`` naming ``name`` and the value when it is neither.
+    ``YYYY-MM-DDTHH:MM:SS``, a date as ``YYYY-MM-DD``: both compare with ``recorded_at``,
+    which is written without a time zone and read as UTC); a time with a time zone
+    (``Z``, ``+02:00``) is converted to UTC first. A ``ValueError`` naming ``name`` and the
+    value when it is neither.
 
     Examples
     --------
     >>> iso_time("2024-05-01 12:00", "start"), iso_time("2024-05-01", "end")
     ('2024-05-01T12:00:00', '2024-05-01')
+    >>> iso_time("2024-05-01T14:00+02:00", "start"), iso_time("2024-05-01T12:00Z", "start")
+    ('2024-05-01T12:00:00', '2024-05-01T12:00:00')
     """
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value.isoformat()
     try:
-        return datetime.fromisoformat(str(value)).isoformat() if "T" in str(value) or \
-            ":" in str(value) else datetime.fromisoformat(str(value)).date().isoformat()
+        if isinstance(value, datetime):
+            when = value
+        elif "T" in str(value) or ":" in str(value):
+            when = datetime.fromisoformat(str(value))
+        else:
+            return datetime.fromisoformat(str(value)).date().isoformat()
     except ValueError:
         raise ValueError(f"{name}={value!r} is not an ISO 8601 date or time; write e.g. "
                          "2024-05-01 or 2024-05-01T06:00:00") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when.isoformat()
 
 
 class NodeTables:
@@ -158,10 +167,11 @@ class NodeTables:
         keys = [bytes(k) for k in locations]
         for i in range(0, len(keys), 900):  # SQLite's bound-parameter limit
             part = keys[i:i + 900]
-            for r in self._query("SELECT location, size_bytes, version, audio_id FROM "
+            for r in self._query("SELECT location, size_bytes, version, audio_id, growing_hash"
+                                 " FROM "
                                  f"listed_files WHERE location IN ({','.join('?' * len(part))})",
                                  part):
-                out[bytes(r[0])] = Listed(r[1], r[2], r[3])
+                out[bytes(r[0])] = Listed(r[1], r[2], r[3], r[4])
         return out
 
     def listed_folders_under(self, root: bytes) -> dict[bytes, ListedFolder]:
@@ -193,18 +203,23 @@ class NodeTables:
                  for f in folders])
 
     def put_listed(self, location: bytes, size_bytes: int, version: str,
-                   modified_at: str | None, audio_id: int) -> None:
+                   modified_at: str | None, audio_id: int, growing_hash: str | None = None
+                   ) -> None:
         """Record that the file or object at ``location`` (this size and version) is stored as
-        ``audio_id``: the next ingest does not read it again while both stay the same."""
+        ``audio_id``: the next ingest does not read it again while both stay the same.
+        ``growing_hash``: the file may still have been written when it was read (the SHA-256
+        of what it held past its header, see :func:`alwidget.ingestion.growth.body_hash`);
+        None: it was complete."""
         with self.transaction():
             self._conn.execute(
                 "INSERT INTO listed_files (location, size_bytes, version, modified_at, audio_id,"
-                " listed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (location) DO UPDATE SET "
+                " listed_at, growing_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (location) "
+                "DO UPDATE SET "
                 "size_bytes = excluded.size_bytes, version = excluded.version, modified_at = "
                 "excluded.modified_at, audio_id = excluded.audio_id, listed_at = "
-                "excluded.listed_at",
+                "excluded.listed_at, growing_hash = excluded.growing_hash",
                 (bytes(location), int(size_bytes), str(version), modified_at, int(audio_id),
-                 utc_now()))
+                 utc_now(), growing_hash))
 
     def forget_listed(self, audio_id: int) -> None:
         """Forget where ``audio_id`` was listed (it moved: the next ingest reads it there)."""

@@ -112,6 +112,7 @@ class Listed:
     size_bytes: int
     version: str
     audio_id: int
+    growing_hash: str | None = None  # stored while it may have been written: see run.py
 
 
 @dataclass(frozen=True)
