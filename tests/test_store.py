@@ -116,6 +116,22 @@ def test_reopening_migrates_nothing_and_keeps_data(tmp_path):
         assert s.schema_version == len(MIGRATIONS) and s.n_audios() == 1
 
 
+def test_a_database_migrated_to_7_as_it_shipped_gets_the_later_indexes(tmp_path):
+    """Migration 7 once gained four indexes after it had shipped; migration 12 gives them to
+    databases that were migrated before that (and is a no-op where they exist)."""
+    path = tmp_path / "s.db"
+    con = sqlite3.connect(path)
+    for version, sql in enumerate(MIGRATIONS[:7], start=1):
+        con.executescript(sql)
+        con.execute(f"PRAGMA user_version = {version}")
+    con.commit()
+    con.close()
+    with Store(path) as s:
+        names = {r[0] for r in s._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert s.schema_version == len(MIGRATIONS)
+    assert {"assignments_clip", "proposals_clip", "proposals_open", "audios_recorded"} <= names
+
+
 def test_newer_schema_is_refused_with_a_clear_error(tmp_path):
     path = tmp_path / "s.db"
     Store(path).close()

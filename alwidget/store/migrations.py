@@ -315,10 +315,6 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (iteration_id, clip_id, labeler_id)
     ) WITHOUT ROWID;
     CREATE INDEX assignments_labeler ON assignments(labeler_id, iteration_id);
-    CREATE INDEX assignments_clip ON assignments(clip_id);
-    CREATE INDEX proposals_clip ON proposals(clip_id);
-    CREATE INDEX proposals_open ON proposals(clip_id) WHERE status = 'proposed';
-    CREATE INDEX audios_recorded ON audios(recorded_at);
     ALTER TABLE label_events ADD COLUMN iteration_id INTEGER REFERENCES al_iterations(id);
     CREATE INDEX label_events_iteration ON label_events(iteration_id)
         WHERE iteration_id IS NOT NULL;
@@ -406,5 +402,14 @@ MIGRATIONS: list[str] = [
     #     stores it again whole only while that part is unchanged (it grew, nothing else)
     """
     ALTER TABLE listed_files ADD COLUMN growing_hash TEXT;  -- NULL: settled when stored
+    """,
+    # 12: the team's and the nodes' lookups by clip and by time (these indexes were once
+    #     written into migration 7 after it had shipped, so databases migrated to 7 before
+    #     then lack them; migration 7 is back to what shipped, and every database gets them here)
+    """
+    CREATE INDEX IF NOT EXISTS assignments_clip ON assignments(clip_id);
+    CREATE INDEX IF NOT EXISTS proposals_clip ON proposals(clip_id);
+    CREATE INDEX IF NOT EXISTS proposals_open ON proposals(clip_id) WHERE status = 'proposed';
+    CREATE INDEX IF NOT EXISTS audios_recorded ON audios(recorded_at);
     """,
 ]
