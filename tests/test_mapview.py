@@ -718,3 +718,19 @@ def test_the_exported_map_has_the_sessions_colours_not_the_pages(tmp_path):
         await asyncio.sleep(0)
 
     _in_a_kernel(s, steps)
+
+
+def test_the_map_of_a_session_on_some_clips_draws_those_clips_only(tmp_path):
+    store = project(tmp_path)
+    ids = store.clip_ids()
+    inside = [int(c) for c in ids[:9]]  # e.g. one node's clips in a time window (clips_where)
+    s = Session(store, classes=["no", "yes"], clips=inside, random_state=0)
+    m = MapView(s, method="pca", background=False)
+    drawn = np.asarray(m.trace.marker.size) > 0
+    assert m.projection.clip_ids[drawn].tolist() == inside  # the others are not drawn
+    assert "outside" not in legend_names(m)
+    assert "9 clips outside the session's clips not drawn" in m.events.summary
+    m.select(ids)  # a lasso over everything lists the session's clips only
+    assert sorted(m.selected.tolist()) == inside
+    fig = m._static_figure()
+    assert (np.asarray(fig.data[0].marker.size)[~drawn] == 0).all()

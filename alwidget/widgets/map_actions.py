@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .map_snapshots import map_figure, snapshot_figure, write_figure
+from ..session import STATUS_NAMES
 from .map_style import escaped, show_legend, show_scale
 
 __all__ = ["MapActions"]
@@ -30,12 +31,15 @@ class MapActions:
     def select(self, clip_ids) -> None:
         """Make ``clip_ids`` the selection (as a box or lasso does) and list them below the map.
 
-        Clips that are not on the map (not the session's) are left out.
+        Clips that are not on the map (not the session's, or outside its node/time window or
+        clip list: not drawn) are left out.
         """
         ids = np.asarray(clip_ids, dtype=np.int64)
+        v = self.session.pool.view()
         if self.projection is not None:
             ids = ids[np.isin(ids, self.projection.clip_ids)]
-        self.selection.show(ids, self.session.pool.view())
+        outside = v.clip_ids[v.status == STATUS_NAMES.index("outside")]
+        self.selection.show(ids[~np.isin(ids, outside)], v)
 
     def select_box(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
         """Select the clips inside a rectangle of map coordinates (as a box drag does)."""
@@ -101,7 +105,7 @@ class MapActions:
         n = len(self.projection.clip_ids)
         fig.data[0].marker.update(color=values[:n], size=sizes[:n])
         show_scale(fig.data[0], c)
-        show_legend(fig.data[1:], [e[:2] for e in c.legend()])
+        show_legend(fig.data[1:], [e[:2] for e in self._legend_of(c, v)])
         return fig
 
     def export(self, path, *, snapshots: bool = False) -> Path:

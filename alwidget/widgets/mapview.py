@@ -50,6 +50,7 @@ __all__ = ["COLOR_MODES", "MapView", "Snapshot"]
 COLOR_MODES = ("status", "predicted", "probability", "label", "tagger")
 _METHOD_NAMES = {"PCA (instant)": "pca", "t-SNE": "tsne", "UMAP": "umap"}
 _N_LEGEND = 12  # legend entries at most (traces 1.. of the figure)
+_OUTSIDE = STATUS_NAMES.index("outside")  # clips the session does not ask about
 
 
 class MapView(MapActions, W.VBox):
@@ -307,7 +308,19 @@ class MapView(MapActions, W.VBox):
             mode = "status"  # the tags cannot be read here (warned once)
         c = colouring(mode, v, tags)
         values = np.nan_to_num(v.p_target, nan=0.5) if c.values is None else c.values
-        return c, values, STATUS_SIZES[v.status]
+        sizes = STATUS_SIZES[v.status]
+        sizes[v.status == _OUTSIDE] = 0  # the session's clips only (its node/time window)
+        return c, values, sizes
+
+    @staticmethod
+    def _legend_of(c, v) -> list:
+        """The colouring's legend over the clips the map draws (not those outside the
+        session's node/time window or clip list)."""
+        if c.values is None:
+            return []
+        drawn = v.status != _OUTSIDE
+        counts = np.bincount(c.values[drawn].astype(np.int64), minlength=len(c.names))
+        return [(n, col, int(k)) for n, col, k in zip(c.names, c.colors, counts) if k]
 
     def _recolor(self) -> None:
         if self.projection is None or self._closed:
@@ -318,7 +331,7 @@ class MapView(MapActions, W.VBox):
         v = self.session.pool.view()
         self.snapshots.take(v, self.projection.coords)
         c, values, sizes = self._colours(v)
-        legend = c.legend()
+        legend = self._legend_of(c, v)
         with self.figure.batch_update():  # one message
             m = self.trace.marker
             # one byte per clip where a byte says it (codes, sizes): 100 kB, not 400 kB, per
@@ -363,7 +376,7 @@ class MapView(MapActions, W.VBox):
                 self._shown.patch(ch.rows, values, sizes, state)
             if ch.tooltips:  # e.g. a refit: new P for every clip, in the tooltips only
                 self._shown.tooltips(self.events.show_state(v, STATUS_NAMES, self._p_name(v)))
-            legend = c.legend()
+            legend = self._legend_of(c, v)
             if [e[:2] for e in legend] != self._legend:  # a status seen first or no more
                 self._legend = [e[:2] for e in legend]
                 show_legend(self.figure.data[1:], self._legend)
@@ -413,9 +426,11 @@ class MapView(MapActions, W.VBox):
     def _summary(self, v, legend) -> str:
         """The map in words (the plot's text alternative)."""
         parts = ", ".join(f"{n:,} {name}" for name, _, n in legend)
+        hidden = int((v.status == _OUTSIDE).sum())
         return (f"{self.projection.describe()}, coloured by {self.color_box.value}"
-                + (f": {parts}" if parts else "") + f"; {v.n_labels} labels. Select clips with "
-                "the box or lasso to list them below the map.")
+                + (f": {parts}" if parts else "") + f"; {v.n_labels} labels"
+                + (f"; {hidden:,} clips outside the session's clips not drawn" if hidden else "")
+                + ". Select clips with the box or lasso to list them below the map.")
 
     # -- the clip in the labeler ---------------------------------------------------------
     def _shown_clip(self):
