@@ -1,11 +1,15 @@
 """Uncertainty of any learner's probabilities: predictive entropy, and Monte-Carlo dropout's parts.
 
+Shared by the learners (:mod:`alwidget.learn` re-exports it) and the strategies (the
+``entropy`` strategy ranks by :func:`predictive_entropy`): one implementation, numpy only.
+
 The rare-sound study ranks clips by the predictive entropy of the model's class
 distribution; the ``entropy`` strategy (:class:`alwidget.strategies.Entropy`) does that for
 any learner of the loop (the forest's vote shares, the CRNN's or the head's softmax). With
 Monte-Carlo dropout (``CRNN(mc_dropout=T)``, :meth:`~alwidget.learn.CRNN.mc_proba`) the
 probabilities are the mean over ``T`` stochastic passes; :func:`mutual_information` splits
-off the part of that entropy due to the model's own uncertainty (BALD).
+off the part of that entropy due to the model's own uncertainty (BALD; no strategy uses it
+yet: it is for analyses of a model's passes).
 """
 
 from __future__ import annotations

@@ -11,16 +11,19 @@ the same order as least confidence at 0.5, up to ties). Learners:
 * ``forest/logmel``: the default forest of 100 trees on the 296 logmel statistics;
 * ``forest/yamnet``: the same forest on YAMNet embeddings (1024-d);
 * ``head/yamnet``: :class:`alwidget.learn.EmbeddingHead` on YAMNet embeddings;
-* ``crnn/logmel-frames``: :class:`alwidget.learn.CRNN` on log-mel patches (64 x 96), at
-  most 2 s of training per refit (:data:`CRNN_SECONDS`; a budget makes its results depend
-  on the machine's speed and load, unlike the others').
+* ``crnn/logmel-frames``: :class:`alwidget.learn.CRNN` on log-mel patches (64 bands x 48
+  frames, the ``logmel-frames`` default), as ``make_model("crnn")`` gives it: bounded by
+  epochs, not seconds (:data:`CRNN_PARAMS`: at most 60 epochs, stopped by ``tol`` /
+  ``patience``; no time budget, so the results do not depend on the machine's speed or
+  load), each refit warm-started from the previous plan's model (at most 10 epochs) since
+  the labels only grow; the reference fit on the whole pool is a cold fit to convergence.
 
 Work is done and saved one (set, share, learner, target) unit at a time (the CRNN's: one
 seed of a target at a time) in
 ``benchmarks/out/deep/``, so an interrupted run keeps what it finished and a re-run skips
 it; ``--summarise`` writes the table of what is done (with how much is done) to
-``benchmarks/results/rare_target_deep_<set>.md``. CPU heavy (the CRNN: roughly 20 to 40 min
-per target, seed and share on 2 shared cores); run niced in the background:
+``benchmarks/results/rare_target_deep_<set>.md``. CPU heavy (the CRNN: a few minutes per
+target, seed and share on 2 shared cores, see the README); run niced in the background:
 
     nohup nice -n 19 .venv/bin/python benchmarks/rare_target_deep.py --sets esc10 \\
         --jobs 2 > benchmarks/out/deep.log 2>&1 &
@@ -41,6 +44,7 @@ import numpy as np
 
 from alwidget import datasets
 from alwidget.experiment import run_rare_target, summarise
+from alwidget.features import get_extractor
 from alwidget.learn import make_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -80,7 +84,7 @@ def main() -> None:
         if args.summarise:
             write_table(name, args, learners, shares)
             continue
-        data = {}
+        data, configs = {}, {}
         for learner in learners:
             ex = LEARNERS[learner][1]
             if ex not in data:
@@ -88,6 +92,7 @@ def main() -> None:
                 data[ex] = datasets.from_manifest(
                     args.data / name / "manifest.csv", WORK / f"{name}.db",
                     fold_column=SETS[name], extractor=ex, progress=False)
+                configs[ex] = get_extractor(ex).config() if ex == "logmel-frames" else {}
                 print(f"{name}: {ex} features {data[ex].X.shape} in "
                       f"{time.perf_counter() - t0:.1f} s", flush=True)
         first = data[LEARNERS[learners[0]][1]]
@@ -104,7 +109,8 @@ def main() -> None:
             if unit.with_suffix(".json").exists():
                 continue
             d = data[LEARNERS[learner][1]]
-            model = make_model(LEARNERS[learner][0], **_params(learner, d.X.shape[1]))
+            params = _params(learner, configs[LEARNERS[learner][1]])
+            model = make_model(LEARNERS[learner][0], **params)
             run_seeds = seeds if seed is None else [seed]
             t0 = time.perf_counter()
             res = run_rare_target(d.X, d.labels, d.folds, [target], strategies=["entropy"],
@@ -118,14 +124,15 @@ def main() -> None:
         write_table(name, args, learners, shares)
 
 
-#: The CRNN's training budget per refit in this benchmark (seconds; the default is 20 s):
-#: what a live session would allow while the expert listens to one clip.
-CRNN_SECONDS = 2.0
+#: The CRNN's settings here (on top of ``make_model("crnn")``: warm start on): no time
+#: budget, so a refit's length is set by its epochs and seed only.
+CRNN_PARAMS = {"max_seconds": None, "max_epochs": 60, "warm_epochs": 10}
 
 
-def _params(learner: str, dim: int) -> dict:
+def _params(learner: str, config: dict) -> dict:
     if learner.startswith("crnn"):
-        return {"n_mels": 64, "max_seconds": CRNN_SECONDS}
+        return {**CRNN_PARAMS, "n_mels": int(config["n_mels"]),
+                "n_frames": int(config["n_frames"])}
     return {}
 
 

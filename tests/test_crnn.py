@@ -68,7 +68,8 @@ def test_the_crnn_learns_the_direction_of_a_sweep_the_forest_on_statistics_canno
 
 def test_logmel_frames_are_spectrograms_of_fixed_shape():
     ex = get_extractor("logmel-frames")
-    assert ex.dim == 64 * 96 and ex.shape == (64, 96)
+    assert ex.dim == ex.n_mels * ex.n_frames and ex.shape == (ex.n_mels, ex.n_frames)
+    assert CRNN().n_mels == ex.n_mels  # the CRNN's default reads the default set
     y, _ = chirps(2, seed=0)
     V = FRAMES.extract(y, SR, np.array([0.0, 1.0, 1.9]), np.array([1.0, 1.0, 0.05]))
     assert V.shape == (3, 32 * 32) and np.isfinite(V).all()
@@ -107,8 +108,10 @@ def test_caller_estimator_is_never_changed(task):
 def test_time_budget_stops_the_training():
     X, y = np.random.default_rng(0).standard_normal((64, 32 * 32)).astype(np.float32), \
         np.array(["a", "b"] * 32)
+    tiny_crnn(max_epochs=1).fit(X, y)  # torch's one-time set-up (its first optimiser step)
     m = tiny_crnn(max_epochs=10_000, tol=0.0, patience=10_000, max_seconds=0.2).fit(X, y)
     assert m.stopped_ == "budget" and m.n_epochs_ < 10_000
+    assert m.fit_seconds_ < 0.2 + 1.0  # stops within a batch of the budget
 
 
 def test_mc_dropout_gives_seeded_spread_and_entropy(task):
@@ -127,7 +130,12 @@ def test_mc_dropout_gives_seeded_spread_and_entropy(task):
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(n_mels=7), "not a multiple of n_mels=7"),
+    (dict(n_mels=7), "CRNN(n_mels=7, n_frames=None) reads each row as a spectrogram of a "
+                     "multiple of 7 values: give it the 'logmel-frames' feature set"),
+    (dict(n_mels=8, n_frames=4), "but CRNN(n_mels=8, n_frames=4) reads each row as a "
+                                 "spectrogram of 8 x 4 = 32 values"),
+    (dict(warm_epochs=0), "warm_epochs=0"),
+    (dict(warm_start="yes"), "warm_start='yes'"),
     (dict(channels=()), "channels=()"),
     (dict(max_seconds=0), "max_seconds=0"),
     (dict(class_weight="rare"), "class_weight='rare'"),
@@ -172,3 +180,127 @@ def test_a_fitted_crnn_is_saved_as_arrays_and_loads_with_the_same_predictions(ta
     np.testing.assert_allclose(loaded.predict_proba(Xt), learner.predict_proba(Xt), rtol=1e-6)
     again = pickle.loads(pickle.dumps(learner))  # joblib's workers: the weights travel as arrays
     np.testing.assert_array_equal(again.predict_proba(Xt), learner.predict_proba(Xt))
+
+
+def test_mc_dropout_runs_the_trunk_once_and_a_row_does_not_depend_on_the_others(task):
+    y_tr, lab_tr, y_te, _ = task
+    X, Xt = features(FRAMES, y_tr, 40), features(FRAMES, y_te, 40)
+    m = tiny_crnn(max_epochs=3, dropout=0.5, mc_dropout=6).fit(X, lab_tr)
+    P = m.predict_proba(Xt)
+    np.testing.assert_allclose(m.predict_proba(Xt[5:6])[0], P[5], rtol=1e-5)
+    np.testing.assert_allclose(m.predict_proba(Xt[3:])[2], P[5], rtol=1e-5)
+    calls = []
+    net = m.network()
+    trunk = net.embed
+    net.embed = lambda x: calls.append(len(x)) or trunk(x)
+    try:
+        m.mc_proba(Xt, 6)
+    finally:
+        del net.embed
+    assert calls == [40]  # one pass of the trunk for 6 passes of dropout
+
+
+def test_a_failed_fit_leaves_no_learned_state():
+    m = tiny_crnn(n_mels=7)
+    with pytest.raises(ValueError, match="n_mels=7"):
+        m.fit(np.zeros((4, 64), np.float32), ["a", "b", "a", "b"])
+    assert not hasattr(m, "n_features_in_") and not hasattr(m, "classes_")
+
+
+def test_warm_start_continues_from_the_previous_weights(task):
+    y_tr, lab_tr, _, _ = task
+    X = features(FRAMES, y_tr, 40)
+    m = tiny_crnn(max_epochs=5, warm_start=True, warm_epochs=2).fit(X[:30], lab_tr[:30])
+    first = {k: v.copy() for k, v in m.weights_.items()}
+    assert not m.warm_started_
+    m.fit(X, lab_tr)
+    assert m.warm_started_ and m.n_epochs_ <= 2
+    cold = tiny_crnn(max_epochs=5).fit(X[:30], lab_tr[:30])
+    np.testing.assert_array_equal(cold.weights_["out.weight"], first["out.weight"])
+    assert not np.array_equal(m.weights_["out.weight"], first["out.weight"])
+    m.fit(X[:, :-32], lab_tr)  # another width (31 frames): a cold start
+    assert not m.warm_started_
+    m.fit(X[:, :-32], np.where(lab_tr == "up", "rise", "fall"))  # other classes: cold too
+    assert not m.warm_started_
+
+
+def test_a_fit_stops_at_the_next_batch_once_the_stop_event_is_set():
+    import threading
+
+    from alwidget.learn.neural import FitCancelled, stop_on
+
+    X, y = np.random.default_rng(0).standard_normal((64, 32 * 32)).astype(np.float32), \
+        np.array(["a", "b"] * 32)
+    stop, batches = threading.Event(), []
+
+    class Stopping(CRNN):
+        def _network(self, n_features, n_classes):
+            net = super()._network(n_features, n_classes)
+            forward = net.forward
+
+            def counted(x, gen):
+                batches.append(len(x))
+                if len(batches) == 3:
+                    stop.set()
+                return forward(x, gen)
+            net.forward = counted
+            return net
+
+    m = Stopping(n_mels=32, channels=(4,), rnn_units=4, max_epochs=10**6, tol=0.0,
+                 patience=10**6, max_seconds=None, batch_size=8)
+    with stop_on(stop), pytest.raises(FitCancelled):
+        m.fit(X, y)
+    assert len(batches) == 3 and not hasattr(m, "weights_")
+
+
+def test_loading_checks_the_weights_against_the_parameters(task, tmp_path):
+    import json
+    import zipfile
+
+    from alwidget.model_file import load_model, save_model
+
+    y_tr, lab_tr, _, _ = task
+    X = features(FRAMES, y_tr, 40)
+    learner = Learner(tiny_crnn(max_epochs=1), ["down", "up"]).fit(X, lab_tr)
+    fs = {"extractor": "logmel-frames", "config_hash": "x", "dim": X.shape[1]}
+    path = save_model(tmp_path / "m.alw", learner, classes=["down", "up"], feature_set=fs).path
+
+    def tampered(name, **params):
+        with zipfile.ZipFile(path) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        card = json.loads(members["card.json"])
+
+        def walk(node):
+            if isinstance(node, dict):
+                if str(node.get("type", "")).endswith("CRNN"):
+                    node["params"].update(params)
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+        walk(card)
+        members["card.json"] = json.dumps(card).encode()
+        out = tmp_path / name
+        with zipfile.ZipFile(out, "w") as z:
+            for n, b in members.items():
+                z.writestr(n, b)
+        return out
+
+    with pytest.raises(ValueError, match="weights_ do not fit its parameters"):
+        load_model(tampered("shape.alw", rnn_units=5))
+    with pytest.raises(ValueError, match="a network of .* weights, more than"):
+        load_model(tampered("huge.alw", channels={"tuple": [100000, 100000]}))
+
+
+def test_a_compiled_trunk_scores_large_pools_as_the_plain_network(task, monkeypatch):
+    from alwidget.learn import neural
+
+    y_tr, lab_tr, y_te, _ = task
+    X, Xt = features(FRAMES, y_tr, 40), features(FRAMES, y_te, 40)
+    m = tiny_crnn(max_epochs=2, dropout=0.5).fit(X, lab_tr)
+    plain = m.predict_proba(Xt)
+    monkeypatch.setattr(neural, "COMPILE_ROWS", 8)  # a "large" pool: compile first
+    np.testing.assert_allclose(m.predict_proba(Xt), plain, rtol=1e-5, atol=1e-6)
+    assert m in neural._TRUNKS
+    np.testing.assert_allclose(m.mc_proba(Xt, 4).shape, (4, 40, 2))

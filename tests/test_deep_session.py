@@ -18,6 +18,8 @@ from alwidget.session import Session
 from alwidget.store import NewAudio, Store
 
 CLASSES = ["background", "target"]
+#: A toy 'logmel-frames' set of 4 bands x 4 frames (a CRNN learns only from that extractor).
+SPECTROGRAMS = dict(extractor="logmel-frames", config={"n_mels": 4, "n_frames": 4})
 
 
 def make_project(path, n=120, dim=8, extractor="toy", seed=0, config=None):
@@ -63,7 +65,7 @@ def test_a_refit_never_blocks_and_the_previous_model_stays_in_use(tmp_path):
         assert s.wait_for_model(60) and s.learner is None  # the clip shown was planned before
         s.submit(truth[s.current.clip_id])
         first = s.learner
-        assert first is not None and "stale model: 1 decision old" in s.current.reason
+        assert first is not None and "stale model: lacks 1 label;" in s.current.reason
         assert s.wait_for_model(60)
         GatedHead.gate.clear()
         GatedHead.started.clear()
@@ -89,10 +91,10 @@ def test_after_an_undo_a_model_that_saw_the_undone_label_says_so(tmp_path):
         s.submit(truth[s.current.clip_id])
         assert s.wait_for_model(60)  # fitted on the 3 labels
         s.undo()
-        assert "stale model: fitted on decisions since undone" in s.current.reason
+        assert "stale model: has 1 label since undone or changed" in s.current.reason
         assert s.wait_for_model(60)
         s.submit(truth[s.current.clip_id])
-        assert "stale model: 1 decision old" in s.current.reason
+        assert "stale model: lacks 1 label;" in s.current.reason
 
 
 def test_background_fit_false_refits_in_the_plan(tmp_path):
@@ -132,7 +134,7 @@ class NoisyCRNN(CRNN):
 
 def test_sigkill_during_a_crnn_refit_loses_no_label(tmp_path):
     path = tmp_path / "p.db"
-    store, truth = make_project(path, dim=16)
+    store, truth = make_project(path, dim=16, **SPECTROGRAMS)
     store.close()
     child = textwrap.dedent(f"""
         import sys
@@ -185,6 +187,7 @@ def test_crnn_session_from_audio_learns_from_cached_spectrograms(tmp_path):
     from conftest import write_audio
 
     from alwidget import extract_features, ingest
+    from alwidget.features import LogMelFrames
 
     for i in range(6):
         write_audio(tmp_path / "rec" / f"f{i}.wav", 4.0, freq=3000 if i % 2 else 400)
@@ -192,7 +195,7 @@ def test_crnn_session_from_audio_learns_from_cached_spectrograms(tmp_path):
     ingest(tmp_path / "rec", store, clip_seconds=1.0, n_jobs=1, progress=False)
     fs = extract_features(store, "logmel-frames", n_jobs=1, progress=False)
     ids, X = store.get_features(fs)
-    assert X.shape == (24, 64 * 96)
+    assert X.shape == (24, LogMelFrames().dim)
     model = CRNN(channels=(4,), rnn_units=4, max_epochs=5, max_seconds=None, random_state=0)
     with Session(store, classes=CLASSES, model=model, random_state=0) as s:
         src = store.clip_sources(ids)

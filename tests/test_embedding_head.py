@@ -66,6 +66,10 @@ def test_simulate_command_takes_a_model_by_name(tmp_path, capsys):
     rc = main(["simulate", "--features", str(tmp_path / "X.npy"), "--labels",
                str(tmp_path / "labels.csv"), "--model", "mlp", "--out", str(tmp_path / "o2")])
     assert rc != 0 and "model='mlp' is not one of" in capsys.readouterr().err
+    rc = main(["simulate", "--features", str(tmp_path / "X.npy"), "--labels",
+               str(tmp_path / "labels.csv"), "--model", "crnn", "--out", str(tmp_path / "o3")])
+    assert rc != 0 and ("--model crnn learns from log-mel spectrogram patches, not --features: "
+                        "use --manifest with --extractor logmel-frames") in capsys.readouterr().err
 
 
 @parametrize_with_checks([EmbeddingHead(hidden=8, max_epochs=100, max_seconds=None,

@@ -270,3 +270,64 @@ def test_start_labels_keeps_the_nearest_start_past_the_first_negative():
     assert only_neg.strategies == ("random",) * 3  # no positive known: the one-class rule
     with pytest.raises(ValueError, match="start_labels=0 must be a positive integer"):
         LoopCore(X, ["noise", "bird"], start="nearest", start_labels=0)
+
+
+def test_a_model_fitted_on_other_labels_is_stale_whatever_the_decision_count():
+    from alwidget.learn import EmbeddingHead
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (20, 4)), rng.normal(3, 1, (20, 4))].astype(np.float32)
+    core = LoopCore(X, ["a", "b"], model=EmbeddingHead(hidden=0, max_seconds=None),
+                    strategy="entropy", random_state=0)
+    with_a = core.fit([0, 39, 5], ["a", "b", "a"], iteration=3)  # label A (row 5)
+    assert with_a.key == ((0, "a"), (5, "a"), (39, "b"))
+    plan = core.plan([0, 39, 6], ["a", "b", "a"], pool=range(7, 39), iteration=3,
+                     fitted=with_a, refit=False)  # A undone, B (row 6) labeled: 3 decisions
+    assert (plan.model_lacks, plan.model_extra, plan.stale) == (1, 1, 2)
+    assert plan.reasons[0].endswith("(stale model: lacks 1 label, has 1 label since undone or "
+                                    "changed; a newer one is training)")
+    same = core.plan([0, 39, 5], ["a", "b", "a"], pool=range(7, 39), iteration=4,
+                     fitted=with_a, refit=False)  # a skip since: the same training set
+    assert same.stale == 0 and "stale" not in same.reasons[0]
+    assert core.training_key([5, 39, 0], ["a", "b", "a"]) == with_a.key
+
+
+def test_rows_added_after_a_fit_are_scored_with_its_model():
+    from alwidget.learn import EmbeddingHead
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4)).astype(np.float32)
+    core = LoopCore(X[:20], ["a", "b"], model=EmbeddingHead(hidden=0, max_seconds=None),
+                    random_state=0)
+    fitted = core.fit([0, 1], ["a", "b"], iteration=2)
+    core.X = X  # the archive grew by 10 rows
+    plan = core.plan([0, 1], ["a", "b"], pool=range(2, 30), iteration=2, fitted=fitted,
+                     refit=False)
+    assert plan.proba.shape == (30, 2)
+    np.testing.assert_allclose(plan.proba[20:], fitted.learner.predict_proba(X[20:]), rtol=1e-6)
+    assert core.scored(plan.fitted) is plan.fitted
+
+
+def test_warm_start_follows_the_plans_and_a_simulation_stays_reproducible():
+    from alwidget.experiment import run_rare_target
+    from alwidget.learn import EmbeddingHead
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (40, 4)), rng.normal(2, 1, (8, 4))].astype(np.float32)
+    head = EmbeddingHead(hidden=4, max_epochs=30, max_seconds=None, warm_start=True,
+                         warm_epochs=3)
+    core = LoopCore(X, ["a", "b"], model=head, random_state=0)
+    first = core.plan([0, 40], ["a", "b"], pool=range(1, 40), iteration=2)
+    grown = core.plan([0, 40, 1], ["a", "b", "a"], pool=range(2, 40), iteration=3,
+                      previous=first.fitted)
+    assert grown.learner.estimator_.warm_started_ and grown.learner.estimator_.n_epochs_ <= 3
+    assert not first.learner.estimator_.warm_started_  # the previous fit is not changed
+    changed = core.plan([0, 40, 1], ["a", "b", "b"], pool=range(2, 40), iteration=3,
+                        previous=grown.fitted)  # a label changed: a fresh start
+    assert not changed.learner.estimator_.warm_started_
+    y = np.r_[np.zeros(40), np.ones(8)].astype(int)
+    folds = np.tile([0, 1, 2], 16)
+    runs = [run_rare_target(X, np.where(y, "b", "a"), folds, ["b"], strategies=["entropy"],
+                            queries=5, seeds=[0], model=head, n_jobs=1, progress=False)
+            for _ in range(2)]
+    assert [r["f1"] for r in runs[0].records] == [r["f1"] for r in runs[1].records]

@@ -258,7 +258,7 @@ def test_pool_view_shows_what_a_semi_supervised_strategy_would_label_itself(tmp_
 
 
 def test_semi_supervised_session_trains_on_pseudo_labels_and_resumes_exactly(tmp_path, monkeypatch):
-    import alwidget.loop as session_module
+    import alwidget.loop.core as session_module
 
     store, truth = make_project(tmp_path / "p.db")
     fit_sizes = []

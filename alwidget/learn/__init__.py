@@ -51,8 +51,9 @@ def default_model():
 def make_model(name: str, **params):
     """A learner from its name in :data:`MODEL_NAMES`, with ``params`` set on it.
 
-    ``forest`` is :func:`default_model`; ``crnn`` a :class:`CRNN` (learns from the
-    ``logmel-frames`` feature set); ``crnn-mc10`` the same with 10 passes of Monte-Carlo
+    ``forest`` is :func:`default_model`; ``crnn`` a :class:`CRNN` warm-started from the
+    previous fit when the labels only grew (learns from the ``logmel-frames`` feature set);
+    ``crnn-mc10`` the same with 10 passes of Monte-Carlo
     dropout; ``head`` an :class:`EmbeddingHead` (for embeddings such as ``yamnet``);
     ``committee`` the data-centric framework's :class:`Committee`.
 
@@ -72,11 +73,11 @@ def make_model(name: str, **params):
     if name == "forest":
         model = default_model()
     elif name == "crnn":
-        model = CRNN()
+        model = CRNN(warm_start=True)
     elif m := re.fullmatch(r"crnn-mc(\d+)", name):
         if int(m.group(1)) < 1:
             raise ValueError(f"model={name!r}: Monte-Carlo dropout needs at least 1 pass")
-        model = CRNN(mc_dropout=int(m.group(1)))
+        model = CRNN(warm_start=True, mc_dropout=int(m.group(1)))
     elif name == "head":
         model = EmbeddingHead()
     elif name == "committee":

@@ -28,7 +28,11 @@ class CRNN(NeuralClassifier):
     Parameters
     ----------
     n_mels : int, default 64
-        Bands per frame; the number of features must be a multiple of it.
+        Bands per frame (the ``logmel-frames`` set's default, 64 x 48).
+    n_frames : int or None, default None
+        Frames per clip: the number of features must be ``n_mels * n_frames``. None: any
+        multiple of ``n_mels`` (a session and ``alwidget simulate`` set both from the
+        feature set's config, and refuse any other feature set).
     channels : tuple of int, default (8, 16, 16)
         Output channels of the convolution blocks.
     rnn_units : int, default 32
@@ -37,7 +41,16 @@ class CRNN(NeuralClassifier):
         Dropout before the softmax layer (and in Monte-Carlo dropout).
     max_epochs : int, default 60
     max_seconds : float or None, default 20.0
-        Training budget per fit in seconds (None: no budget).
+        Training budget per fit in seconds (None: no budget, the epochs and stopping rules
+        bound it: what simulations use, reproducible on any machine). Scoring afterwards
+        is not counted.
+    warm_start : bool, default False
+        Continue from the previous fit's weights when the classes and input width are the
+        same (scikit-learn's ``warm_start``). :func:`~alwidget.learn.make_model` ("crnn")
+        turns it on: a session's and a simulation's refit after one more label then costs a
+        few epochs instead of a training from scratch.
+    warm_epochs : int, default 10
+        At most this many epochs in a warm-started fit.
     batch_size : int, default 32
     learning_rate : float, default 3e-3
     weight_decay : float, default 1e-4
@@ -59,7 +72,7 @@ class CRNN(NeuralClassifier):
     weights_ : dict of str to ndarray
         The network's tensors by name (:meth:`network` rebuilds it from them).
     dropout_seed_ : int
-    n_epochs_, stopped_, fit_seconds_, loss_curve_
+    n_epochs_, stopped_, fit_seconds_, loss_curve_, warm_started_
         How the last fit went (see :data:`~alwidget.learn.neural.STOP_REASONS`).
 
     Examples
@@ -79,17 +92,22 @@ class CRNN(NeuralClassifier):
     1.0
     """
 
-    def __init__(self, n_mels: int = 64, channels=(8, 16, 16), rnn_units: int = 32,
-                 dropout: float = 0.3, max_epochs: int = 60, max_seconds: float | None = 20.0,
-                 batch_size: int = 32, learning_rate: float = 3e-3, weight_decay: float = 1e-4,
-                 tol: float = 0.02, patience: int = 10, class_weight: str | None = "balanced",
-                 mc_dropout: int = 0, n_threads: int = 1, random_state=None):
+    def __init__(self, n_mels: int = 64, n_frames: int | None = None, channels=(8, 16, 16),
+                 rnn_units: int = 32, dropout: float = 0.3, max_epochs: int = 60,
+                 max_seconds: float | None = 20.0, warm_start: bool = False,
+                 warm_epochs: int = 10, batch_size: int = 32, learning_rate: float = 3e-3,
+                 weight_decay: float = 1e-4, tol: float = 0.02, patience: int = 10,
+                 class_weight: str | None = "balanced", mc_dropout: int = 0, n_threads: int = 1,
+                 random_state=None):
         self.n_mels = n_mels
+        self.n_frames = n_frames
         self.channels = channels
         self.rnn_units = rnn_units
         self.dropout = dropout
         self.max_epochs = max_epochs
         self.max_seconds = max_seconds
+        self.warm_start = warm_start
+        self.warm_epochs = warm_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -104,10 +122,16 @@ class CRNN(NeuralClassifier):
         m = self.n_mels
         if isinstance(m, bool) or int(m) != m or m < 1:
             raise ValueError(f"n_mels={m!r} must be a positive integer")
-        if n_features % int(m):
-            raise ValueError(f"X has {n_features} features, not a multiple of n_mels={m!r}: "
-                             "CRNN reads each row as n_mels bands x frames (use the "
-                             "'logmel-frames' feature set, or set n_mels)")
+        f = self.n_frames
+        if f is not None and (isinstance(f, bool) or int(f) != f or f < 1):
+            raise ValueError(f"n_frames={f!r} must be a positive integer or None")
+        if n_features % int(m) or (f is not None and n_features != int(m) * int(f)):
+            shape = f"{m} x {f} = {int(m) * int(f)}" if f is not None else f"a multiple of {m}"
+            raise ValueError(f"X has {n_features} features, but CRNN(n_mels={m!r}, "
+                             f"n_frames={f!r}) reads each row as a spectrogram of {shape} "
+                             "values: give it the 'logmel-frames' feature set "
+                             "(alwidget.extract_features(store, 'logmel-frames')) with "
+                             "n_mels and n_frames of that set's config")
         ch = tuple(self.channels)
         if not ch or any(isinstance(c, bool) or int(c) != c or c < 1 for c in ch):
             raise ValueError(f"channels={self.channels!r} must be a non-empty tuple of "

@@ -23,6 +23,11 @@ class EmbeddingHead(NeuralClassifier):
     dropout : float, default 0.2
     max_epochs : int, default 200
     max_seconds : float or None, default 10.0
+        Training budget per fit in seconds (None: epochs and stopping rules only).
+    warm_start : bool, default False
+        Continue from the previous fit's weights (as :class:`~alwidget.learn.CRNN`'s).
+    warm_epochs : int, default 20
+        At most this many epochs in a warm-started fit.
     batch_size : int, default 64
     learning_rate : float, default 3e-3
     weight_decay : float, default 1e-3
@@ -40,7 +45,7 @@ class EmbeddingHead(NeuralClassifier):
     weights_ : dict of str to ndarray
         The network's tensors by name (:meth:`network` rebuilds it from them).
     dropout_seed_ : int
-    n_epochs_, stopped_, fit_seconds_, loss_curve_
+    n_epochs_, stopped_, fit_seconds_, loss_curve_, warm_started_
 
     Examples
     --------
@@ -56,7 +61,8 @@ class EmbeddingHead(NeuralClassifier):
     """
 
     def __init__(self, hidden: int = 64, dropout: float = 0.2, max_epochs: int = 200,
-                 max_seconds: float | None = 10.0, batch_size: int = 64,
+                 max_seconds: float | None = 10.0, warm_start: bool = False,
+                 warm_epochs: int = 20, batch_size: int = 64,
                  learning_rate: float = 3e-3, weight_decay: float = 1e-3, tol: float = 0.01,
                  patience: int = 20, class_weight: str | None = "balanced", mc_dropout: int = 0,
                  n_threads: int = 1, random_state=None):
@@ -64,6 +70,8 @@ class EmbeddingHead(NeuralClassifier):
         self.dropout = dropout
         self.max_epochs = max_epochs
         self.max_seconds = max_seconds
+        self.warm_start = warm_start
+        self.warm_epochs = warm_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay

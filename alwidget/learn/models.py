@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..distances import nearest
-from .validation import features, features_and_labels
+from .validation import features_and_labels, predict_features
 
 __all__ = ["Committee", "Learner", "MedoidPropagation", "default_committee"]
 
@@ -43,13 +43,6 @@ def _check_fit_data(estimator, X, y, dtype, class_list=None):
     return X, y
 
 
-def _check_predict_data(estimator, X, dtype):
-    """X as a finite 2-d array with as many features as at fit."""
-    X = features(X, dtype)
-    if X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
-                         f"expecting {estimator.n_features_in_} features as input")
-    return X
 
 
 def _class_list(classes) -> np.ndarray:
@@ -68,7 +61,11 @@ class Learner(ClassifierMixin, BaseEstimator):
     ----------
     estimator : classifier
         Any scikit-learn classifier with ``predict_proba``; it is cloned on
-        every fit, never changed.
+        every fit, never changed. Warm start: when it has ``warm_start=True``
+        and this Learner was fitted before on the same classes, a fit sets
+        ``estimator``'s parameters on the fitted ``estimator_`` and fits that
+        again, so it continues from its previous state (the loop core fits a
+        copy of the previous fit this way, :class:`alwidget.loop.LoopCore`).
     classes : sequence or None, default=None
         All classes, in column order of :meth:`predict_proba`. None means the
         classes seen in ``y`` at fit, sorted (as ``np.unique``).
@@ -132,7 +129,13 @@ class Learner(ClassifierMixin, BaseEstimator):
             self.estimator_ = None
             self.constant_ = present[0]
             return self
-        self.estimator_ = clone(self.estimator).fit(X, y)
+        prev = getattr(self, "estimator_", None)
+        if (prev is not None and self.estimator.get_params().get("warm_start", False)
+                and type(prev) is type(self.estimator)
+                and np.array_equal(getattr(prev, "classes_", None), present)):
+            self.estimator_ = prev.set_params(**self.estimator.get_params(deep=False)).fit(X, y)
+        else:
+            self.estimator_ = clone(self.estimator).fit(X, y)
         if not hasattr(self.estimator_, "predict_proba"):
             raise TypeError(f"estimator={self.estimator!r} has no predict_proba; Learner needs "
                             "class probabilities")
@@ -150,7 +153,7 @@ class Learner(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = _check_predict_data(self, X, np.float32)
+        X = predict_features(self, X, np.float32)
         P = np.zeros((len(X), len(self.classes_)))
         if self.estimator_ is None:
             P[:, self.classes_.tolist().index(self.constant_)] = 1.0
@@ -205,7 +208,7 @@ class MedoidPropagation(ClassifierMixin, BaseEstimator):
     def propagate(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Label of, and distance to, the nearest labeled clip for each row of X."""
         check_is_fitted(self)
-        X = _check_predict_data(self, X, np.float64)
+        X = predict_features(self, X, np.float64)
         j, d = nearest(X, self.X_)
         return self.y_[j], d
 
@@ -285,7 +288,7 @@ class Committee(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Mean of the members' probabilities."""
         check_is_fitted(self)
-        X = _check_predict_data(self, X, np.float32)
+        X = predict_features(self, X, np.float32)
         return np.mean([m.predict_proba(X) for m in self.learners_], axis=0)
 
     def predict(self, X) -> np.ndarray:
@@ -296,5 +299,5 @@ class Committee(ClassifierMixin, BaseEstimator):
     def votes(self, X) -> np.ndarray:
         """Each member's predicted label: shape (n_members, n_clips)."""
         check_is_fitted(self)
-        X = _check_predict_data(self, X, np.float32)
+        X = predict_features(self, X, np.float32)
         return np.stack([m.predict(X) for m in self.learners_])

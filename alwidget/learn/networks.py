@@ -17,7 +17,8 @@ __all__ = ["CRNNNet", "HeadNet"]
 
 class CRNNNet(nn.Module):
     """Conv blocks over (bands, frames), a bidirectional GRU over time, max over time, softmax
-    layer (logits out). ``forward(x, generator)``: x of shape (batch, n_mels * n_frames)."""
+    layer (logits out). ``forward(x, generator)``: x of shape (batch, n_mels * n_frames);
+    ``embed(x)`` is the part before dropout (Monte-Carlo dropout runs it once)."""
 
     def __init__(self, n_mels: int, n_frames: int, channels: tuple, rnn_units: int, p: float,
                  n_classes: int):
@@ -37,7 +38,11 @@ class CRNNNet(nn.Module):
         self.out = nn.Linear(2 * rnn_units, n_classes)
 
     def forward(self, x, generator):
-        x = x.reshape(len(x), 1, self.n_mels, self.n_frames)
+        return self.out(dropout(self.embed(x), self.p, generator, self.training))
+
+    def embed(self, x):
+        """The deterministic trunk: pooled GRU features (batch, 2 * rnn_units)."""
+        x = x.reshape(-1, 1, self.n_mels, self.n_frames)
         for conv, pool in zip(self.conv, self.pools):
             x = torch.relu(conv(x))
             if pool != (1, 1):
@@ -45,8 +50,7 @@ class CRNNNet(nn.Module):
         b, c, h, w = x.shape
         x = x.permute(0, 3, 1, 2).reshape(b, w, c * h)  # (batch, time, features)
         x, _ = self.rnn(x)
-        x = x.max(dim=1).values
-        return self.out(dropout(x, self.p, generator, self.training))
+        return x.max(dim=1).values
 
 
 class HeadNet(nn.Module):
@@ -59,6 +63,8 @@ class HeadNet(nn.Module):
         self.out = nn.Linear(hidden or n_features, n_classes)
 
     def forward(self, x, generator):
-        if self.hidden is not None:
-            x = torch.relu(self.hidden(x))
-        return self.out(dropout(x, self.p, generator, self.training))
+        return self.out(dropout(self.embed(x), self.p, generator, self.training))
+
+    def embed(self, x):
+        """The deterministic trunk: the hidden layer's output (the input without one)."""
+        return torch.relu(self.hidden(x)) if self.hidden is not None else x

@@ -13,18 +13,36 @@
   refits need ``max_seconds=None`` (or a budget that is not reached): a budget stops the
   training after as many epochs as the machine managed.
 * **Bounded in time.** Training stops at the first of ``max_epochs`` epochs, the training
-  loss below ``tol``, no improvement for ``patience`` epochs, or ``max_seconds`` of work
-  (checked after every batch, so a refit never runs long past its budget); ``stopped_``
-  says which, ``n_epochs_`` and ``fit_seconds_`` how far it went.
+  loss below ``tol``, no improvement for ``patience`` epochs, or ``max_seconds`` of training
+  (checked after every batch, so a fit never runs long past its budget); ``stopped_``
+  says which, ``n_epochs_`` and ``fit_seconds_`` how far it went. The budget covers the
+  training only: scoring rows afterwards (``predict_proba``; the loop scores every clip of
+  the pool after each fit) is extra, about linear in the rows (README, "Deep learners"); from
+  :data:`COMPILE_ROWS` rows on, the trunk is compiled for inference first (TorchScript,
+  same outputs, ~5x faster). The first fit in a process also pays torch's one-time set-up
+  (about 2 s, outside the budget).
+  Simulations should bound by epochs (``max_seconds=None``): then a fit depends on its
+  seed only, not on the machine's speed or load.
+* **Warm start.** With ``warm_start=True`` a fit of an already fitted learner on the same
+  classes and input width starts from its weights (at most ``warm_epochs`` epochs) instead
+  of a fresh initialisation, as scikit-learn's ``warm_start``; the loop core uses it when
+  the labels only grew (:class:`alwidget.loop.LoopCore`).
+* **Stoppable.** Inside :func:`stop_on` a fit or a scoring checks an event after every batch
+  and raises :class:`FitCancelled` once it is set (the session's background trainer stops a
+  refit this way when the session closes).
 * **Rare targets.** ``class_weight="balanced"`` weighs each class's loss by the inverse of
   its share of the labels (as scikit-learn's ``"balanced"``); a dict gives each class's
   weight (1 for classes it does not name).
 * **CPU threads.** Training and prediction use ``n_threads`` threads (default 1: on a
-  2-core machine a refit in the background leaves a core to the kernel).
+  2-core machine a refit in the background leaves a core to the kernel). With the OpenMP
+  build of torch the setting is per calling thread (set for the fit, restored after).
 * **Uncertainty.** ``predict_proba`` is the network's softmax; with ``mc_dropout=T`` it is
   the mean of ``T`` passes with dropout on (Monte-Carlo dropout): its entropy
   (:func:`~alwidget.learn.predictive_entropy`, the ``entropy`` strategy) is then the
-  predictive entropy of the Bayesian approximation.
+  predictive entropy of the Bayesian approximation. Dropout acts only before the output
+  layer, so the deterministic trunk runs once and only dropout + output layer run ``T``
+  times; pass ``t`` uses one mask for every row, drawn from ``(dropout_seed_, t)``, so a
+  row's probabilities do not depend on the other rows scored with it.
 * **Saved as arrays.** The learned state is arrays and numbers (``weights_``: the network's
   tensors by name), so a model file holds it without pickles (:mod:`alwidget.model_file`);
   the torch network is rebuilt from it when first needed.
@@ -34,6 +52,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 import weakref
 from contextlib import contextmanager
 
@@ -42,23 +61,68 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .validation import features, features_and_labels
+from .validation import features_and_labels, predict_features
 
-__all__ = ["NeuralClassifier", "STOP_REASONS", "dropout", "torch_threads"]
+__all__ = ["FitCancelled", "NeuralClassifier", "STOP_REASONS", "dropout", "stop_on",
+           "torch_threads"]
 
 #: Why a fit stopped (``stopped_``).
 STOP_REASONS = ("epochs", "converged", "patience", "budget")
 
-_THREADS_LOCK = threading.Lock()
+#: Upper bounds a learner read from a file must respect (its network is built from them).
+MAX_WEIGHTS = 50_000_000
+_STOP = threading.local()
 #: Each fitted learner's torch network, rebuilt from its ``weights_`` when absent (a learner
 #: read from a model file, or unpickled): the learner itself holds only arrays.
 _NETWORKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: Each fitted learner's trunk compiled for inference (TorchScript, frozen), made when it scores
+#: at least :data:`COMPILE_ROWS` rows at once.
+_TRUNKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: Rows from which scoring compiles the trunk first (``torch.jit.optimize_for_inference``):
+#: a CRNN's trunk then runs ~5x faster, for ~0.3 s of compiling per model: worth it for
+#: large pools (a 3,000-clip FSDD pool: 1.8 s -> ~0.6 s per refit), not for a few hundred rows.
+COMPILE_ROWS = 2048
+
+
+class FitCancelled(RuntimeError):
+    """A fit or a scoring stopped because the event of :func:`stop_on` was set."""
+
+
+@contextmanager
+def stop_on(event):
+    """Inside the block, fits and scorings of the deep learners in this thread raise
+    :class:`FitCancelled` at the next batch once ``event`` (a ``threading.Event``) is set.
+
+    Examples
+    --------
+    >>> import threading
+    >>> import numpy as np
+    >>> from alwidget.learn import EmbeddingHead
+    >>> stop = threading.Event(); stop.set()
+    >>> with stop_on(stop):
+    ...     EmbeddingHead(max_seconds=None).fit(np.eye(4), ["a", "b", "a", "b"])
+    Traceback (most recent call last):
+    ...
+    alwidget.learn.neural.FitCancelled: stopped at a batch: the caller set the stop event
+    """
+    before = getattr(_STOP, "event", None)
+    _STOP.event = event
+    try:
+        yield
+    finally:
+        _STOP.event = before
+
+
+def _check_stop() -> None:
+    event = getattr(_STOP, "event", None)
+    if event is not None and event.is_set():
+        raise FitCancelled("stopped at a batch: the caller set the stop event")
 
 
 @contextmanager
 def torch_threads(n: int):
-    """Run torch with ``n`` intra-op threads inside the block (a process-wide setting,
-    restored after).
+    """Run torch with ``n`` intra-op threads inside the block, restored after (with torch's
+    OpenMP build, a setting of the calling thread).
 
     Examples
     --------
@@ -69,18 +133,16 @@ def torch_threads(n: int):
     """
     import torch
 
-    with _THREADS_LOCK:
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(n))
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
     try:
         yield
     finally:
-        with _THREADS_LOCK:
-            torch.set_num_threads(before)
+        torch.set_num_threads(before)
 
 
 def _check_common(est) -> None:
-    for key in ("max_epochs", "batch_size", "patience", "n_threads"):
+    for key in ("max_epochs", "warm_epochs", "batch_size", "patience", "n_threads"):
         v = getattr(est, key)
         if isinstance(v, bool) or int(v) != v or v < 1:
             raise ValueError(f"{key}={v!r} must be a positive integer")
@@ -92,6 +154,8 @@ def _check_common(est) -> None:
         raise ValueError(f"weight_decay={est.weight_decay!r} must be >= 0")
     if not 0 <= est.dropout < 1:
         raise ValueError(f"dropout={est.dropout!r} must be in [0, 1)")
+    if not isinstance(est.warm_start, (bool, np.bool_)):
+        raise ValueError(f"warm_start={est.warm_start!r} must be True or False")
     if not (est.class_weight in (None, "balanced") or isinstance(est.class_weight, dict)):
         raise ValueError(f"class_weight={est.class_weight!r} must be 'balanced', a dict "
                          "{class: weight} or None")
@@ -137,32 +201,37 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fit ----------------------------------------------------------------------------
     def fit(self, X, y):
-        """Train a new network on ``X`` and labels ``y`` (within ``max_seconds``).
+        """Train the network on ``X`` and labels ``y`` (within ``max_seconds`` of training):
+        a fresh one, or with ``warm_start=True`` the one of the previous fit when its classes
+        and input width are the same.
 
         Returns
         -------
         self
         """
-        import torch
+        import torch  # (its first import, seconds, is not the fit's)
 
         t0 = time.perf_counter()
         _check_common(self)
         X, y = features_and_labels(X, y, np.float32)
         check_classification_targets(y)
-        self.n_features_in_ = X.shape[1]
-        self._check_params(X.shape[1])
+        self._check_params(X.shape[1])  # before any learned state is set
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least two classes; "
                              f"got 1 class ({classes[0]!r})")
-        self.classes_ = classes
+        warm = (self.warm_start and hasattr(self, "weights_")
+                and getattr(self, "n_features_in_", None) == X.shape[1]
+                and np.array_equal(self.classes_, classes))
         offset, scale = self._scaling(X)
-        self.offset_, self.scale_ = offset, scale
         init_seed, batch_seed, drop_seed = _seeds(self.random_state)
         with torch_threads(self.n_threads):
-            gen = torch.Generator().manual_seed(init_seed)
-            net = self._network(X.shape[1], len(classes))
-            _init_weights(net, gen)
+            if warm:  # a copy of the previous network: the previous fit's stays as it was
+                net = self._network(X.shape[1], len(classes))
+                net.load_state_dict(self.network().state_dict())
+            else:
+                net = self._network(X.shape[1], len(classes))
+                _init_weights(net, torch.Generator().manual_seed(init_seed))
             Xt = torch.from_numpy((X - offset) / scale)
             yt = torch.from_numpy(y_idx.astype(np.int64))
             counts = np.bincount(y_idx, minlength=len(classes)).astype(np.float64)
@@ -179,23 +248,26 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
             drop = torch.Generator().manual_seed(drop_seed)
             best, since, stopped, losses = np.inf, 0, "epochs", []
             budget = None if self.max_seconds is None else t0 + float(self.max_seconds)
+            max_epochs = int(self.warm_epochs if warm else self.max_epochs)
             net.train()
             epoch = 0
-            for epoch in range(1, int(self.max_epochs) + 1):
+            for epoch in range(1, max_epochs + 1):
                 order = rng.permutation(len(Xt))
-                total = 0.0
+                total, seen = 0.0, 0
                 for a in range(0, len(order), int(self.batch_size)):
+                    _check_stop()
                     idx = torch.from_numpy(order[a:a + int(self.batch_size)])
                     opt.zero_grad()
                     loss = loss_fn(net(Xt[idx], drop), yt[idx])
                     loss.backward()
                     opt.step()
                     total += loss.item() * len(idx)
+                    seen += len(idx)
                     time.sleep(0)  # hand the GIL over: a refit in a thread never starves the kernel
                     if budget is not None and time.perf_counter() > budget:
                         stopped = "budget"
                         break
-                epoch_loss = total / len(Xt)
+                epoch_loss = total / seen  # the rows this epoch saw (all, unless cut)
                 losses.append(epoch_loss)
                 if stopped == "budget":
                     break
@@ -210,25 +282,33 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
                         stopped = "patience"
                         break
             net.eval()
+        self.n_features_in_ = X.shape[1]
+        self.classes_ = classes
+        self.offset_, self.scale_ = offset, scale
         self.weights_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
         self.dropout_seed_ = drop_seed
         _NETWORKS[self] = net
         self.n_epochs_ = epoch
         self.loss_curve_ = losses
         self.stopped_ = stopped
+        self.warm_started_ = bool(warm)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
     # -- predict --------------------------------------------------------------------------
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (columns in ``classes_`` order); with ``mc_dropout=T`` the
-        mean over ``T`` passes with dropout on (seeded: the same rows give the same values).
+        mean over ``T`` passes with dropout on (seeded per pass: a row gets the same values
+        whatever other rows are scored with it).
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        return self._proba(X, self.mc_dropout)
+        check_is_fitted(self)
+        X = predict_features(self, X, np.float32)
+        passes = self._passes(X, self.mc_dropout)
+        return (passes[0] if len(passes) == 1 else passes.mean(axis=0)).astype(np.float64)
 
     def mc_proba(self, X, passes: int) -> np.ndarray:
         """Probabilities of ``passes`` passes with dropout on: (passes, n_samples, n_classes).
@@ -237,40 +317,67 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if isinstance(passes, bool) or int(passes) != passes or passes < 1:
             raise ValueError(f"passes={passes!r} must be a positive integer")
-        X = self._checked(X)
-        return np.stack(list(self._passes(X, int(passes))))
+        return self._passes(predict_features(self, X, np.float32), int(passes))
 
-    def _checked(self, X) -> np.ndarray:
-        X = features(X, np.float32)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                             f"expecting {self.n_features_in_} features as input")
-        return X
-
-    def _proba(self, X, passes: int) -> np.ndarray:
-        check_is_fitted(self)
-        X = self._checked(X)
-        if not passes:
-            return next(self._passes(X, 0)).astype(np.float64)
-        return np.mean(list(self._passes(X, passes)), axis=0).astype(np.float64)
-
-    def _passes(self, X: np.ndarray, passes: int):
-        """One array of probabilities per pass (a single deterministic pass when 0)."""
+    def _passes(self, X: np.ndarray, passes: int) -> np.ndarray:
+        """(max(1, passes), n_rows, n_classes) probabilities: the trunk runs once per chunk
+        of rows (standardised chunk by chunk: no copy of ``X``), then dropout and the output
+        layer once per pass (one deterministic pass when ``passes`` is 0)."""
         import torch
 
-        chunk = 512
+        chunk = 64  # small chunks stay in cache: 400 CRNN rows score ~30 % faster than at 512
+        out = np.empty((max(1, passes), len(X), len(self.classes_)), np.float32)
         with torch_threads(self.n_threads), torch.no_grad():
             net = self.network()
-            Xs = (X - self.offset_) / self.scale_
-            drop = torch.Generator().manual_seed(int(self.dropout_seed_) + 1)
-            for _ in range(max(1, passes)):
-                out = np.empty((len(X), len(self.classes_)), np.float32)
-                net.train(bool(passes))
-                for a in range(0, len(X), chunk):
-                    logits = net(torch.from_numpy(Xs[a:a + chunk]), drop)
-                    out[a:a + chunk] = torch.softmax(logits, dim=1).numpy()
-                net.eval()
-                yield out
+            embed = self._trunk(net, X[:chunk]) if len(X) >= COMPILE_ROWS else net.embed
+            masks = None
+            for a in range(0, len(X), chunk):
+                _check_stop()
+                z = embed(torch.from_numpy((X[a:a + chunk] - self.offset_) / self.scale_))
+                if not passes:
+                    out[0, a:a + chunk] = torch.softmax(net.out(z), dim=1).numpy()
+                    continue
+                if masks is None:
+                    masks = self._masks(passes, z.shape[1], net.p)
+                for t in range(passes):
+                    out[t, a:a + chunk] = torch.softmax(net.out(z * masks[t]), dim=1).numpy()
+        return out
+
+    def _trunk(self, net, X_example: np.ndarray):
+        """The network's trunk (``embed``) compiled for inference, made once per fitted
+        learner; the plain trunk if compiling fails (an unusual torch build)."""
+        import torch
+
+        trunk = _TRUNKS.get(self)
+        if trunk is None:
+            class Trunk(torch.nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+                def forward(self, x):
+                    return self.net.embed(x)
+
+            example = torch.from_numpy((X_example - self.offset_) / self.scale_)
+            try:
+                with warnings.catch_warnings():  # torch.jit.trace is deprecated in torch 2.x
+                    warnings.simplefilter("ignore")
+                    trunk = torch.jit.optimize_for_inference(
+                        torch.jit.trace(Trunk(net).eval(), example, check_trace=False))
+            except Exception:  # removed or unsupported in this torch: the plain trunk
+                trunk = net.embed
+            _TRUNKS[self] = trunk
+        return trunk
+
+    def _masks(self, passes: int, width: int, p: float):
+        """Inverted-dropout masks of Monte-Carlo dropout, one per pass, drawn from
+        ``(dropout_seed_, pass)``: the same for every row, whatever the rows."""
+        import torch
+
+        keep = [torch.rand(width, generator=torch.Generator().manual_seed(
+                    int(np.random.SeedSequence([int(self.dropout_seed_), t]).generate_state(1)[0])))
+                >= p for t in range(passes)]
+        return [k.to(torch.float32) / (1.0 - p) for k in keep]
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row."""
@@ -286,12 +393,50 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         net = _NETWORKS.get(self)
         if net is None:
+            self._check_loaded()
             net = self._network(int(self.n_features_in_), len(self.classes_))
             net.load_state_dict({k: torch.from_numpy(np.array(v, np.float32))
                                  for k, v in self.weights_.items()})
             net.eval()
             _NETWORKS[self] = net
         return net
+
+    def _check_loaded(self) -> None:
+        """Check a fitted state (e.g. read from a model file) before a network is built
+        from it: parameters in range, ``weights_`` of the shapes the parameters imply (the
+        network is built without memory first), input scaling of the input's width. Raises
+        ValueError naming what is wrong."""
+        import torch
+
+        name = type(self).__name__
+        _check_common(self)
+        n, classes = self.n_features_in_, np.asarray(self.classes_)
+        if isinstance(n, bool) or int(n) != n or not 1 <= n <= MAX_WEIGHTS:
+            raise ValueError(f"{name}: n_features_in_={n!r} is not a width in 1..{MAX_WEIGHTS}")
+        if classes.ndim != 1 or len(classes) < 2:
+            raise ValueError(f"{name}: classes_ must list at least two classes; got {classes!r}")
+        self._check_params(int(n))
+        for key in ("offset_", "scale_"):
+            a = np.asarray(getattr(self, key))
+            if a.shape != (int(n),) or not np.isfinite(a).all():
+                raise ValueError(f"{name}: {key} has shape {a.shape}, not ({int(n)},) finite")
+        with torch.device("meta"):  # shapes only: no memory, however large the parameters
+            expected = {k: tuple(v.shape) for k, v in
+                        self._network(int(n), len(classes)).state_dict().items()}
+        total = sum(int(np.prod(s)) for s in expected.values())
+        if total > MAX_WEIGHTS:
+            raise ValueError(f"{name}: its parameters make a network of {total:,} weights, "
+                             f"more than {MAX_WEIGHTS:,}")
+        w = self.weights_
+        got = {k: tuple(np.shape(v)) for k, v in w.items()} if isinstance(w, dict) else None
+        if got != expected:
+            diff = sorted(k for k in set(expected) | set(got or {})
+                          if (got or {}).get(k) != expected.get(k))
+            raise ValueError(f"{name}: weights_ do not fit its parameters (tensors {diff[:5]} "
+                             "missing, extra or of other shapes)")
+        bad = [k for k, v in w.items() if not np.isfinite(np.asarray(v, np.float64)).all()]
+        if bad:
+            raise ValueError(f"{name}: weights_ {bad[:5]} hold values that are not finite")
 
 
 def _init_weights(net, gen) -> None:

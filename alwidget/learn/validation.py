@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_array, check_X_y
 
-__all__ = ["features", "features_and_labels"]
+__all__ = ["features", "features_and_labels", "predict_features"]
 
 
 def _clean(X, dtype) -> bool:
@@ -50,3 +50,13 @@ def features_and_labels(X, y, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]
         return X, y
     X, y = check_X_y(X, y, dtype=dtype, order="C")
     return (X if X.flags.writeable else X.copy()), y
+
+
+def predict_features(estimator, X, dtype=np.float32) -> np.ndarray:
+    """X for a fitted estimator's predictions: a finite 2-d array of ``dtype`` with as many
+    features as at fit (``estimator.n_features_in_``), or a ValueError saying so."""
+    X = features(X, dtype)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input")
+    return X

@@ -152,6 +152,12 @@ def decode(value, arrays: dict, where: str):
         obj = cls(**{k: decode(v, arrays, f"{where}.{k}") for k, v in params.items()})
         for k, v in state.items():
             setattr(obj, k, decode(v, arrays, f"{where}.{k}"))
+        check = getattr(obj, "_check_loaded", None)  # a deep learner: weights fit its params
+        if check is not None and state:
+            try:
+                check()
+            except (ValueError, TypeError, AttributeError, RuntimeError) as exc:
+                raise Refused(f"{where}: {exc}") from None
         return obj
     raise Refused(f"{where} holds an object with keys {sorted(keys)}, which model cards do not")
 

@@ -94,6 +94,11 @@ class Growth:
             self._core.X = np.ascontiguousarray(np.concatenate([self._core.X, X_new]))
             self._ids = np.concatenate([self._ids, new_ids])
             self._row.update({int(c): first + i for i, c in enumerate(new_ids)})
+            if getattr(self, "_fitted", None) is not None:  # a model trained apart: score them
+                try:
+                    self._fitted = self._core.scored(self._fitted)
+                except Exception:  # each plan scores them then (LoopCore.plan)
+                    pass
         self._inside_rows = np.flatnonzero(inside)
         val_rows = np.array(sorted(self._row[c] for c in self._val_ids), np.int64)
         old, add = self.pool._sources, self.store.clip_sources(new_ids)  # read the new only

@@ -22,11 +22,9 @@ simulated experiments measure.
 * **Resumable.** Everything is seeded by (random_state, decisions in force): a new
   session on the same database resumes with the same next clip.
 * **Slow learners in the background.** A deep learner (``model="crnn"`` or ``"head"``) is
-  refitted by a background trainer (:mod:`~alwidget.session.trainer`) after each decision;
-  plans meanwhile use the last model, and their reasons say it is stale; the new model is
-  swapped in when ready and the next clips are planned with it. (Then the picks depend on
-  when refits end: ``background_fit=False`` refits in the plan, reproducibly, as ``alwidget
-  simulate`` does.)
+  refitted by a background trainer (:mod:`~alwidget.session.trainer`) when the labels
+  change; plans meanwhile use the last model and say how it is stale. (The picks then depend
+  on when refits end: ``background_fit=False`` refits in the plan, reproducibly.)
 
 No ipywidgets here: the widgets only call this class.
 """
@@ -52,7 +50,7 @@ from .results import Results
 from .payloads import PAYLOADS
 from .planner import Planner
 from .pool import SessionPool
-from .trainer import Refits, Trainer
+from .trainer import Refits
 from .state import DOUBT, LoopState, Proposal, SessionPlan, Status, Upcoming, read_state
 
 __all__ = ["Session"]
@@ -78,8 +76,9 @@ class Session(Decisions, Results, Refits, Growth):
     model : str or classifier, optional
         A name for :func:`alwidget.learn.make_model` (``"forest"``, ``"crnn"``, ``"head"``,
         ``"committee"``, ``"crnn-mc10"``) or a classifier (cloned, never changed). Default
-        :func:`alwidget.learn.default_model` (the forest). ``"crnn"`` learns from the
-        ``logmel-frames`` feature set (taken by default when ``feature_set`` is not given);
+        :func:`alwidget.learn.default_model` (the forest). A CRNN (``"crnn"`` or an instance)
+        learns only from a ``logmel-frames`` feature set (the store's newest by default) and
+        reads its shape from that set's config;
         ``"head"`` from embeddings (give ``feature_set``, e.g. the ``yamnet`` set).
     labeler : str, default "expert"
     budget : int, optional
@@ -140,11 +139,10 @@ class Session(Decisions, Results, Refits, Growth):
             raise ValueError(f"budget={budget!r} must be >= 1")
         if not claim_timeout_s > 0:
             raise ValueError(f"claim_timeout_s={claim_timeout_s!r} must be > 0")
-        if isinstance(model, str):
-            name, model = model, make_model(model)
-            if name.startswith("crnn"):
-                feature_set = self._spectrogram_set(name, feature_set)
-                model.set_params(n_mels=int(feature_set.config.get("n_mels", model.n_mels)))
+        by_name = isinstance(model, str)
+        if by_name:
+            model = make_model(model)
+        model, feature_set = self._spectrogram_model(model, feature_set, by_name)
         if feature_set is None:
             feature_set = self.store.default_feature_set()  # never an empty one
         self.feature_set = feature_set
@@ -187,9 +185,8 @@ class Session(Decisions, Results, Refits, Growth):
             validation_rows=val_rows, inside=inside, snapshot=self._snapshot)
         self._planner = Planner(self._plan_for, enabled=precompute, prepare=self._prepare)
         self._background = is_deep(self.model) if background_fit is None else bool(background_fit)
-        self._fitted = None  # the last model the background trainer made (loop.Fitted)
-        self._fitted_key = None  # the state it was fitted on
-        self._trainer = Trainer(self._train_for, self._adopt) if self._background else None
+        self._closed = False
+        self._init_refits()  # the background trainer: see trainer.py
         self._on_screen: tuple = ()  # (path, start_s, duration_s) of the clip shown, the one before
         self._seen = self.store.last_event_id()
         self._state, self._history = self._read()
@@ -282,7 +279,8 @@ class Session(Decisions, Results, Refits, Growth):
                       n_skipped=sum(c not in self._val_ids for c in state.skipped),
                       n_doubt=sum(lab == DOUBT and c not in self._val_ids
                                   for c, lab in state.labels),
-                      n_queued=sum(c not in decided for c in state.queued))
+                      n_queued=sum(c not in decided for c in state.queued),
+                      refit_error=self._refit_error_text())
 
     def _snapshot(self) -> tuple[SessionPlan, bool]:
         with self._lock:
@@ -299,7 +297,8 @@ class Session(Decisions, Results, Refits, Growth):
             pool = pool[~np.isin(self._ids[pool], np.fromiter(out, np.int64, len(out)))]
         try:
             rows, labels, pseudo = self._training(state)
-            model = dict(fitted=self._fitted, refit=False) if self._background else {}
+            model = (dict(fitted=self._fitted, refit=False, refit_error=self._refit_error_text())
+                     if self._background else {})
             plan = self._core.plan(
                 rows, labels, pool=pool, iteration=state.n_decisions, pseudo=pseudo,
                 queued=[self._row[c] for c in state.queued if c in self._row], **model)
@@ -476,7 +475,10 @@ class Session(Decisions, Results, Refits, Growth):
                               f"{type(exc).__name__}: {exc}", stacklevel=3)
 
     def close(self) -> None:
-        """Stop the background planner and give up the claim (the store stays open)."""
+        """Stop the background planner and trainer (a refit running stops at its next batch
+        and is joined) and give up the claim (the store stays open)."""
+        with self._lock:
+            self._closed = True  # a model that arrives from now on is not adopted
         if self._trainer is not None:
             self._trainer.close()
         self._planner.close()

@@ -90,7 +90,8 @@ class Upcoming:
 
 @dataclass
 class Status:
-    """What the status bar shows."""
+    """What the status bar shows. ``refit_error``: why the last background refit failed
+    (deep learners; None when it did not), the previous model staying in use."""
 
     n_labels: int
     n_positive: int | None
@@ -101,6 +102,7 @@ class Status:
     n_skipped: int = 0
     n_doubt: int = 0
     n_queued: int = 0
+    refit_error: str | None = None
 
 
 @dataclass(frozen=True)

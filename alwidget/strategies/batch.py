@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..distances import nearest
+from ..uncertainty import predictive_entropy
 from .base import Query, QueryContext, Strategy, check_batch_size, rng_for, top_k
 
 __all__ = ["Entropy", "Margin", "MedoidSampling", "MismatchFirst", "farthest_first"]
@@ -44,9 +45,7 @@ class Entropy(Strategy):
 
     def query(self, context: QueryContext, batch_size: int = 1) -> Query:
         k = check_batch_size(batch_size, context.n_pool)
-        P = _proba(context)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = -np.nansum(np.where(P > 0, P * np.log(P), 0.0), axis=1)
+        u = np.nan_to_num(predictive_entropy(_proba(context)), nan=0.0)
         idx = top_k(u, k, rng_for(self.random_state, context.iteration))
         return Query(idx, u[idx], tuple(f"entropy {u[i]:.2f}" for i in idx))
 

@@ -1,164 +1,24 @@
-"""The active-learning step, written once: labels + features + learner + strategy + seed → plan.
-
-:class:`LoopCore` is pure and synchronous: no store, no threads, no widgets. Given the
-labeled rows of a feature matrix, the rows still in the pool and the iteration, it fits
-the learner, scores every row, tunes the decision threshold on the validation rows, and
-asks the strategy for the next picks. The live :class:`~alwidget.session.Session` wraps
-it with the store and a background planner; the simulated experiments
-(:mod:`alwidget.experiment`) drive it with an oracle. So the strategy tables in the README
-measure the loop the expert runs.
-
-The rules, in one place:
-
-* **Seeds.** Everything random is fixed by ``(random_state, iteration)``: the model's
-  ``random_state`` is :func:`model_seed`, the strategy's and the cold start's draws use
-  :func:`~alwidget.strategies.base.rng_for` (a strategy given without a ``random_state``
-  gets the loop's). ``iteration`` is the number of decisions taken so far (labels,
-  including a simulation's start pair, and skips), so a replay or a resumed session makes
-  the same picks.
-* **Training set.** The human labels outside the validation rows, plus the previous plan's
-  pseudo-labels (semi-supervised strategies) on rows that are neither labeled nor
-  validation, each in ascending row order (the order a forest's bootstrap sees does not
-  depend on who asks).
-* **Fewer than two classes labeled.** No model is fitted; a strategy that needs one
-  (:attr:`~alwidget.strategies.Strategy.needs_model`) is replaced by a random pick whose
-  reason says so (``start="random"``, the default). With ``start="nearest"`` (a cold
-  start from search by example) the picks are instead the pool rows nearest, by cosine
-  distance, to the known positive(s) — the labeled rows of the target (binary) or of the
-  one class labeled (multi-class) — whatever the strategy, until a second class is
-  labeled (or, binary tasks, while fewer than ``start_labels`` rows are labeled); with no
-  positive known yet the one-class rule applies.
-* **Threshold.** Binary tasks: tuned for F1 on the validation rows when there are any
-  (:func:`~alwidget.learn.tune_threshold`), else 0.5. ``lc-tuned`` and other ``-tuned``
-  strategies read it, and refuse to start without validation rows.
-* **Expert's queue.** Queued rows still in the pool come first, before the strategy.
-* **Slow learners.** A deep learner's refit (:class:`~alwidget.learn.CRNN`) may run apart
-  from planning: :meth:`LoopCore.fit` makes a :class:`Fitted` model, and
-  ``plan(..., fitted=..., refit=False)`` plans with it instead of refitting. A plan made with
-  a model fitted at an earlier iteration is *stale*: ``Plan.model_iteration`` says when the
-  model was fitted and each pick's reason says how many decisions old it is.
-"""
+"""The loop core: :class:`LoopCore`, the active-learning step written once (see
+:mod:`alwidget.loop` for its rules)."""
 
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import f1_score
 
-from .learn import Learner, default_model, tune_threshold
-from .strategies import Query, QueryContext, RandomSampling, Strategy, make_strategy
+from ..learn import Learner, default_model, tune_threshold
+from ..strategies import Query, QueryContext, RandomSampling, Strategy, make_strategy
+from .plans import Fitted, Plan, model_seed, stale_note
 
-__all__ = ["Fitted", "LoopCore", "Plan", "START_NAMES", "model_seed"]
+__all__ = ["LoopCore", "START_NAMES"]
 
 #: Cold starts: what the loop picks before two classes are labeled.
 START_NAMES = ("random", "nearest")
-
-
-def model_seed(random_state, iteration: int) -> int | None:
-    """The learner's ``random_state`` at ``iteration`` (None stays None: fresh randomness).
-
-    Examples
-    --------
-    >>> model_seed(0, 5) == model_seed(0, 5) != model_seed(0, 6)
-    True
-    """
-    if random_state is None:
-        return None
-    return int(np.random.SeedSequence([int(random_state), int(iteration)]).generate_state(1)[0])
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One step of the loop: the model fitted on the labels, and the next picks.
-
-    Attributes
-    ----------
-    iteration : int
-        Decisions taken before this plan (its seed).
-    picks : ndarray of int64
-        Rows of ``X`` to ask next, in order (empty when the pool is empty).
-    utilities : ndarray of float
-        One per pick (comparable within a strategy).
-    reasons : tuple of str
-        Why each pick was made, for the expert.
-    strategies : tuple of str
-        Which rule made each pick: the strategy's name, ``"random"`` at a cold start or a
-        fallback, ``"nearest"`` at a cold start from search by example
-        (``start="nearest"``), ``"expert"`` for a queued row.
-    learner : Learner or None
-        The fitted model (None before two classes are labeled).
-    proba : ndarray of float32 (n_rows, n_classes) or None
-        The model's probabilities for every row of ``X``, columns in class order.
-    threshold : float or None
-        Decision threshold on P(target) (binary tasks).
-    val_f1 : float or None
-        F1 on the validation rows: at ``threshold`` for a binary task, macro-F1 of the
-        most likely class otherwise.
-    pseudo_rows, pseudo_labels : ndarray
-        Rows the strategy labels itself (semi-supervised) and their class names; the next
-        plan trains on them.
-    n_train : int
-        Rows the model was fitted on (human and pseudo-labels).
-    seconds : float
-        Time the plan took.
-    model_iteration : int or None
-        The iteration the model was fitted at: ``iteration`` for a plan that refitted, an
-        earlier one for a plan made with a stale model (``refit=False``), None without a
-        model.
-    """
-
-    iteration: int
-    picks: np.ndarray
-    utilities: np.ndarray
-    reasons: tuple[str, ...]
-    strategies: tuple[str, ...]
-    learner: Learner | None = None
-    proba: np.ndarray | None = None
-    threshold: float | None = None
-    val_f1: float | None = None
-    pseudo_rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    pseudo_labels: np.ndarray = field(default_factory=lambda: np.empty(0, object))
-    n_train: int = 0
-    seconds: float = 0.0
-    model_iteration: int | None = None
-
-    @property
-    def stale(self) -> int:
-        """Decisions taken since the model was fitted (0: fitted on this plan's labels;
-        negative after an undo: the model saw decisions since undone)."""
-        return 0 if self.model_iteration is None else self.iteration - self.model_iteration
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """A model :meth:`LoopCore.fit` made: plans reuse it while a newer one is trained.
-
-    Attributes
-    ----------
-    learner : Learner
-        The fitted model.
-    proba : ndarray of float32 (n_rows, n_classes)
-        Its probabilities for every row of ``X``.
-    iteration : int
-        The decisions taken when it was fitted (its seed).
-    n_train : int
-        Rows it was fitted on.
-    seconds : float
-        Time the fit and the scoring took.
-    threshold, val_f1 : float or None
-        As :class:`Plan`'s, for this model.
-    """
-
-    learner: Learner
-    proba: np.ndarray
-    iteration: int
-    n_train: int
-    seconds: float
-    threshold: float | None = None
-    val_f1: float | None = None
 
 
 _EMPTY = np.empty(0, np.int64)
@@ -229,7 +89,9 @@ class LoopCore:
         if self.binary and self.target not in self.classes:
             raise ValueError(f"target={target!r} is not one of classes={self.classes!r}")
         self.model = clone(model if model is not None else default_model())
-        self._seeded = "random_state" in self.model.get_params()  # asked once, not per fit
+        params = self.model.get_params()  # asked once, not per fit
+        self._seeded = "random_state" in params
+        self._warm = bool(params.get("warm_start", False))
         self.strategy = (make_strategy(strategy, random_state) if isinstance(strategy, str)
                          else clone(strategy))
         if self.strategy.get_params().get("random_state", 0) is None:  # seeded like the loop
@@ -276,7 +138,8 @@ class LoopCore:
 
     # -- one step ------------------------------------------------------------------------
     def plan(self, labeled_rows, labels, *, pool, iteration: int, pseudo=None,
-             queued=(), fitted: Fitted | None = None, refit: bool = True) -> Plan:
+             queued=(), fitted: Fitted | None = None, refit: bool = True,
+             previous: Fitted | None = None, refit_error: str | None = None) -> Plan:
         """Fit on the labels (and pseudo-labels), score every row, pick the next rows.
 
         Parameters
@@ -298,6 +161,12 @@ class LoopCore:
             (a random pick that says a model is being trained, once two classes are labeled).
         refit : bool, default True
             False plans without fitting (a slow learner trained apart).
+        previous : Fitted, optional
+            With ``refit=True``: the last fit, to warm-start from when the learner has
+            ``warm_start=True`` and the training set only grew (see the module docstring).
+        refit_error : str, optional
+            Why the model of these labels is missing (the last background refit failed): the
+            reasons of a stale or a model-less plan say it.
 
         Returns
         -------
@@ -308,16 +177,21 @@ class LoopCore:
         pool = self._rows(pool, "pool rows")
 
         learner = proba = threshold = val_f1 = model_iteration = None
-        n_train = 0
+        n_train = lacks = extra = 0
         training = not refit and fitted is None and len(present) >= 2
         if len(present) >= 2 and not training:
             if refit:
-                fitted = self._fitted(rows, labels, pseudo, iteration)
+                fitted = self._fitted(rows, labels, pseudo, iteration, previous)
+            else:
+                fitted = self.scored(fitted)  # rows added to X since the fit
+                now, then = set(self.training_key(rows, labels, pseudo)), set(fitted.key)
+                lacks, extra = len(now - then), len(then - now)
             learner, proba, n_train = fitted.learner, fitted.proba, fitted.n_train
             model_iteration, threshold, val_f1 = fitted.iteration, fitted.threshold, fitted.val_f1
-        elif self.binary:
-            threshold = 0.5
-        stale = 0 if model_iteration is None else int(iteration) - model_iteration
+        else:
+            fitted = None
+            if self.binary:
+                threshold = 0.5
 
         picks, utilities, reasons, strategies = [], [], [], []
         pseudo_rows, pseudo_labels = _EMPTY, np.empty(0, object)
@@ -344,6 +218,8 @@ class LoopCore:
                 name = "nearest"
             elif learner is None and self.strategy.needs_model:
                 why = ("no labels yet" if not present
+                       else f"the last refit failed ({refit_error}); retrying at the next "
+                            "decision" if training and refit_error
                        else "the first model is still being trained" if training
                        else f"only {present[0]!r} labeled so far")
                 q = RandomSampling(self.random_state).query(ctx, k - len(picks))
@@ -351,11 +227,9 @@ class LoopCore:
             else:
                 q = self.strategy.query(ctx, k - len(picks))
                 q_reasons, name = q.reasons, self.strategy.name
-                if stale:
-                    old = (f"{stale} decision{'s' if stale > 1 else ''} old" if stale > 0
-                           else "fitted on decisions since undone")
-                    q_reasons = tuple(f"{r} (stale model: {old}, a newer one is training)"
-                                      for r in q_reasons)
+                if lacks or extra:
+                    note = stale_note(lacks, extra, refit_error)
+                    q_reasons = tuple(f"{r} ({note})" for r in q_reasons)
                 if len(q.pseudo_indices):
                     pseudo_rows = rest[q.pseudo_indices]
                     pseudo_labels = np.asarray(self.classes, dtype=object)[q.pseudo_labels]
@@ -366,12 +240,13 @@ class LoopCore:
         return Plan(int(iteration), np.asarray(picks, np.int64), np.asarray(utilities, float),
                     tuple(reasons), tuple(strategies), learner, proba, threshold, val_f1,
                     pseudo_rows, pseudo_labels, n_train, time.perf_counter() - t0,
-                    model_iteration)
+                    model_iteration, lacks, extra, fitted)
 
-    def fit(self, labeled_rows, labels, *, iteration: int, pseudo=None) -> Fitted | None:
+    def fit(self, labeled_rows, labels, *, iteration: int, pseudo=None,
+            previous: Fitted | None = None) -> Fitted | None:
         """The model :meth:`plan` would fit for these labels, and its probabilities on every
         row; None before two classes are labeled. For a slow learner trained apart from
-        planning (``plan(..., fitted=..., refit=False)``).
+        planning (``plan(..., fitted=..., refit=False)``); ``previous`` as in :meth:`plan`.
 
         Examples
         --------
@@ -383,13 +258,39 @@ class LoopCore:
         ((10, 2), 2)
         >>> plan = core.plan([0, 9, 1], ["a", "b", "a"], pool=range(2, 9), iteration=3,
         ...                  fitted=fitted, refit=False)
-        >>> plan.stale, "stale model: 1 decision old" in plan.reasons[0]
+        >>> plan.stale, "stale model: lacks 1 label" in plan.reasons[0]
         (1, True)
         """
         rows, labels, present = self._labeled(labeled_rows, labels)
         if len(present) < 2:
             return None
-        return self._fitted(rows, labels, pseudo, iteration)
+        return self._fitted(rows, labels, pseudo, iteration, previous)
+
+    def training_key(self, labeled_rows, labels, pseudo=None) -> tuple:
+        """The training set a fit on these labels uses, as (row, label) pairs in row order
+        (validation rows left out, pseudo-labels of other rows added): equal keys, equal
+        training sets (:attr:`Fitted.key`). A skip or a queue change leaves it as it is.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> core = LoopCore(np.zeros((4, 2)), ["a", "b"], validation=([3], ["a"]))
+        >>> core.training_key([2, 0, 3], ["b", "a", "a"], pseudo=([1], ["a"]))
+        ((0, 'a'), (2, 'b'), (1, 'a'))
+        """
+        rows, labels, _ = self._labeled(labeled_rows, labels)
+        return _pairs(*self._training_set(rows, labels, pseudo))
+
+    def scored(self, fitted: Fitted) -> Fitted:
+        """``fitted`` with probabilities for every row of ``X``: rows added since it was
+        fitted (a growing archive) are scored with its learner; the same object when none
+        were."""
+        X = self.X
+        n = len(fitted.proba)
+        if n >= len(X):
+            return fitted
+        new = fitted.learner.predict_proba(X[n:]).astype(np.float32)
+        return replace(fitted, proba=np.concatenate([fitted.proba, new]))
 
     def random_plan(self, pool, iteration: int, reason: str) -> Plan:
         """A random pick with ``reason`` (a session's fallback when planning failed)."""
@@ -417,14 +318,17 @@ class LoopCore:
         rows, labels = rows[~held_out][order], labels[~held_out][order]
         return rows, labels, sorted(set(labels.tolist()))
 
-    def _fitted(self, rows, labels, pseudo, iteration) -> Fitted:
+    def _fitted(self, rows, labels, pseudo, iteration, previous=None) -> Fitted:
         t0 = time.perf_counter()
         fit_rows, fit_labels = self._training_set(rows, labels, pseudo)
-        learner = self._fit(fit_rows, fit_labels, iteration)
+        key = _pairs(fit_rows, fit_labels)
+        if not (self._warm and previous is not None and set(previous.key) <= set(key)):
+            previous = None  # a cold start: no warm start asked, or a label undone or changed
+        learner = self._fit(fit_rows, fit_labels, iteration, previous)
         proba = learner.predict_proba(self.X).astype(np.float32)
         threshold, val_f1 = self._validate(proba)
         return Fitted(learner, proba, int(iteration), len(fit_rows), time.perf_counter() - t0,
-                      threshold, val_f1)
+                      threshold, val_f1, key)
 
     def _known_positives(self, rows, labels, present) -> np.ndarray:
         """Rows a nearest start searches around (empty: no nearest start now)."""
@@ -447,11 +351,15 @@ class LoopCore:
         order = np.argsort(p_rows, kind="stable")
         return np.r_[rows, p_rows[order]], np.r_[labels, p_labels[order]]
 
-    def _fit(self, rows, labels, iteration) -> Learner:
+    def _fit(self, rows, labels, iteration, previous: Fitted | None = None) -> Learner:
         model = clone(self.model)
         if self._seeded:
             model.set_params(random_state=model_seed(self.random_state, iteration))
-        return Learner(model, self.classes).fit(self.X[rows], labels.astype(str))
+        if previous is None:
+            learner = Learner(model, self.classes)
+        else:  # a copy of the previous fit continues from its weights (Learner's warm start)
+            learner = copy.deepcopy(previous.learner).set_params(estimator=model)
+        return learner.fit(self.X[rows], labels.astype(str))
 
     def _validate(self, proba) -> tuple[float | None, float | None]:
         if not self.binary:
@@ -472,6 +380,11 @@ class LoopCore:
             return {}
         return dict(committee=committee.votes(self.X[rest]),
                     member_names=tuple(getattr(committee, "names_", ())))
+
+
+def _pairs(rows, labels) -> tuple:
+    """(row, label) pairs of a training set, hashable (:attr:`Fitted.key`)."""
+    return tuple(zip(np.asarray(rows, np.int64).tolist(), [str(v) for v in labels]))
 
 
 def _nearest_query(X_pool: np.ndarray, X_known: np.ndarray, k: int):
