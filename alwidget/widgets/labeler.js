@@ -516,14 +516,20 @@ function render({ model, el: root }) {
       counted();
       if (zoomSpan) { const c = off() + model.get("clip_duration_s") / 2; view.setTime([c - zoomSpan / 2, c + zoomSpan / 2]); }
     }
-    applyFreq(); showStatus(); showRegion(false); draw();
-    if (newClip && shownClip !== null) {
+    // a new clip: its image first, in a frame of its own; the text around it (a relayout of
+    // the page) right after that frame
+    const first = newClip && shownClip !== null;
+    applyFreq(); if (!first) showStatus(); showRegion(false); draw();
+    if (first) {
       root.dataset.clipId = String(shownClip);
       const painted = shownClip, fromAhead = shownAhead === shownClip;
       shownAhead = null;
       requestAnimationFrame(() => { // after the frame that shows it
         const ch = new MessageChannel();
-        ch.port1.onmessage = () => mark("alwidget:painted", { clip_id: painted, ahead: fromAhead });
+        ch.port1.onmessage = () => {
+          mark("alwidget:painted", { clip_id: painted, ahead: fromAhead });
+          showStatus();
+        };
         ch.port2.postMessage(0);
       });
     }

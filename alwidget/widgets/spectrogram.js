@@ -288,9 +288,15 @@ function clipPlayer(model, button, draw, onError, onReady) {
     el.pause(); el.removeAttribute("src"); el.load();
     if (el.__alwSource) el.__alwSource.disconnect();
   }
-  function discard(p) {
+  function discard(p) { // freed once loaded: revoking its URL mid-load would abort a request
     if (!p || p.el === audio) return;
-    release(p.el); URL.revokeObjectURL(p.el.__alwUrl);
+    const el = p.el;
+    let freed = false;
+    const free = () => { if (!freed) { freed = true; release(el); URL.revokeObjectURL(el.__alwUrl); } };
+    if (el.__alwReady || el.error || el.readyState >= 4) { free(); return; }
+    el.addEventListener("canplaythrough", free, { once: true });
+    el.addEventListener("error", free, { once: true });
+    setTimeout(free, 10000); // at the latest
   }
   function adopt(p) {
     const old = audio;
