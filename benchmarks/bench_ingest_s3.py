@@ -58,6 +58,9 @@ from alwidget.ingestion import ingest  # noqa: E402
 from alwidget.store import Store  # noqa: E402
 
 PATTERN = "{node}_{time:%Y%m%d_%H%M%S}"
+#: ``folder_pattern`` per layout: which folder level is time (a re-run visits only the newest
+#: existing time folder and new ones; without it, every folder)
+FOLDER_PATTERNS = {"node-hour": "n{node}/{time:%Y-%m-%d_%H}", "node-day": "n{node}/{time:%Y-%m-%d}"}
 LAYOUTS = {"node": ", one flat folder each", "node-hour": "; a folder per node and hour",
            "node-day": "; a folder per node and day, a file every 12 h per node"}
 
@@ -106,6 +109,9 @@ def timed(source, db: Path, args, server: S3Server, **kw) -> dict:
     store = Store(db)
     server.requests.clear()
     t = time.perf_counter()
+    folders = FOLDER_PATTERNS.get(args.layout)  # the folders' time level, for re-runs
+    if folders:
+        kw.setdefault("folder_pattern", folders)
     s = ingest(source, store, clip_seconds=args.clip_seconds, name_pattern=PATTERN,
                n_jobs=args.jobs, progress=False, verbose=False, **kw)
     wall = time.perf_counter() - t

@@ -167,6 +167,15 @@ def test_node_health_shares_levels_review_clip_and_a_stopped_node(tmp_path):
     apply_deployment(store, tmp_path / "d2.csv")
     report = node_health(store, ["n3"], now="2024-05-03T12:00:00")
     assert report.stopped == {"n3": None}  # installed and never heard
+    # now= with an offset is converted to UTC, as start= and end= are: 12:00:30+02:00 is
+    # 10:00:30 UTC, 10 s after n1's last file ended (not stopped, while 12:00:30 is)
+    stale = {"stale_after_s": 3600}
+    assert "n1" not in node_health(store, ["n1"], now="2024-05-02T12:00:30+02:00",
+                                   **stale).stopped
+    assert "n1" in node_health(store, ["n1"], now="2024-05-02T12:00:30", **stale).stopped
+    assert "n1" not in node_health(store, ["n1"], now="2024-05-02T10:00:30Z", **stale).stopped
+    with pytest.raises(ValueError, match="now='noon' is not an ISO 8601"):
+        node_health(store, now="noon")
     with pytest.raises(ValueError, match="not nodes"):
         node_health(store, ["nx"])
 

@@ -337,20 +337,28 @@ def test_s3_a_rerun_of_a_node_day_layout_lists_as_much_whatever_the_number_of_da
     nodes = ("n1", "n2", "n3")
     _days(server, nodes, days)
     store = Store(tmp_path / f"d{days}.db")
-    assert quiet(f"{URL}/arch", store, name_pattern=None).added == 3 * days
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/arch", store, **kw).added == 3 * days
     # a new file in each node's newest day, and a new day for one node
     put(server, [f"arch/{n}/{_days_folder(days)}/{n}_new.wav" for n in nodes] +
         [f"arch/n1/2024-12-01/n1_next.wav"], seed0=500)
     server.requests.clear()
-    again = quiet(f"{URL}/arch", store, name_pattern=None)
+    again = quiet(f"{URL}/arch", store, **kw)
     assert again.added == 4
     # arch/, the 3 node folders, each node's newest day, n1's new day: 8, for any age
     assert len(lists(server)) == 8
     assert again.folders_skipped == 3 * (days - 1)
     # late uploads into an older day: only the full listing finds them
     put(server, [f"arch/n2/{_days_folder(1)}/n2_late.wav"], seed0=900)
-    assert quiet(f"{URL}/arch", store, name_pattern=None).added == 0
-    assert quiet(f"{URL}/arch", store, name_pattern=None, full_listing=True).added == 1
+    assert quiet(f"{URL}/arch", store, **kw).added == 0
+    assert quiet(f"{URL}/arch", store, **kw, full_listing=True).added == 1
+    # without a folder_pattern no level is taken for time: every day folder is visited
+    # (from its newest key), and a late upload into an older day is found
+    put(server, [f"arch/n3/{_days_folder(1)}/n3_late.wav"], seed0=950)
+    server.requests.clear()
+    plain = quiet(f"{URL}/arch", store, name_pattern=None)
+    assert (plain.added, plain.folders_skipped) == (1, 0)
+    assert len(lists(server)) == 1 + 3 + 3 * days + 1
 
 
 def _days_folder(d: int) -> str:
@@ -440,3 +448,81 @@ def test_a_grown_file_has_the_clips_of_a_fresh_ingest_its_short_last_clip_length
                                   fresh.clip_sources().duration_s)))
     assert store.current_labels().clip_id.tolist() == [short]  # the label stays on its id
     assert after.duration_s[after.clip_id == short][0] == pytest.approx(1.0)
+
+
+# -- which folder levels are time: only where folder_pattern puts {time} -----------------
+def _per_node(server, top, nodes, days, seed0):
+    put(server, [f"{top}/{n}/{d}/{n}_{d.replace('-', '')}_100000.wav" for n in nodes
+                 for d in days], seed0=seed0)
+
+
+def test_s3_numeric_node_folders_without_a_folder_pattern_are_all_visited(server, tmp_path):
+    nodes = [f"{i:03d}" for i in range(1, 8)]  # digits only: never taken for time
+    _per_node(server, "num", nodes, ("2024-05-01", "2024-05-02"), 0)
+    store = Store(tmp_path / "p.db")
+    assert quiet(f"{URL}/num", store, name_pattern=None).added == 14
+    put(server, [f"num/{n}/2024-05-02/{n}_20240502_100010.wav" for n in nodes], seed0=100)
+    again = quiet(f"{URL}/num", store, name_pattern=None)
+    assert (again.added, again.folders_skipped) == (7, 0)  # every node's new object
+    # the same nodes with a folder_pattern naming them and the days: every node still
+    # visited, only the older days skipped
+    other = Store(tmp_path / "q.db")
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/num", other, **kw).added == 21
+    put(server, [f"num/{n}/2024-05-02/{n}_20240502_100020.wav" for n in nodes], seed0=200)
+    again = quiet(f"{URL}/num", other, **kw)
+    assert (again.added, again.folders_skipped) == (7, 7)
+
+
+def test_s3_a_folder_pattern_below_the_prefix_given_aligns_as_names_are_read(server,
+                                                                           tmp_path):
+    """The pattern matches folders below the prefix given (``site/port/{node}/{date}``,
+    ingest ``site``): its {time} level is the date, not the node."""
+    _per_node(server, "site/port", ("n1", "n2", "n3"), ("2024-05-01", "2024-05-02"), 0)
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": "{node}_{*}", "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/site", store, **kw).added == 6
+    audio = store.find_audio(f"{URL}/site/port/n2/2024-05-01/n2_20240501_100000.wav")
+    assert (audio.node, audio.recorded_at) == ("n2", "2024-05-01T00:00:00")
+    put(server, [f"site/port/{n}/2024-05-02/{n}_20240502_100010.wav"
+                 for n in ("n1", "n2", "n3")], seed0=100)
+    again = quiet(f"{URL}/site", store, **kw)
+    assert (again.added, again.folders_skipped) == (3, 3)  # each node's older day skipped
+
+
+def test_s3_a_date_only_folder_pattern_below_node_folders_finds_every_node(server,
+                                                                         tmp_path):
+    """``{time:%Y-%m-%d}`` alone over ``port/{node}/{date}`` (the node from the file name):
+    the date level is time, the node level is not."""
+    _per_node(server, "port", ("n1", "n2", "n3"), ("2024-05-01", "2024-05-02"), 0)
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": "{node}_{*}", "folder_pattern": "{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/port", store, **kw).added == 6
+    audio = store.find_audio(f"{URL}/port/n3/2024-05-02/n3_20240502_100000.wav")
+    assert (audio.node, audio.recorded_at) == ("n3", "2024-05-02T00:00:00")
+    put(server, [f"port/{n}/2024-05-02/{n}_20240502_100010.wav" for n in ("n1", "n2", "n3")],
+        seed0=100)
+    again = quiet(f"{URL}/port", store, **kw)
+    assert (again.added, again.folders_skipped) == (3, 3)
+
+
+@pytest.mark.parametrize("pattern, folder, root, levels", [
+    ("{node}/{time:%Y-%m-%d}", "b/site/port/n1/2024-05-01", "b/site",
+     [(), ("node",), ("time",)]),
+    ("{time:%Y-%m-%d}", "b/port/n1/2024-05-01", "b/port", [(), ("time",)]),
+    ("{node}/{time:%Y/%m}", "arch/n1/2024/05", "arch", [("node",), ("time",), ("time",)]),
+    ("{node}_{time:%Y%m%d}", "arch/n1_20240501", "arch", [("node", "time")]),
+    ("{node}", "arch/001/2024-05-01", "arch", [("node",), ()]),
+    ("{time:%Y-%m-%d}", "arch/001/002", "arch", [(), ()]),  # no match: nothing is time
+    (None, "arch/001/2024-05-01", "arch", [(), ()]),
+])
+def test_folder_fields_are_where_parse_name_reads_them(pattern, folder, root, levels):
+    from alwidget.ingestion.names import folder_fields
+
+    assert folder_fields(pattern, folder, root) == [frozenset(f) for f in levels]
+    if pattern and any(levels):  # parse_name reads the same folders
+        node, when, _ = parse_name(f"{folder}/x.wav", None, pattern, root)
+        parts = folder[len(root) + 1:].split("/")
+        assert [p for p, f in zip(parts, levels) if f == ("node",)] in ([], [node])
+        assert node is not None or not any("node" in f for f in levels)
+        assert (when is not None) == any("time" in f for f in levels)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["compile_pattern", "parse_name"]
+__all__ = ["compile_pattern", "folder_fields", "parse_name"]
 
 
 # -- node and time from names -----------------------------------------------
@@ -117,22 +117,68 @@ def parse_name(
                 matched = True
                 break
     if folder_pattern and (node is None or when is None):
-        folders = p.parent
-        if root is not None:
-            try:
-                folders = p.parent.relative_to(root)
-            except ValueError:
-                pass
         pat = compile_pattern(folder_pattern)
-        # whole folder names only: the match starts and ends at a "/" or an end; a file
-        # directly in the folder given has no folder name to read (never node ".")
-        m = None if folders.as_posix() in (".", "") else \
-            re.search(rf"(?:^|/){pat.regex.pattern}(?:/|$)", folders.as_posix())
+        m = _folder_match(pat, _relative_folders(p.parent, root))
         if m:
             node = node or m.groupdict().get("node")
             if when is None and m.groupdict().get("time") is not None:
                 when = _strptime(m.group("time"), pat.time_format)
     return node, when, matched
+
+
+def _relative_folders(folder: str | Path, root: str | Path | None) -> str:
+    """``folder`` relative to ``root`` ("/"-separated; "" for ``root`` itself), as
+    :func:`parse_name` matches ``folder_pattern`` against it (``folder`` itself when it is not
+    below ``root``)."""
+    folders = Path(folder)
+    if root is not None:
+        try:
+            folders = folders.relative_to(root)
+        except ValueError:
+            pass
+    text = folders.as_posix()
+    return "" if text == "." else text
+
+
+def _folder_match(pat: _Pattern, folders: str) -> re.Match | None:
+    """Where ``folder_pattern`` matches in a relative folder path: whole folder names only (the
+    match starts and ends at a "/" or an end), the leftmost match; a file directly in the
+    folder given has no folder name to read (never node ".")."""
+    if not folders:
+        return None
+    return re.search(rf"(?:^|/){pat.regex.pattern}(?:/|$)", folders)
+
+
+def folder_fields(folder_pattern: str | None, folder: str | Path,
+                  root: str | Path | None = None) -> list[frozenset[str]]:
+    """Which fields of ``folder_pattern`` (``"node"``, ``"time"``) sit at each level of
+    ``folder`` (a folder path, relative to ``root``: the folder or prefix given to ingest),
+    aligned exactly as :func:`parse_name` matches the pattern against the folders of a file
+    in ``folder``; an empty set for a level the pattern does not read (or does not reach),
+    and for every level when it does not match.
+
+    Examples
+    --------
+    >>> folder_fields("{node}/{time:%Y-%m-%d}", "bucket/site/port/n1/2024-05-01", "bucket/site")
+    [frozenset(), frozenset({'node'}), frozenset({'time'})]
+    >>> folder_fields("{time:%Y/%m}", "arch/n1/2024/05", "arch")
+    [frozenset(), frozenset({'time'}), frozenset({'time'})]
+    >>> folder_fields(None, "arch/001/2024-05-01", "arch")
+    [frozenset(), frozenset()]
+    """
+    rel = _relative_folders(folder, root)
+    parts = rel.split("/") if rel else []
+    if not folder_pattern or not parts:
+        return [frozenset() for _ in parts]
+    m = _folder_match(compile_pattern(folder_pattern), rel)
+    spans = [] if m is None else [(name, m.span(name)) for name in ("node", "time")
+                                  if name in m.re.groupindex and m.group(name)]
+    out, start = [], 0
+    for part in parts:
+        end = start + len(part)
+        out.append(frozenset(name for name, (a, b) in spans if a < end and b > start))
+        start = end + 1
+    return out
 
 
 def _strptime(text: str, fmt: str | None) -> str | None:

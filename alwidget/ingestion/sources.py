@@ -21,7 +21,6 @@ too.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -29,6 +28,7 @@ from typing import Callable
 from ..store import Store
 from ..store.audios import check_no_credentials, is_url
 from .files import AUDIO_EXTENSIONS
+from .names import folder_fields
 
 __all__ = ["BLOCK_BYTES", "MAX_ATTEMPTS", "Entry", "ObjectListing", "is_url", "list_objects",
            "location_prefix", "unchanged_since"]
@@ -155,18 +155,34 @@ def _folder_marks(fs, top: str, keys) -> list[tuple[str, str | None]]:
             for f, k in sorted(marks.items())]
 
 
-_TIME_LIKE = re.compile(r"^[0-9][0-9_.:T+-]*$")  # 2024, 05, 2024-05-01, 20240501T10
-
-
-def _ordered(names, part: str | None) -> bool:
-    """Whether subfolders of these ``names`` are written in time order (the newest holds
-    the new files): the ``folder_pattern`` level ``part`` reads a time and no node from
-    them, or (no pattern for that level) every name looks like a date or time (digits and
-    ``-_.:T+``). Node folders (``n1``, ``{node}``) are not: each gets new files."""
-    if part is not None and "{" in part:
-        return "{time" in part and "{node" not in part
-    return bool(names) and all(_TIME_LIKE.match(n.rstrip("/").rsplit("/", 1)[-1])
-                               for n in names)
+def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: str,
+                   marks) -> dict[str, bool]:
+    """Which remembered folders (key prefixes below ``prefix``) sit at a time level:
+    ``folder_pattern`` puts ``{time}`` and no ``{node}`` at that level of the folders of every
+    object stored below it, aligned as :func:`~alwidget.ingestion.names.parse_name` reads
+    them (:func:`~alwidget.ingestion.names.folder_fields`, relative to the prefix given). Only
+    such folders are written in time order (a day, an hour: the newest one holds the new
+    objects); every other folder (nodes, and any folder without a ``folder_pattern``, whatever
+    its name) may get new objects and is visited. A folder with no object stored below it
+    is not a time folder."""
+    out: dict[str, bool] = {}
+    if not folder_pattern:
+        return out
+    for loc, mark in marks.items():
+        if not loc.endswith(b"/") or mark.last_key is None:
+            continue  # the folders of stored objects are what names are read from
+        url = os.fsdecode(loc)
+        if not url.startswith(top + prefix):
+            continue
+        key = url[len(top):]
+        fields = folder_fields(folder_pattern, f"{bucket}/{key}", f"{bucket}/{prefix}")
+        parts = key[len(prefix):].rstrip("/").split("/") if key[len(prefix):] else []
+        if len(fields) != len(parts):  # a key Path reads otherwise ("a//b"): no time level
+            fields = [frozenset()] * len(parts)
+        for j, here in enumerate(fields):
+            child = prefix + "".join(q + "/" for q in parts[:j + 1])
+            out[child] = out.get(child, True) and "time" in here and "node" not in here
+    return out
 
 
 def _before(key: str) -> str:
@@ -175,7 +191,7 @@ def _before(key: str) -> str:
 
 
 def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[str, object],
-                parts: list[str]) -> tuple[dict[str, dict], bool]:
+                folder_pattern: str | None) -> tuple[dict[str, dict], bool]:
     """The objects below ``root`` ("bucket/prefix") of an S3 filesystem that a re-run needs,
     and whether anything is there.
 
@@ -184,10 +200,11 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     (``listed_folders.last_key``), or from just before its oldest failed object (so that
     a failed object's size and ETag are seen at each re-run, and an object uploaded again
     is read); a folder never listed so is listed whole. Of a folder's subfolders, those new
-    since its listing before are visited, those holding a failed object, and: where the
-    subfolders are written in time order (:func:`_ordered`: days, hours, dates) the
-    greatest-sorting one only, else (nodes) all. So a re-run costs as many LISTs as the
-    node folders, plus the newest day of each, whatever the archive's age. Objects of
+    since its listing before are visited, those holding a failed object, and: where
+    ``folder_pattern`` reads only a time from that level (:func:`_time_children`: days, hours,
+    dates) the greatest-sorting one only, else (nodes, or no pattern for it) all. So with a
+    ``folder_pattern`` naming the time levels a re-run costs as many LISTs as the node
+    folders, plus the newest day of each, whatever the archive's age. Objects of
     ``failed`` (URL -> IngestError) that no visited folder lists from before them are
     looked up one by one, those with tries left (an object that cannot be looked up is
     recorded in ``out.failed`` and the listing goes on); the gone ones go in
@@ -197,6 +214,7 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     scheme = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
     base = f"{scheme}://{bucket}/{prefix}"
     marks = store.listed_folders_under(os.fsencode(base))
+    timed = _time_children(folder_pattern, f"{scheme}://{bucket}/", bucket, prefix, marks)
     found: dict[str, dict] = {}
     oldest_failed: dict[str, str] = {}  # folder key prefix -> its smallest failed key
     need: set[str] = set()  # folder key prefixes holding failed objects, and their parents
@@ -251,9 +269,8 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
             out.from_key += 1
         out.folders.append((folder, f"{scheme}://{bucket}/{last}" if last else None))
         every = sorted(_key(c) for c in children | listed)
-        depth = key_prefix[len(prefix):].count("/")
-        if children and _ordered(every, parts[depth] if depth < len(parts) else None):
-            old = {_key(c) for c in children}
+        old = {_key(c) for c in children}
+        if old and all(timed.get(k, False) for k in old):
             visit = {k for k in every if k not in old or k in need} | {max(old)}
             out.skipped += len(every) - len(visit)
         else:
@@ -300,9 +317,11 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     delimiter from after the greatest key that a complete listing of that folder found
     before (S3's StartAfter; ``listed_folders.last_key``, recorded by the run once it stored
     what it found, whatever prefix it was given), new subfolders being found by the same
-    listings; of time-ordered subfolders (days, hours; ``folder_pattern``'s ``{time}``
-    levels) only new ones and the newest are visited (see ``_list_since``): for recorders
-    that upload under time-stamped keys, a re-run costs one LIST request per node folder and
+    listings; of time-ordered subfolders (days, hours: the levels where ``folder_pattern``,
+    aligned as :func:`~alwidget.ingestion.names.parse_name` reads it, puts ``{time}`` and no
+    ``{node}``; never guessed from names) only new ones and the newest are visited, of all
+    others every one (see ``_list_since``): for recorders that upload under time-stamped
+    keys, with such a ``folder_pattern``, a re-run costs one LIST request per node folder and
     per node's newest folder plus one per 1,000 new objects, not the archive. A folder never
     listed whole is listed whole. Not seen then: an object uploaded later under a key that
     sorts before one already listed *in its own folder* (or rewritten in place: same key,
@@ -343,8 +362,7 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
         found, single, anything = None, False, False
         if store is not None and not full and protocol in _SIZED:
             found, anything = _list_since(fs, root, store, out, retry or {},
-                                          (folder_pattern or "").strip("/").split("/")
-                                          if folder_pattern else [])
+                                          folder_pattern)
         if not anything:
             single = fs.isfile(root)  # once, here: a network error is reported, not raised
             if single:

@@ -170,8 +170,9 @@ def node_health(store: Store, nodes: list[str] | None = None, start: str | None 
         ISO dates or times; default: from the first installation or recording to ``now``.
         Anything else raises ``ValueError`` naming the value.
     now : str, optional
-        The time the report is made for; default: the current UTC time, so nodes that all
-        stopped are flagged. Recording times come from file names, which give the
+        The time the report is made for (a time with an offset, ``+02:00`` or ``Z``, is
+        converted to UTC, as ``start`` and ``end`` are); default: the current UTC time, so
+        nodes that all stopped are flagged. Recording times come from file names, which give the
         recorder's clock time (keep recorders on UTC); give ``now=`` for an old archive
         (e.g. its last day) or in tests.
     stale_after_s : float, default 3600
@@ -210,9 +211,9 @@ def node_health(store: Store, nodes: list[str] | None = None, start: str | None 
     heard = store.last_heard()
     last_end = {n: _time(t) + timedelta(seconds=d) for n, (t, d) in heard.items()
                 if _time(t) is not None}
-    t_now = _time(now) if now else datetime.now(timezone.utc).replace(tzinfo=None)
-    if now and t_now is None:
-        raise ValueError(f"now={now!r} is not an ISO 8601 time; write e.g. 2024-05-01T06:00:00")
+    # an offset (+02:00, Z) is converted to UTC and dropped, as for start and end
+    t_now = _time(iso_time(now, "now")) if now else \
+        datetime.now(timezone.utc).replace(tzinfo=None)
     days_rows = store.node_days(names, start, end)
     first_seen: dict[str, datetime] = {}
     for r in days_rows:

@@ -208,7 +208,7 @@ class NodeTables:
         """Record that the file or object at ``location`` (this size and version) is stored as
         ``audio_id``: the next ingest does not read it again while both stay the same.
         ``growing_hash``: the file may still have been written when it was read (the SHA-256
-        of what it held past its header, see :func:`alwidget.ingestion.growth.body_hash`);
+        of what it held past its header, see :func:`alwidget.ingestion.stored.body_hash`);
         None: it was complete."""
         with self.transaction():
             self._conn.execute(
