@@ -1,12 +1,11 @@
 """In a Jupyter kernel, what the first clip waits for is imported while the first cells run.
 
-``import alwidget`` in a kernel starts a background thread that imports alwidget's session and
-widgets (scikit-learn, the forest's compiled kernels), then plotly's widget (it imports nbformat
-and jsonschema: 3-8 s on 2 cores): paid in front of the first clip otherwise, when the labeler
-and its map are shown (``benchmarks/bench_first_run.py``); meanwhile they overlap the cells
-that ingest and extract features. Code that would import the same packages (scipy, numba: the
-feature extractors) first calls :func:`wait`: two threads importing the same packages at once
-can hand one of them a partly initialised module.
+``import alwidget`` in a kernel starts a background thread that imports plotly's widget (it
+imports nbformat and jsonschema: 3-8 s on 2 cores): paid in front of the first clip otherwise,
+when the labeler and its map are shown (``benchmarks/bench_first_run.py``); meanwhile it
+overlaps the cells that ingest and extract features. Two threads importing the same packages
+at once can hand one of them a partly initialised module, so only packages a notebook's cells
+do not import meanwhile are imported here; :func:`wait` waits for the thread.
 
 Examples
 --------
@@ -22,9 +21,12 @@ import threading
 
 __all__ = ["NAMES", "start", "wait"]
 
-#: What is imported in the background, in this order.
-NAMES = ("alwidget.widgets", "plotly.graph_objs._figurewidget")
-_done = threading.Event()  # set once alwidget's own part has been imported (or failed)
+#: What is imported in the background: plotly's widget only (nbformat, jsonschema), which a
+#: notebook's own cells do not import meanwhile. Not alwidget's session or widgets: a cell
+#: importing scikit-learn (e.g. ``alwidget.team``) while this thread did got a partly
+#: initialised ``sklearn.base`` (CI, 2026-11-30).
+NAMES = ("plotly.graph_objs._figurewidget",)
+_done = threading.Event()  # set once the background import has ended (or failed)
 _done.set()
 
 
@@ -41,14 +43,12 @@ def start() -> None:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - a warm-up: the map says what failed when made
                 pass
-            finally:
-                _done.set()  # after alwidget's own part: plotly's imports are its own
+        _done.set()
 
     _done.clear()
     threading.Thread(target=load, name="alwidget-load-widgets", daemon=True).start()
 
 
 def wait() -> None:
-    """Wait until the background import of alwidget's session and widgets has ended (at
-    once when none runs)."""
+    """Wait until the background import has ended (at once when none runs)."""
     _done.wait()

@@ -23,7 +23,7 @@ ALLOWED = {
     "store": set(),
     "audio": set(),
     "ingestion": {"store"},
-    "features": {"store", "audio", "warmup"},
+    "features": {"store", "audio"},
     "warmup": set(),
     "tagger": {"store"},
     "demo": set(),

@@ -7,7 +7,6 @@ from pathlib import Path
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .. import warmup
 from ..store import FeatureSet, Store
 from .base import Extractor, batches, extract_files, feature_set_for, file_jobs, warn_unreadable
 from .registry import get_extractor
@@ -68,7 +67,6 @@ def extract_features(
     """
     if files_per_batch < 1:
         raise ValueError(f"files_per_batch={files_per_batch!r} must be >= 1")
-    warmup.wait()  # the extractors import scipy and numba, as a kernel's warm-up does
     store = db if isinstance(db, Store) else Store(db)
     ex = get_extractor(extractor)
     fs = feature_set_for(store, ex)

@@ -21,6 +21,7 @@ too.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -166,7 +167,7 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
     its name) may get new objects and is visited. A folder with no object stored below it
     is not a time folder."""
     out: dict[str, bool] = {}
-    if not folder_pattern:
+    if not folder_pattern or not _sorts_as_text(folder_pattern):
         return out
     for loc, mark in marks.items():
         if not loc.endswith(b"/") or mark.last_key is None:
@@ -183,6 +184,36 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
             child = prefix + "".join(q + "/" for q in parts[:j + 1])
             out[child] = out.get(child, True) and "time" in here and "node" not in here
     return out
+
+
+#: Time directives in the order their units shrink: a format made of them in this order (with
+#: separators) names folders whose text order is their time order.
+_SORTABLE = ("%Y", "%m", "%d", "%H", "%M", "%S")
+
+
+def _sorts_as_text(folder_pattern: str) -> bool:
+    """Whether the folders ``folder_pattern``'s ``{time:...}`` names sort as text in time
+    order ("%Y-%m-%d", "%Y/%m/%d_%H"): else ("%d-%m-%Y", month names) the newest folder is not
+    the greatest name, and a re-run visits every folder.
+
+    Examples
+    --------
+    >>> _sorts_as_text("{node}/{time:%Y-%m-%d}"), _sorts_as_text("{node}/{time:%d-%m-%Y}")
+    (True, False)
+    >>> _sorts_as_text("{node}/{time:%Y/%b}")
+    False
+    """
+    formats = re.findall(r"\{time:([^}]*)\}", folder_pattern)
+    if not formats:
+        return False
+    for fmt in formats:
+        directives = re.findall(r"%.", fmt)
+        if not directives or any(d not in _SORTABLE for d in directives):
+            return False
+        order = [_SORTABLE.index(d) for d in directives]
+        if order != list(range(len(order))):
+            return False
+    return True
 
 
 def _before(key: str) -> str:
