@@ -734,3 +734,32 @@ def test_the_map_of_a_session_on_some_clips_draws_those_clips_only(tmp_path):
     assert sorted(m.selected.tolist()) == inside
     fig = m._static_figure()
     assert (np.asarray(fig.data[0].marker.size)[~drawn] == 0).all()
+
+
+def test_hidden_clips_are_never_patched_picked_or_break_an_export_after_growth(tmp_path):
+    import asyncio
+
+    store = project(tmp_path)
+    ids = store.clip_ids()
+    s = Session(store, classes=["no", "yes"], clips=[int(c) for c in ids[:9]], random_state=0)
+    picked = []
+
+    async def steps(m, sent):
+        got = asyncio.Event()
+        patches = []
+        m.events.patch = (lambda real: lambda p: (patches.append(p), real(p), got.set()))(
+            m.events.patch)
+        hidden = set(np.flatnonzero(np.asarray(m.trace.marker.size) == 0).tolist())
+        s.label(int(ids[0]), "yes")
+        await asyncio.wait_for(got.wait(), 30)
+        assert patches and not hidden & set(patches[-1].rows.tolist())  # never drawn over
+        m.pick(int(ids[12]))  # a clip outside the session's clips: not shown
+        assert picked == []
+        m.pick(int(ids[3]))
+        assert picked == [int(ids[3])]
+        add_clips(store, 3)
+        s.add_new_clips(clips=[int(c) for c in store.clip_ids()[-3:]])
+        fig = m._static_figure()  # the grown pool's file names, no IndexError
+        assert len(fig.data[0].x) == len(ids)
+
+    _in_a_kernel(s, steps, on_pick=picked.append)

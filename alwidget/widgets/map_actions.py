@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from .map_events import file_names
 from .map_snapshots import map_figure, snapshot_figure, write_figure
 from ..session import STATUS_NAMES
 from .map_style import escaped, show_legend, show_scale
@@ -23,7 +24,13 @@ class MapActions:
 
     # -- clicks and selections ----------------------------------------------------------
     def pick(self, clip_id: int) -> None:
-        """Show and play ``clip_id`` in the labeler (or call ``on_pick``), as a click does."""
+        """Show and play ``clip_id`` in the labeler (or call ``on_pick``), as a click does;
+        a clip outside the session's clips (not drawn) is not shown."""
+        v = self.session.pool.view()
+        row = np.searchsorted(v.clip_ids, clip_id)
+        if row < len(v.clip_ids) and v.clip_ids[row] == clip_id \
+                and v.status[row] == STATUS_NAMES.index("outside"):
+            return
         for show in (getattr(self.labeler, "show_clip", None), self.on_pick):
             if show is not None:
                 self._act(show, clip_id)
@@ -98,7 +105,8 @@ class MapActions:
         the live figure, which may wait for a pause to be redrawn), with plotly's tooltips
         (file, time, clip)."""
         v = self.session.pool.view()
-        fig = map_figure(self.figure, self.session.pool.places(), self.events.files,
+        places = self.session.pool.places()  # of the pool as it is now (it may have grown)
+        fig = map_figure(self.figure, places, file_names(places.paths),
                          ring=self._ring(), title=f"{v.n_labels} labels · model "
                          f"v{v.model_version} · {self.projection.describe()}")
         c, values, sizes = self._colours(v)

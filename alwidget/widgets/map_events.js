@@ -92,9 +92,10 @@ function render({ model, el }) {
   };
   const mine = (e) => (e && e.points ? e.points.filter((pt) => pt.curveNumber === 0) : []);
 
+  const hidden = (i) => { const d = data(); return i < d.n && model.get("status_names")[d.status[i]] === "outside"; };
   const onHover = (e) => {
-    const pts = mine(e);
-    if (!pts.length || !root) return;
+    const pts = mine(e).filter((pt) => !hidden(pt.pointNumber));  // not drawn: no tooltip
+    if (!pts.length || !root) { tip.hidden = true; return; }
     const pt = pts[0];
     tip.replaceChildren(...describe(pt.pointNumber, clipOf(pt)));
     tip.hidden = false;
@@ -106,7 +107,7 @@ function render({ model, el }) {
   };
   const onUnhover = () => { tip.hidden = true; };
   const onClick = (e) => {
-    const pts = mine(e);
+    const pts = mine(e).filter((pt) => !hidden(pt.pointNumber));
     if (pts.length) model.send({ type: "click", clip: clipOf(pts[0]) });
   };
   const onSelected = (e) => {
@@ -166,7 +167,7 @@ function render({ model, el }) {
       ctx.fill();
     }
     for (const [row, [color, size]] of patched) {  // opaque, on their cover
-      if (row >= t.x.length) continue;
+      if (row >= t.x.length || !size) continue;
       const [x, y] = at(row);
       ctx.beginPath();
       ctx.arc(x, y, Math.max(1, size / 2), 0, 2 * Math.PI);

@@ -27,7 +27,7 @@ from ..audio import printable
 from ..session import DOUBT
 from .live import MainThread
 
-__all__ = ["MapEvents", "NONE", "state_planes"]
+__all__ = ["MapEvents", "NONE", "file_names", "state_planes"]
 
 _HERE = Path(__file__).parent
 #: The byte that means "none" in :attr:`MapEvents.state` (no label, no model).
@@ -44,6 +44,11 @@ def state_planes(view) -> np.ndarray:
     p = np.where(np.isnan(view.p_target), NONE,
                  np.round(np.nan_to_num(view.p_target) * 250)).astype(np.uint8)
     return np.stack([view.status.astype(np.uint8), byte(view.label), byte(view.predicted), p])
+
+
+def file_names(paths) -> list[str]:
+    """The names of files (or objects) as a map shows them: the last part of each path or URL."""
+    return [os.path.basename(printable(p)) or printable(p) for p in paths]
 
 
 class MapEvents(anywidget.AnyWidget):
@@ -125,7 +130,7 @@ class MapEvents(anywidget.AnyWidget):
             parts = ([f"node {node}"] if node else []) + ([f"recorded {when}"] if when else [])
             info.append(" · ".join(parts))
         with self.hold_sync():
-            self.files = [os.path.basename(printable(p)) or printable(p) for p in places.paths]
+            self.files = file_names(places.paths)
             self.file_info = info
             self.file_of = np.ascontiguousarray(places.file, np.int32).tobytes()
             self.start_of = np.ascontiguousarray(places.start_s, np.float32).tobytes()

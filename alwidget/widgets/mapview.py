@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 import traceback
 import warnings
 
@@ -318,8 +319,9 @@ class MapView(MapActions, W.VBox):
         session's node/time window or clip list)."""
         if c.values is None:
             return []
-        drawn = v.status != _OUTSIDE
-        counts = np.bincount(c.values[drawn].astype(np.int64), minlength=len(c.names))
+        drawn = (v.status != _OUTSIDE)[:len(c.values)]  # codes read before the pool grew
+        counts = np.bincount(c.values[:len(drawn)][drawn].astype(np.int64),
+                             minlength=len(c.names))
         return [(n, col, int(k)) for n, col, k in zip(c.names, c.colors, counts) if k]
 
     def _recolor(self) -> None:
@@ -369,6 +371,9 @@ class MapView(MapActions, W.VBox):
             c, values, sizes = self._colours(v)
             state = state_planes(v)
             ch = self._shown.changes((c.title, c.names, c.colors), values, sizes, state)
+            n = len(self._shown.values)
+            drawn = (sizes[:n] > 0) | (self._shown.scatter_sizes > 0)  # not hidden clips
+            ch = replace(ch, rows=ch.rows[drawn[ch.rows]])
             if len(ch.rows):
                 self.events.patch(Patch(ch.rows, point_colors(c, v.p_target, ch.rows),
                                         sizes[ch.rows], self._shown.scatter_sizes[ch.rows],

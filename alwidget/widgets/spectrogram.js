@@ -291,12 +291,15 @@ function clipPlayer(model, button, draw, onError, onReady) {
   function discard(p) { // freed once loaded: revoking its URL mid-load would abort a request
     if (!p || p.el === audio) return;
     const el = p.el;
-    let freed = false;
-    const free = () => { if (!freed) { freed = true; release(el); URL.revokeObjectURL(el.__alwUrl); } };
+    let freed = false, timer = null;
+    const free = () => {
+      if (freed) return;
+      freed = true; clearTimeout(timer); release(el); URL.revokeObjectURL(el.__alwUrl);
+    };
     if (el.__alwReady || el.error || el.readyState >= 4) { free(); return; }
     el.addEventListener("canplaythrough", free, { once: true });
     el.addEventListener("error", free, { once: true });
-    setTimeout(free, 10000); // at the latest
+    timer = setTimeout(free, 10000); // at the latest
   }
   function adopt(p) {
     const old = audio;
