@@ -5,12 +5,7 @@ imports nbformat and jsonschema: 3-8 s on 2 cores): paid in front of the first c
 when the labeler and its map are shown (``benchmarks/bench_first_run.py``); meanwhile it
 overlaps the cells that ingest and extract features. Two threads importing the same packages
 at once can hand one of them a partly initialised module, so only packages a notebook's cells
-do not import meanwhile are imported here; :func:`wait` waits for the thread.
-
-Examples
---------
->>> from alwidget import warmup
->>> warmup.wait()  # outside a kernel nothing is imported in the background: returns at once
+do not import meanwhile are imported here.
 """
 
 from __future__ import annotations
@@ -19,23 +14,28 @@ import importlib
 import sys
 import threading
 
-__all__ = ["NAMES", "start", "wait"]
+__all__ = ["NAMES", "start"]
 
 #: What is imported in the background: plotly's widget only (nbformat, jsonschema), which a
 #: notebook's own cells do not import meanwhile. Not alwidget's session or widgets: a cell
 #: importing scikit-learn (e.g. ``alwidget.team``) while this thread did got a partly
 #: initialised ``sklearn.base`` (CI, 2026-11-30).
 NAMES = ("plotly.graph_objs._figurewidget",)
-_done = threading.Event()  # set once the background import has ended (or failed)
-_done.set()
+_started = False
 
 
 def start() -> None:
-    """Start the background import, in a Jupyter kernel only and once."""
-    if "ipykernel" not in sys.modules or all(n in sys.modules for n in NAMES):
+    """Start the background import, in a Jupyter kernel only and once.
+
+    Examples
+    --------
+    >>> from alwidget import warmup
+    >>> warmup.start()  # outside a kernel (or again): nothing is started
+    """
+    global _started
+    if _started or "ipykernel" not in sys.modules or all(n in sys.modules for n in NAMES):
         return
-    if not _done.is_set():  # running already
-        return
+    _started = True
 
     def load():
         for name in NAMES:
@@ -43,12 +43,6 @@ def start() -> None:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - a warm-up: the map says what failed when made
                 pass
-        _done.set()
 
-    _done.clear()
     threading.Thread(target=load, name="alwidget-load-widgets", daemon=True).start()
 
-
-def wait() -> None:
-    """Wait until the background import has ended (at once when none runs)."""
-    _done.wait()

@@ -115,7 +115,8 @@ class ShownPoints:
     def changes(self, key, values, sizes, state) -> Changes:
         """What to send the page for it to show these arrays (then call :meth:`patch` with
         the rows sent, and :meth:`tooltips` if all tooltips were sent). Rows past the points
-        drawn (clips that came after the map was made: they have no place on it) are left out."""
+        drawn (clips that came after the map was made: they have no place on it) and points
+        hidden before and after (size 0: outside the session's clips) are left out."""
         if self.key is None or key != self.key or len(values) < len(self.values):
             return Changes(np.zeros(0, np.int64), redraw=True)
         n = len(self.values)
@@ -123,14 +124,16 @@ class ShownPoints:
         sizes, state = np.asarray(sizes)[:n], np.asarray(state)[:, :n]
         colour = ((values != self.values) & ~(np.isnan(values) & np.isnan(self.values))
                   | (np.asarray(sizes) != self.sizes))
-        tip = (np.asarray(state) != self.state).any(axis=0)
+        seen = (sizes > 0) | (self.scatter_sizes > 0)
+        colour &= seen
+        tip = (np.asarray(state) != self.state).any(axis=0) & seen
         rows = np.flatnonzero(colour | tip)
         if len(rows) <= self.limit:
             return Changes(rows)
         colour_rows = np.flatnonzero(colour)
         if len(colour_rows) <= self.limit:
             return Changes(colour_rows, tooltips=True)
-        status = np.flatnonzero(state[0] != self.state[0])  # decisions first
+        status = np.flatnonzero((state[0] != self.state[0]) & seen)  # decisions first
         return Changes(status[:self.limit], tooltips=True, redraw=True)
 
     def patch(self, rows, values, sizes, state) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 import traceback
 import warnings
 
@@ -371,9 +370,6 @@ class MapView(MapActions, W.VBox):
             c, values, sizes = self._colours(v)
             state = state_planes(v)
             ch = self._shown.changes((c.title, c.names, c.colors), values, sizes, state)
-            n = len(self._shown.values)
-            drawn = (sizes[:n] > 0) | (self._shown.scatter_sizes > 0)  # not hidden clips
-            ch = replace(ch, rows=ch.rows[drawn[ch.rows]])
             if len(ch.rows):
                 self.events.patch(Patch(ch.rows, point_colors(c, v.p_target, ch.rows),
                                         sizes[ch.rows], self._shown.scatter_sizes[ch.rows],
