@@ -98,12 +98,13 @@ def main() -> None:
         first = data[LEARNERS[learners[0]][1]]
         targets = (sorted(set(first.labels.tolist())) if args.targets is None
                    else args.targets.split(","))
-        # cheap learners first over every target (all seeds at once); then the CRNN target by
-        # target, one seed at a time (a unit of 5-6 runs: saved before the next begins)
+        # cheap learners first over every target (all seeds at once); then the CRNN one seed
+        # of one target at a time (a unit of 5-6 runs: saved before the next begins), every
+        # target at seed 0 before any at seed 1, so a partial run covers all targets
         order = [(lr, t, s, None) for lr in learners if LEARNERS[lr][0] != "crnn"
                  for s in shares for t in targets]
         order += [(lr, t, s, seed) for lr in learners if LEARNERS[lr][0] == "crnn"
-                  for t in targets for seed in seeds for s in shares]
+                  for seed in seeds for t in targets for s in shares]
         for learner, target, share, seed in order:
             unit = _unit(name, share, learner, target, seed)
             if unit.with_suffix(".json").exists():

@@ -304,3 +304,23 @@ def test_a_compiled_trunk_scores_large_pools_as_the_plain_network(task, monkeypa
     np.testing.assert_allclose(m.predict_proba(Xt), plain, rtol=1e-5, atol=1e-6)
     assert m in neural._TRUNKS
     np.testing.assert_allclose(m.mc_proba(Xt, 4).shape, (4, 40, 2))
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 64, 48), (2, 3, 7, 5), (2, 2, 1, 3)])
+def test_the_crnn_pooling_gives_torchs_max_pool_with_and_without_gradients(shape):
+    import torch
+
+    from alwidget.learn.networks import max_pool
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    for ph in (1, 2):
+        for pw in (1, 2):
+            if shape[2] < ph or shape[3] < pw:
+                continue
+            want = torch.nn.functional.max_pool2d(x, (ph, pw))
+            assert torch.equal(max_pool(x, ph, pw), want)  # scoring: strided views
+            xg = x.clone().requires_grad_(True)
+            got = max_pool(xg, ph, pw)  # training: torch's kernel, gradients flow
+            got.sum().backward()
+            assert torch.equal(got.detach(), want)
+            assert xg.grad.sum().item() == pytest.approx(want.numel())

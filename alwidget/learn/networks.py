@@ -45,12 +45,29 @@ class CRNNNet(nn.Module):
         x = x.reshape(-1, 1, self.n_mels, self.n_frames)
         for conv, pool in zip(self.conv, self.pools):
             x = torch.relu(conv(x))
-            if pool != (1, 1):
-                x = nn.functional.max_pool2d(x, pool)
+            x = max_pool(x, *pool)
         b, c, h, w = x.shape
         x = x.permute(0, 3, 1, 2).reshape(b, w, c * h)  # (batch, time, features)
         x, _ = self.rnn(x)
         return x.max(dim=1).values
+
+
+def max_pool(x, ph: int, pw: int):
+    """``max_pool2d(x, (ph, pw))`` for ``ph, pw`` in {1, 2}. Without gradients (scoring) as
+    element-wise maxima of strided views: the same values, ~10x faster on CPU than torch's
+    kernel at these shapes (measured, torch 2.13: 5 vs 49 ms for (240, 16, 64, 48)); in
+    training torch's kernel, whose backward is ~2x faster than the views'."""
+    if (ph, pw) == (1, 1):
+        return x
+    if x.requires_grad:
+        return nn.functional.max_pool2d(x, (ph, pw))
+    if ph == 2:
+        h = x.shape[2] // 2 * 2
+        x = torch.maximum(x[:, :, 0:h:2], x[:, :, 1:h:2])
+    if pw == 2:
+        w = x.shape[3] // 2 * 2
+        x = torch.maximum(x[..., 0:w:2], x[..., 1:w:2])
+    return x
 
 
 class HeadNet(nn.Module):
