@@ -345,9 +345,9 @@ def test_s3_a_rerun_of_a_node_day_layout_lists_as_much_whatever_the_number_of_da
     server.requests.clear()
     again = quiet(f"{URL}/arch", store, **kw)
     assert again.added == 4
-    # arch/, the 3 node folders, each node's newest day, n1's new day: 8, for any age
-    assert len(lists(server)) == 8
-    assert again.folders_skipped == 3 * (days - 1)
+    # arch/, the 3 node folders, each node's two newest days, n1's new day: 11, for any age
+    assert len(lists(server)) == 11
+    assert again.folders_skipped == 3 * (days - 2)
     # late uploads into an older day: only the full listing finds them
     put(server, [f"arch/n2/{_days_folder(1)}/n2_late.wav"], seed0=900)
     assert quiet(f"{URL}/arch", store, **kw).added == 0
@@ -374,8 +374,9 @@ def test_s3_a_date_first_layout_lists_the_newest_date_and_every_node_in_it(serve
         seed0=300)
     server.requests.clear()
     again = quiet(f"{URL}/dates", store, folder_pattern="{time:%Y-%m-%d}/{node}")
-    assert again.added == 3 and len(lists(server)) == 5  # dates/, its newest day, 3 nodes
-    assert again.folders_skipped == 2
+    # dates/, its two newest days, 3 nodes in each
+    assert again.added == 3 and len(lists(server)) == 9
+    assert again.folders_skipped == 1
 
 
 # -- local regrowth -----------------------------------------------------------------------
@@ -451,6 +452,9 @@ def test_a_grown_file_has_the_clips_of_a_fresh_ingest_its_short_last_clip_length
 
 
 # -- which folder levels are time: only where folder_pattern puts {time} -----------------
+DAYS3 = ("2024-05-01", "2024-05-02", "2024-05-03")
+
+
 def _per_node(server, top, nodes, days, seed0):
     put(server, [f"{top}/{n}/{d}/{n}_{d.replace('-', '')}_100000.wav" for n in nodes
                  for d in days], seed0=seed0)
@@ -458,18 +462,18 @@ def _per_node(server, top, nodes, days, seed0):
 
 def test_s3_numeric_node_folders_without_a_folder_pattern_are_all_visited(server, tmp_path):
     nodes = [f"{i:03d}" for i in range(1, 8)]  # digits only: never taken for time
-    _per_node(server, "num", nodes, ("2024-05-01", "2024-05-02"), 0)
+    _per_node(server, "num", nodes, ("2024-05-01", "2024-05-02", "2024-05-03"), 0)
     store = Store(tmp_path / "p.db")
-    assert quiet(f"{URL}/num", store, name_pattern=None).added == 14
-    put(server, [f"num/{n}/2024-05-02/{n}_20240502_100010.wav" for n in nodes], seed0=100)
+    assert quiet(f"{URL}/num", store, name_pattern=None).added == 21
+    put(server, [f"num/{n}/2024-05-03/{n}_20240503_100010.wav" for n in nodes], seed0=100)
     again = quiet(f"{URL}/num", store, name_pattern=None)
     assert (again.added, again.folders_skipped) == (7, 0)  # every node's new object
     # the same nodes with a folder_pattern naming them and the days: every node still
-    # visited, only the older days skipped
+    # visited, only the days older than the two newest skipped
     other = Store(tmp_path / "q.db")
     kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
-    assert quiet(f"{URL}/num", other, **kw).added == 21
-    put(server, [f"num/{n}/2024-05-02/{n}_20240502_100020.wav" for n in nodes], seed0=200)
+    assert quiet(f"{URL}/num", other, **kw).added == 28
+    put(server, [f"num/{n}/2024-05-03/{n}_20240503_100020.wav" for n in nodes], seed0=200)
     again = quiet(f"{URL}/num", other, **kw)
     assert (again.added, again.folders_skipped) == (7, 7)
 
@@ -478,29 +482,29 @@ def test_s3_a_folder_pattern_below_the_prefix_given_aligns_as_names_are_read(ser
                                                                            tmp_path):
     """The pattern matches folders below the prefix given (``site/port/{node}/{date}``,
     ingest ``site``): its {time} level is the date, not the node."""
-    _per_node(server, "site/port", ("n1", "n2", "n3"), ("2024-05-01", "2024-05-02"), 0)
+    _per_node(server, "site/port", ("n1", "n2", "n3"), DAYS3, 0)
     store = Store(tmp_path / "p.db")
     kw = {"name_pattern": "{node}_{*}", "folder_pattern": "{node}/{time:%Y-%m-%d}"}
-    assert quiet(f"{URL}/site", store, **kw).added == 6
+    assert quiet(f"{URL}/site", store, **kw).added == 9
     audio = store.find_audio(f"{URL}/site/port/n2/2024-05-01/n2_20240501_100000.wav")
     assert (audio.node, audio.recorded_at) == ("n2", "2024-05-01T00:00:00")
-    put(server, [f"site/port/{n}/2024-05-02/{n}_20240502_100010.wav"
+    put(server, [f"site/port/{n}/2024-05-03/{n}_20240503_100010.wav"
                  for n in ("n1", "n2", "n3")], seed0=100)
     again = quiet(f"{URL}/site", store, **kw)
-    assert (again.added, again.folders_skipped) == (3, 3)  # each node's older day skipped
+    assert (again.added, again.folders_skipped) == (3, 3)  # each node's oldest day skipped
 
 
 def test_s3_a_date_only_folder_pattern_below_node_folders_finds_every_node(server,
                                                                          tmp_path):
     """``{time:%Y-%m-%d}`` alone over ``port/{node}/{date}`` (the node from the file name):
     the date level is time, the node level is not."""
-    _per_node(server, "port", ("n1", "n2", "n3"), ("2024-05-01", "2024-05-02"), 0)
+    _per_node(server, "port", ("n1", "n2", "n3"), DAYS3, 0)
     store = Store(tmp_path / "p.db")
     kw = {"name_pattern": "{node}_{*}", "folder_pattern": "{time:%Y-%m-%d}"}
-    assert quiet(f"{URL}/port", store, **kw).added == 6
+    assert quiet(f"{URL}/port", store, **kw).added == 9
     audio = store.find_audio(f"{URL}/port/n3/2024-05-02/n3_20240502_100000.wav")
     assert (audio.node, audio.recorded_at) == ("n3", "2024-05-02T00:00:00")
-    put(server, [f"port/{n}/2024-05-02/{n}_20240502_100010.wav" for n in ("n1", "n2", "n3")],
+    put(server, [f"port/{n}/2024-05-03/{n}_20240503_100010.wav" for n in ("n1", "n2", "n3")],
         seed0=100)
     again = quiet(f"{URL}/port", store, **kw)
     assert (again.added, again.folders_skipped) == (3, 3)
@@ -526,3 +530,62 @@ def test_folder_fields_are_where_parse_name_reads_them(pattern, folder, root, le
         assert [p for p, f in zip(parts, levels) if f == ("node",)] in ([], [node])
         assert node is not None or not any("node" in f for f in levels)
         assert (when is not None) == any("time" in f for f in levels)
+
+
+# -- review 15d: side files, future folders, node folders read as years, late uploads -------
+def test_s3_a_side_file_beside_day_folders_never_hides_a_new_day(server, tmp_path):
+    """``n1/CONFIG.TXT`` sorts after every day folder: a folder with subfolders is listed
+    whole, so a new day (sorting before the side file) is found."""
+    put(server, [f"side/n1/{d}/n1_{d.replace('-', '')}_100000.wav" for d in DAYS3])
+    server.client().put_object(Bucket=BUCKET, Key="side/n1/CONFIG.TXT", Body=b"gain=20")
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/side", store, **kw).added == 3
+    put(server, ["side/n1/2024-05-04/n1_20240504_100000.wav"], seed0=40)
+    assert quiet(f"{URL}/side", store, **kw).added == 1
+    # and without a folder_pattern, a new node folder sorting before a side file of the prefix
+    server.client().put_object(Bucket=BUCKET, Key="side/index.csv", Body=b"node\nn1\n")
+    assert quiet(f"{URL}/side", store, **kw).added == 0
+    put(server, ["side/m0/2024-05-04/m0_20240504_100000.wav"], seed0=50)
+    assert quiet(f"{URL}/side", store, name_pattern=None).added == 1
+
+
+def test_s3_a_future_dated_folder_never_freezes_the_newest_day(server, tmp_path):
+    """A folder named for a clock glitch (2099) is no time folder: always visited, and the
+    days that sort before it keep being visited as the newest."""
+    put(server, [f"fut/n1/{d}/n1_{d.replace('-', '')}_100000.wav"
+                 for d in DAYS3 + ("2099-01-01",)])
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/fut", store, **kw).added == 4
+    put(server, ["fut/n1/2024-05-04/n1_20240504_100000.wav"], seed0=40)
+    assert quiet(f"{URL}/fut", store, **kw).added == 1  # new: visited
+    put(server, ["fut/n1/2024-05-04/n1_20240504_100010.wav"], seed0=41)
+    again = quiet(f"{URL}/fut", store, **kw)
+    assert again.added == 1  # 2024-05-04 is among the two newest days, 2099 not a day
+    assert again.folders_skipped == 2  # 2024-05-01 and -02
+
+
+def test_s3_node_folders_a_pattern_would_read_as_years_are_all_visited(server, tmp_path):
+    """``{time:%Y}`` over ``1001/2024/``: the pattern's leftmost match reads the node folder
+    as a year, 1001, which is no plausible date: every node is visited."""
+    put(server, [f"yr/{n}/2024/{n}_20240501_100000.wav" for n in ("1001", "1002", "1003")])
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{time:%Y}"}
+    assert quiet(f"{URL}/yr", store, **kw).added == 3
+    put(server, [f"yr/{n}/2024/{n}_20240501_100010.wav" for n in ("1001", "1002", "1003")],
+        seed0=30)
+    assert quiet(f"{URL}/yr", store, **kw).added == 3
+
+
+def test_s3_an_upload_into_yesterday_after_today_appeared_is_found(server, tmp_path):
+    """The last files of a day often arrive after the next day's first: the two newest days
+    are visited."""
+    put(server, [f"late/n1/{d}/n1_{d.replace('-', '')}_100000.wav" for d in DAYS3])
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/late", store, **kw).added == 3
+    put(server, ["late/n1/2024-05-04/n1_20240504_000005.wav"], seed0=40)
+    assert quiet(f"{URL}/late", store, **kw).added == 1
+    put(server, ["late/n1/2024-05-03/n1_20240503_235955.wav"], seed0=41)  # yesterday, late
+    assert quiet(f"{URL}/late", store, **kw).added == 1

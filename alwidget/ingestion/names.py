@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["compile_pattern", "folder_fields", "parse_name"]
+__all__ = ["compile_pattern", "folder_fields", "folder_time", "parse_name"]
 
 
 # -- node and time from names -----------------------------------------------
@@ -179,6 +179,32 @@ def folder_fields(folder_pattern: str | None, folder: str | Path,
         out.append(frozenset(name for name, (a, b) in spans if a < end and b > start))
         start = end + 1
     return out
+
+
+def folder_time(folder_pattern: str | None, folder: str | Path,
+                 root: str | Path | None = None) -> datetime | None:
+    """The time ``folder_pattern`` reads from the folders of ``folder`` (relative to
+    ``root``, matched as :func:`parse_name` matches them); None when it reads none, or text
+    that is no date ("2024-13-45").
+
+    Examples
+    --------
+    >>> folder_time("{node}/{time:%Y-%m-%d}", "arch/n1/2024-05-01", "arch")
+    datetime.datetime(2024, 5, 1, 0, 0)
+    >>> folder_time("{node}/{time:%Y-%m-%d}", "arch/n1/2024-13-45", "arch") is None
+    True
+    """
+    rel = _relative_folders(folder, root)
+    if not folder_pattern or not rel:
+        return None
+    pat = compile_pattern(folder_pattern)
+    m = _folder_match(pat, rel)
+    if m is None or "time" not in m.re.groupindex or not m.group("time"):
+        return None
+    try:
+        return datetime.strptime(m.group("time"), pat.time_format)
+    except (TypeError, ValueError):
+        return None
 
 
 def _strptime(text: str, fmt: str | None) -> str | None:

@@ -23,13 +23,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from ..store import Store
 from ..store.audios import check_no_credentials, is_url
 from .files import AUDIO_EXTENSIONS
-from .names import folder_fields
+from .names import folder_fields, folder_time
 
 __all__ = ["BLOCK_BYTES", "MAX_ATTEMPTS", "Entry", "ObjectListing", "is_url", "list_objects",
            "location_prefix", "unchanged_since"]
@@ -156,19 +156,28 @@ def _folder_marks(fs, top: str, keys) -> list[tuple[str, str | None]]:
             for f, k in sorted(marks.items())]
 
 
+#: At a time level, the newest folders a re-run visits besides the new ones: two, so that an
+#: upload into yesterday's folder after today's appeared (the last files of a day, a retry)
+#: is still found the next day.
+NEWEST_TIME_FOLDERS = 2
+
+
 def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: str,
                    marks) -> dict[str, bool]:
     """Which remembered folders (key prefixes below ``prefix``) sit at a time level:
     ``folder_pattern`` puts ``{time}`` and no ``{node}`` at that level of the folders of every
     object stored below it, aligned as :func:`~alwidget.ingestion.names.parse_name` reads
-    them (:func:`~alwidget.ingestion.names.folder_fields`, relative to the prefix given). Only
-    such folders are written in time order (a day, an hour: the newest one holds the new
-    objects); every other folder (nodes, and any folder without a ``folder_pattern``, whatever
-    its name) may get new objects and is visited. A folder with no object stored below it
-    is not a time folder."""
+    them (:func:`~alwidget.ingestion.names.folder_fields`, relative to the prefix given), and
+    the time read from each of those folders is a date from 1970 to tomorrow (a folder named
+    for a clock glitch's year 2099, or a node folder "1001" read as a year, is no time
+    folder). Only time folders are written in time order (a day, an hour: the newest ones
+    hold the new objects); every other folder (nodes, and any folder without a
+    ``folder_pattern``, whatever its name) may get new objects and is visited. A folder with
+    no object stored below it is not a time folder."""
     out: dict[str, bool] = {}
     if not folder_pattern or not _sorts_as_text(folder_pattern):
         return out
+    latest = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
     for loc, mark in marks.items():
         if not loc.endswith(b"/") or mark.last_key is None:
             continue  # the folders of stored objects are what names are read from
@@ -180,10 +189,16 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
         parts = key[len(prefix):].rstrip("/").split("/") if key[len(prefix):] else []
         if len(fields) != len(parts):  # a key Path reads otherwise ("a//b"): no time level
             fields = [frozenset()] * len(parts)
+        when = folder_time(folder_pattern, f"{bucket}/{key}", f"{bucket}/{prefix}")
+        dated = when is not None and _EPOCH <= when <= latest
         for j, here in enumerate(fields):
             child = prefix + "".join(q + "/" for q in parts[:j + 1])
-            out[child] = out.get(child, True) and "time" in here and "node" not in here
+            out[child] = out.get(child, True) and "time" in here and "node" not in here \
+                and dated
     return out
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 #: Time directives in the order their units shrink: a format made of them in this order (with
@@ -193,15 +208,16 @@ _SORTABLE = ("%Y", "%m", "%d", "%H", "%M", "%S")
 
 def _sorts_as_text(folder_pattern: str) -> bool:
     """Whether the folders ``folder_pattern``'s ``{time:...}`` names sort as text in time
-    order ("%Y-%m-%d", "%Y/%m/%d_%H"): else ("%d-%m-%Y", month names) the newest folder is not
-    the greatest name, and a re-run visits every folder.
+    order ("%Y-%m-%d", "%Y/%m/%d_%H", "day_{time:%Y%m%d}"): else ("%d-%m-%Y", month names, or
+    a ``{*}`` in the same folder name as the time) the newest folder is not the greatest
+    name, and a re-run visits every folder.
 
     Examples
     --------
     >>> _sorts_as_text("{node}/{time:%Y-%m-%d}"), _sorts_as_text("{node}/{time:%d-%m-%Y}")
     (True, False)
-    >>> _sorts_as_text("{node}/{time:%Y/%b}")
-    False
+    >>> _sorts_as_text("{node}/{time:%Y/%b}"), _sorts_as_text("{node}/{time:%Y%m%d}_{*}")
+    (False, False)
     """
     formats = re.findall(r"\{time:([^}]*)\}", folder_pattern)
     if not formats:
@@ -213,7 +229,9 @@ def _sorts_as_text(folder_pattern: str) -> bool:
         order = [_SORTABLE.index(d) for d in directives]
         if order != list(range(len(order))):
             return False
-    return True
+    # the folder names holding a time ("/" inside braces is the time format's, not a level)
+    levels = re.split(r"/(?![^{]*\})", folder_pattern)
+    return not any("{time:" in level and "{*}" in level for level in levels)
 
 
 def _before(key: str) -> str:
@@ -230,12 +248,14 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     from after the greatest key a complete listing of it found before
     (``listed_folders.last_key``), or from just before its oldest failed object (so that
     a failed object's size and ETag are seen at each re-run, and an object uploaded again
-    is read); a folder never listed so is listed whole. Of a folder's subfolders, those new
-    since its listing before are visited, those holding a failed object, and: where
-    ``folder_pattern`` reads only a time from that level (:func:`_time_children`: days, hours,
-    dates) the greatest-sorting one only, else (nodes, or no pattern for it) all. So with a
-    ``folder_pattern`` naming the time levels a re-run costs as many LISTs as the node
-    folders, plus the newest day of each, whatever the archive's age. Objects of
+    is read); a folder never listed so, and a folder with subfolders (a new one may sort
+    before its newest object: "n1/2024-05-02/" before "n1/CONFIG.TXT"), is listed whole. Of
+    a folder's subfolders, those new since its listing before are visited, those holding a
+    failed object, and: where ``folder_pattern`` reads only a time from that level
+    (:func:`_time_children`: days, hours, dates) the :data:`NEWEST_TIME_FOLDERS` greatest-
+    sorting ones and those whose name is no plausible date, else (nodes, or no pattern for
+    it) all. So with a ``folder_pattern`` naming the time levels a re-run costs as many LISTs
+    as the node folders, plus the two newest days of each, whatever the archive's age. Objects of
     ``failed`` (URL -> IngestError) that no visited folder lists from before them are
     looked up one by one, those with tries left (an object that cannot be looked up is
     recorded in ``out.failed`` and the listing goes on); the gone ones go in
@@ -275,9 +295,12 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
         folder = f"{scheme}://{bucket}/{key_prefix}"
         loc = os.fsencode(folder)
         mark = marks.get(loc)
+        children = set(below.get(loc, ()))
         since = None if mark is None or mark.last_key is None else _key(mark.last_key)
-        start = since
-        if since is not None and key_prefix in oldest_failed:
+        # a folder of folders is listed whole: a new subfolder may sort before its newest
+        # object ("n1/2024-05-02/" before "n1/CONFIG.TXT")
+        start = None if children else since
+        if start is not None and key_prefix in oldest_failed:
             start = min(since, _before(oldest_failed[key_prefix]))
         listed_from[key_prefix] = start
         subs, last = set(), since
@@ -289,8 +312,7 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
                 last = obj["Key"] if last is None else max(last, obj["Key"])
         anything = anything or bool(subs or last)
         listed = {os.fsencode(f"{scheme}://{bucket}/{k}") for k in subs}
-        children = set(below.get(loc, ()))
-        if mark is None or mark.last_key is None:  # its objects and subfolders: all listed
+        if start is None:  # its objects and subfolders: all listed
             out.whole.append((folder, "direct"))
             for child in sorted(children - listed):
                 out.gone.append(os.fsdecode(child))
@@ -301,11 +323,10 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
         out.folders.append((folder, f"{scheme}://{bucket}/{last}" if last else None))
         every = sorted(_key(c) for c in children | listed)
         old = {_key(c) for c in children}
-        if old and all(timed.get(k, False) for k in old):
-            visit = {k for k in every if k not in old or k in need} | {max(old)}
-            out.skipped += len(every) - len(visit)
-        else:
-            visit = set(every)
+        dated = sorted(k for k in old if timed.get(k, False))
+        visit = {k for k in every if k not in old or k in need or not timed.get(k, False)}
+        visit |= set(dated[-NEWEST_TIME_FOLDERS:])
+        out.skipped += len(every) - len(visit)
         todo += sorted(visit, reverse=True)
     for url in failed:
         key = url.split("://", 1)[1]
@@ -350,15 +371,15 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     what it found, whatever prefix it was given), new subfolders being found by the same
     listings; of time-ordered subfolders (days, hours: the levels where ``folder_pattern``,
     aligned as :func:`~alwidget.ingestion.names.parse_name` reads it, puts ``{time}`` and no
-    ``{node}``; never guessed from names) only new ones and the newest are visited, of all
-    others every one (see ``_list_since``): for recorders that upload under time-stamped
+    ``{node}``; never guessed from names) only new ones and the two newest are visited, of
+    all others every one (see ``_list_since``): for recorders that upload under time-stamped
     keys, with such a ``folder_pattern``, a re-run costs one LIST request per node folder and
-    per node's newest folder plus one per 1,000 new objects, not the archive. A folder never
-    listed whole is listed whole. Not seen then: an object uploaded later under a key that
-    sorts before one already listed *in its own folder* (or rewritten in place: same key,
-    new ETag), one uploaded into a time-ordered folder once a newer one exists beside it,
-    and a new subfolder that sorts before the newest object directly in its parent folder;
-    ``full=True`` lists every object. Objects that failed before
+    two per node's newest folders plus one per 1,000 new objects, not the archive. A folder
+    never listed whole, or with subfolders, is listed whole. Not seen then: an object
+    uploaded later under a key that sorts before one already listed *in its own folder* (or
+    rewritten in place: same key, new ETag), one uploaded into a time-ordered folder once two
+    newer ones exist beside it, and a first subfolder of a folder of objects that sorts
+    before its newest object; ``full=True`` lists every object. Objects that failed before
     (``retry``: URL -> its error) and are not listed again are looked up one by one. Other
     fsspec protocols are always listed whole.
 
