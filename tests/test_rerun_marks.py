@@ -449,6 +449,8 @@ def test_a_grown_file_has_the_clips_of_a_fresh_ingest_its_short_last_clip_length
                                   fresh.clip_sources().duration_s)))
     assert store.current_labels().clip_id.tolist() == [short]  # the label stays on its id
     assert after.duration_s[after.clip_id == short][0] == pytest.approx(1.0)
+    # the label was given on 0.6 s: the summary asks to listen to that clip again
+    assert again.listen_again == [short] and f"listen again: clips {short} " in str(again)
 
 
 # -- which folder levels are time: only where folder_pattern puts {time} -----------------

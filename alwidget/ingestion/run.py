@@ -343,11 +343,13 @@ def ingest(
                              content_hash=digest, **props)
             clips = clip_windows(audio.duration_s, clip_seconds, hop_seconds, min_last_seconds)
             with store.transaction():
-                summary.clips += len(store.regrow_audio(stored.id, audio, clips))
+                added, relabel = store.regrow_audio(stored.id, audio, clips)
+                summary.clips += len(added)
                 remember(path, stored.id)
                 store.clear_ingest_errors(display_path(path))
             summary.seconds += audio.duration_s - stored.duration_s
             summary.grown.append(display_path(path))
+            summary.listen_again += relabel
             return None
 
         def handle(path, found, root, digest, props) -> None:

@@ -54,6 +54,10 @@ class IngestSummary:
     grown : list of str
         Stored files found longer (stored while still being written): stored again whole;
         the audio keeps its id, clips, features and labels, and gets the new clips.
+    listen_again : list of int
+        Clips of grown files that were lengthened (a short last clip made whole) and carry a
+        label given on the shorter clip: listen to them again (the label now stands for the
+        whole clip).
     failed_before : int
         Files that failed in earlier runs (:data:`~alwidget.ingestion.sources.MAX_ATTEMPTS`
         times) with the same size and version since: not read again (a full listing does).
@@ -77,6 +81,7 @@ class IngestSummary:
     prefixes_from_key: int = 0
     writing: list[str] = field(default_factory=list)
     grown: list[str] = field(default_factory=list)
+    listen_again: list[int] = field(default_factory=list)
     failed_before: int = 0
     full_listing: bool = False
 
@@ -113,6 +118,12 @@ class IngestSummary:
         for path in self.grown:
             lines.append(f"grown: {path}: longer than stored (it was still being written); "
                          "stored again whole, its clips, features and labels kept")
+        if self.listen_again:
+            ids = ", ".join(map(str, self.listen_again[:10]))
+            more = f" and {len(self.listen_again) - 10} more" if len(self.listen_again) > 10 else ""
+            lines.append(f"listen again: clips {ids}{more} were labeled when they were shorter "
+                         "(a grown file's last clip, now whole); their labels now stand for the "
+                         "whole clip")
         if self.unmatched_names:
             lines.append(
                 f"{self.unmatched_names} file names did not match the name pattern: "

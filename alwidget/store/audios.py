@@ -244,11 +244,13 @@ class AudioTables:
         return audio_id
 
     def regrow_audio(self, audio_id: int, audio: NewAudio,
-                     clips: Iterable[tuple[float, float]]) -> list[int]:
+                     clips: Iterable[tuple[float, float]]) -> tuple[list[int], list[int]]:
         """Replace a stored audio by a longer version of its file (one stored while it was
         still being written, whose stored part is unchanged: the caller checks): its content
         hash, length and size become ``audio``'s and its clips become the windows of
-        ``clips``, in one transaction; return the ids of the clips added.
+        ``clips``, in one transaction; return the ids of the clips added, and of the clips
+        lengthened that carry a label event (their labels were given on the shorter clip:
+        to be listened to again).
 
         Its id, node, recording time and labels stay. A stored clip that is not a window of
         ``clips`` but starts where one does (the short last clip of the shorter version) is
@@ -277,6 +279,7 @@ class AudioTables:
                 self.put_levels(audio_id, audio.levels)
             windows = {(round(s, 6), round(d, 6)) for s, d in clips}
             by_start = {round(s, 6): d for s, d in clips}
+            lengthened = []
             for clip_id, start, duration in self._query(
                     "SELECT id, start_s, duration_s FROM clips WHERE audio_id = ?",
                     (int(audio_id),)):
@@ -288,7 +291,11 @@ class AudioTables:
                                    (by_start[key[0]], clip_id))
                 for table in ("features", "detections"):
                     self._conn.execute(f"DELETE FROM {table} WHERE clip_id = ?", (clip_id,))
-            return self.add_clips(audio_id, clips)
+                lengthened.append(int(clip_id))
+            labeled = [int(c) for c in lengthened if self._query(
+                "SELECT 1 FROM label_events WHERE clip_id = ? AND kind = 'label' LIMIT 1",
+                (c,))]
+            return self.add_clips(audio_id, clips), labeled
 
     def _clip_windows(self, audio_id: int) -> set[tuple[float, float]]:
         """The (start, duration) of a stored audio's clips, rounded to the microsecond."""
