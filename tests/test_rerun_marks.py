@@ -591,3 +591,58 @@ def test_s3_an_upload_into_yesterday_after_today_appeared_is_found(server, tmp_p
     assert quiet(f"{URL}/late", store, **kw).added == 1
     put(server, ["late/n1/2024-05-03/n1_20240503_235955.wav"], seed0=41)  # yesterday, late
     assert quiet(f"{URL}/late", store, **kw).added == 1
+
+
+# -- review 15e: side files before the first subfolder, cost, two time levels, clock resets --
+def test_s3_a_side_file_uploaded_before_any_recording_never_hides_them(server, tmp_path):
+    """A node's CONFIG.TXT at deployment, ingest, then the recordings: a folder's mark is
+    its greatest *audio* key, so a folder of side files only is listed whole."""
+    put(server, ["cf/n1/CONFIG.TXT", "cf/readme.txt"])
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/cf", store, **kw).added == 0
+    put(server, ["cf/n1/2024-05-01/n1_20240501_100000.wav"], seed0=1)
+    assert quiet(f"{URL}/cf", store, **kw).added == 1
+    put(server, ["cf/n1/2024-05-02/n1_20240502_100000.wav",
+                 "cf/m0/2024-05-02/m0_20240502_100000.wav"], seed0=2)
+    assert quiet(f"{URL}/cf", store, **kw).added == 2
+
+
+def test_s3_a_big_folder_with_a_subfolder_is_not_listed_whole_each_run(server, tmp_path):
+    """2,500 objects directly in a node folder beside a subfolder: the re-run lists its first
+    page whole (a new subfolder may sort there) and jumps to its newest audio key."""
+    c = server.client()
+    for i in range(2500):
+        c.put_object(Bucket=BUCKET, Key=f"fl/n1/n1_{i:06d}.json", Body=b"{}")
+    put(server, [f"fl/n1/{name('n1', 0)}", f"fl/n1/logs/{name('n1', 1)}"], seed0=3)
+    store = Store(tmp_path / "p.db")
+    assert quiet(f"{URL}/fl", store).added == 2
+    server.requests.clear()
+    assert quiet(f"{URL}/fl", store).added == 0
+    assert len(lists(server)) == 4  # fl/, n1/'s first page and from its newest key, logs/
+    put(server, [f"fl/n1/{name('n1', 5)}", f"fl/n1/aaa/{name('n1', 6)}"], seed0=5)
+    assert quiet(f"{URL}/fl", store).added == 2
+
+
+def test_s3_node_folders_read_as_years_beside_other_nodes_are_all_visited(server, tmp_path):
+    """``{time:%Y}`` over node folders 2019…2021 holding a 2024 folder each: the time is read
+    at two levels of every path, so no level is time and every node is visited."""
+    nodes = ("2019", "2020", "2021", "x4")
+    put(server, [f"ny/{n}/2024/n{i}_20240501_100000.wav" for i, n in enumerate(nodes)])
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{time:%Y}"}
+    assert quiet(f"{URL}/ny", store, **kw).added == 4
+    put(server, ["ny/2019/2024/n0_20240501_100010.wav"], seed0=10)
+    assert quiet(f"{URL}/ny", store, **kw).added == 1
+
+
+def test_s3_a_reset_clocks_folder_is_always_visited(server, tmp_path):
+    """A recorder without a clock after a reboot writes into 1970-01-01 again and again."""
+    put(server, [f"cr/n1/1970-01-01/n1_19700101_000000.wav"] +
+        [f"cr/n1/{d}/n1_{d.replace('-', '')}_100000.wav" for d in DAYS3], seed0=10)
+    store = Store(tmp_path / "p.db")
+    kw = {"name_pattern": None, "folder_pattern": "{node}/{time:%Y-%m-%d}"}
+    assert quiet(f"{URL}/cr", store, **kw).added == 4
+    put(server, ["cr/n1/1970-01-01/n1_19700101_000100.wav"], seed0=20)
+    again = quiet(f"{URL}/cr", store, **kw)
+    assert again.added == 1 and again.folders_skipped == 1  # only 2024-05-01

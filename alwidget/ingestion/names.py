@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class _Pattern:
     time_format: str | None
 
 
+@lru_cache(maxsize=64)
 def compile_pattern(pattern: str) -> _Pattern:
     """Turn ``"{node}_{time:%Y%m%d_%H%M%S}"`` into a regex with named groups."""
     out, fmt, pos = [], None, 0

@@ -29,7 +29,7 @@ from typing import Callable
 from ..store import Store
 from ..store.audios import check_no_credentials, is_url
 from .files import AUDIO_EXTENSIONS
-from .names import folder_fields, folder_time
+from .names import compile_pattern, folder_fields, folder_time
 
 __all__ = ["BLOCK_BYTES", "MAX_ATTEMPTS", "Entry", "ObjectListing", "is_url", "list_objects",
            "location_prefix", "unchanged_since"]
@@ -126,18 +126,6 @@ class ObjectListing:
         return False
 
 
-def _pages(fs, bucket: str, **kw):
-    """The pages of one ListObjectsV2 listing (1,000 keys each)."""
-    token = None
-    while True:
-        page = fs.call_s3("list_objects_v2", Bucket=bucket, **kw,
-                          **({"ContinuationToken": token} if token else {}))
-        yield page
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            return
-
-
 def _key(location: bytes | str) -> str:
     """The key of a stored object's URL (``s3://bucket/key`` -> ``key``)."""
     return os.fsdecode(location).split("://", 1)[1].split("/", 1)[1]
@@ -151,7 +139,8 @@ def _folder_marks(fs, top: str, keys) -> list[tuple[str, str | None]]:
         parts = k[len(top):].split("/")[:-1]
         for i in range(len(parts)):
             marks.setdefault(top + "".join(p + "/" for p in parts[:i + 1]), None)
-        marks[top + "".join(p + "/" for p in parts)] = k
+        if _is_audio(k):
+            marks[top + "".join(p + "/" for p in parts)] = k
     return [(fs.unstrip_protocol(f), None if k is None else fs.unstrip_protocol(k))
             for f, k in sorted(marks.items())]
 
@@ -168,9 +157,9 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
     ``folder_pattern`` puts ``{time}`` and no ``{node}`` at that level of the folders of every
     object stored below it, aligned as :func:`~alwidget.ingestion.names.parse_name` reads
     them (:func:`~alwidget.ingestion.names.folder_fields`, relative to the prefix given), and
-    the time read from each of those folders is a date from 1970 to tomorrow (a folder named
-    for a clock glitch's year 2099, or a node folder "1001" read as a year, is no time
-    folder). Only time folders are written in time order (a day, an hour: the newest ones
+    the time read from each of those folders is a date from 2001 to tomorrow (a folder named
+    for a clock glitch's year 2099 or reset clock's 1970, or a node folder "1001" read as a
+    year, is no time folder), read at one level only (``{time:%Y}`` over "2019/2024": none). Only time folders are written in time order (a day, an hour: the newest ones
     hold the new objects); every other folder (nodes, and any folder without a
     ``folder_pattern``, whatever its name) may get new objects and is visited. A folder with
     no object stored below it is not a time folder."""
@@ -178,6 +167,7 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
     if not folder_pattern or not _sorts_as_text(folder_pattern):
         return out
     latest = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
+    ambiguous = re.compile(rf"(?=(?:^|/){compile_pattern(folder_pattern).regex.pattern}(?:/|$))")
     for loc, mark in marks.items():
         if not loc.endswith(b"/") or mark.last_key is None:
             continue  # the folders of stored objects are what names are read from
@@ -189,8 +179,12 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
         parts = key[len(prefix):].rstrip("/").split("/") if key[len(prefix):] else []
         if len(fields) != len(parts):  # a key Path reads otherwise ("a//b"): no time level
             fields = [frozenset()] * len(parts)
+        rel = "/".join(parts)
+        spans = {m.span("time") for m in ambiguous.finditer(rel) if m.group("time")}
+        if len(spans) > 1:  # read at two levels ("2019/2024" by {time:%Y}): no time level
+            fields = [frozenset()] * len(parts)
         when = folder_time(folder_pattern, f"{bucket}/{key}", f"{bucket}/{prefix}")
-        dated = when is not None and _EPOCH <= when <= latest
+        dated = when is not None and _EARLIEST <= when <= latest
         for j, here in enumerate(fields):
             child = prefix + "".join(q + "/" for q in parts[:j + 1])
             out[child] = out.get(child, True) and "time" in here and "node" not in here \
@@ -198,7 +192,13 @@ def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: st
     return out
 
 
-_EPOCH = datetime(1970, 1, 1)
+#: The earliest date a time folder may hold: a recorder whose clock was reset names folders
+#: 1970-01-01 or 2000-01-01, and keeps writing into them (such folders are always visited).
+_EARLIEST = datetime(2001, 1, 1)
+
+
+def _is_audio(key: str) -> bool:
+    return os.path.splitext(key)[1].lower() in AUDIO_EXTENSIONS
 
 
 #: Time directives in the order their units shrink: a format made of them in this order (with
@@ -248,8 +248,9 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     from after the greatest key a complete listing of it found before
     (``listed_folders.last_key``), or from just before its oldest failed object (so that
     a failed object's size and ETag are seen at each re-run, and an object uploaded again
-    is read); a folder never listed so, and a folder with subfolders (a new one may sort
-    before its newest object: "n1/2024-05-02/" before "n1/CONFIG.TXT"), is listed whole. Of
+    is read); a folder never listed so is listed whole, and one with subfolders has its first
+    page listed whole (a new subfolder may sort before its mark, the greatest audio key:
+    "n1/2024-05-02/" before "n1/zz_notes.wav") and then jumps to the mark. Of
     a folder's subfolders, those new since its listing before are visited, those holding a
     failed object, and: where ``folder_pattern`` reads only a time from that level
     (:func:`_time_children`: days, hours, dates) the :data:`NEWEST_TIME_FOLDERS` greatest-
@@ -297,19 +298,36 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
         mark = marks.get(loc)
         children = set(below.get(loc, ()))
         since = None if mark is None or mark.last_key is None else _key(mark.last_key)
-        # a folder of folders is listed whole: a new subfolder may sort before its newest
-        # object ("n1/2024-05-02/" before "n1/CONFIG.TXT")
-        start = None if children else since
+        if since is not None and not _is_audio(since):  # a side file's, by an older version
+            since = None
+        start = since
         if start is not None and key_prefix in oldest_failed:
             start = min(since, _before(oldest_failed[key_prefix]))
-        listed_from[key_prefix] = start
+        # a folder of folders: its first page whole (a new subfolder may sort before its
+        # newest object: "n1/2024-05-02/" before "n1/CONFIG.TXT"), then from ``start`` only
+        jump, jumped = (start, False) if children else (None, False)
+        first = None if children else start
         subs, last = set(), since
-        for page in _pages(fs, bucket, Prefix=key_prefix, Delimiter="/",
-                           **({"StartAfter": start} if start else {})):
+        token, after = None, first
+        while True:
+            page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=key_prefix,
+                              Delimiter="/", **({"ContinuationToken": token} if token else
+                                                {"StartAfter": after} if after else {}))
             subs.update(p["Prefix"] for p in page.get("CommonPrefixes") or [])
+            seen = [p["Prefix"] for p in page.get("CommonPrefixes") or []]
             for obj in page.get("Contents") or []:
                 keep(obj)
-                last = obj["Key"] if last is None else max(last, obj["Key"])
+                seen.append(obj["Key"])
+                anything = True
+                if _is_audio(obj["Key"]):  # a side file ("CONFIG.TXT") is never a mark
+                    last = obj["Key"] if last is None else max(last, obj["Key"])
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+            if jump is not None and seen and max(seen) < jump:  # skip to what may be new
+                token, after, jump, jumped = None, jump, None, True
+        start = start if jumped else first
+        listed_from[key_prefix] = start
         anything = anything or bool(subs or last)
         listed = {os.fsencode(f"{scheme}://{bucket}/{k}") for k in subs}
         if start is None:  # its objects and subfolders: all listed
@@ -375,11 +393,13 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     all others every one (see ``_list_since``): for recorders that upload under time-stamped
     keys, with such a ``folder_pattern``, a re-run costs one LIST request per node folder and
     two per node's newest folders plus one per 1,000 new objects, not the archive. A folder
-    never listed whole, or with subfolders, is listed whole. Not seen then: an object
+    never listed whole is listed whole; one with subfolders has its first page listed whole
+    (a new subfolder may sort before its greatest audio key, e.g. before "CONFIG.TXT"), then
+    from that key. Not seen then: an object
     uploaded later under a key that sorts before one already listed *in its own folder* (or
     rewritten in place: same key, new ETag), one uploaded into a time-ordered folder once two
-    newer ones exist beside it, and a first subfolder of a folder of objects that sorts
-    before its newest object; ``full=True`` lists every object. Objects that failed before
+    newer ones exist beside it, and a new subfolder of a folder of 1,000 objects or more
+    sorting after its first 1,000 keys and before its greatest audio key; ``full=True`` lists every object. Objects that failed before
     (``retry``: URL -> its error) and are not listed again are looked up one by one. Other
     fsspec protocols are always listed whole.
 
@@ -445,8 +465,7 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     sized = protocol in _SIZED
     for key in sorted(found):
         info = found[key]
-        if info.get("type", "file") != "file" or \
-                os.path.splitext(key)[1].lower() not in AUDIO_EXTENSIONS:
+        if info.get("type", "file") != "file" or not _is_audio(key):
             continue
         size = int(info.get("size") or info.get("Size") or 0)
         etag = info.get("ETag") or info.get("etag") or info.get("md5")
