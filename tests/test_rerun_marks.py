@@ -646,3 +646,14 @@ def test_s3_a_reset_clocks_folder_is_always_visited(server, tmp_path):
     put(server, ["cr/n1/1970-01-01/n1_19700101_000100.wav"], seed0=20)
     again = quiet(f"{URL}/cr", store, **kw)
     assert again.added == 1 and again.folders_skipped == 1  # only 2024-05-01
+
+
+def test_a_listing_page_cut_off_without_a_token_fails_and_never_passes_for_whole():
+    from alwidget.ingestion.sources import _list_folder
+
+    class CutOff:  # a server answering with V1-style truncation (no continuation token)
+        def call_s3(self, op, **kw):
+            return {"IsTruncated": True, "Contents": [{"Key": "n1/a.wav", "Size": 1}]}
+
+    with pytest.raises(OSError, match="continuation token"):
+        _list_folder(CutOff(), "b", "n1/", None, False)

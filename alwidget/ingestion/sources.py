@@ -21,15 +21,14 @@ too.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Callable
 
 from ..store import Store
 from ..store.audios import check_no_credentials, is_url
 from .files import AUDIO_EXTENSIONS
-from .names import compile_pattern, folder_fields, folder_time
+from .timelevels import NEWEST_TIME_FOLDERS, time_children
 
 __all__ = ["BLOCK_BYTES", "MAX_ATTEMPTS", "Entry", "ObjectListing", "is_url", "list_objects",
            "location_prefix", "unchanged_since"]
@@ -145,93 +144,8 @@ def _folder_marks(fs, top: str, keys) -> list[tuple[str, str | None]]:
             for f, k in sorted(marks.items())]
 
 
-#: At a time level, the newest folders a re-run visits besides the new ones: two, so that an
-#: upload into yesterday's folder after today's appeared (the last files of a day, a retry)
-#: is still found the next day.
-NEWEST_TIME_FOLDERS = 2
-
-
-def _time_children(folder_pattern: str | None, top: str, bucket: str, prefix: str,
-                   marks) -> dict[str, bool]:
-    """Which remembered folders (key prefixes below ``prefix``) sit at a time level:
-    ``folder_pattern`` puts ``{time}`` and no ``{node}`` at that level of the folders of every
-    object stored below it, aligned as :func:`~alwidget.ingestion.names.parse_name` reads
-    them (:func:`~alwidget.ingestion.names.folder_fields`, relative to the prefix given), and
-    the time read from each of those folders is a date from 2001 to tomorrow (a folder named
-    for a clock glitch's year 2099 or reset clock's 1970, or a node folder "1001" read as a
-    year, is no time folder), read at one level only (``{time:%Y}`` over "2019/2024": none). Only time folders are written in time order (a day, an hour: the newest ones
-    hold the new objects); every other folder (nodes, and any folder without a
-    ``folder_pattern``, whatever its name) may get new objects and is visited. A folder with
-    no object stored below it is not a time folder."""
-    out: dict[str, bool] = {}
-    if not folder_pattern or not _sorts_as_text(folder_pattern):
-        return out
-    latest = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
-    ambiguous = re.compile(rf"(?=(?:^|/){compile_pattern(folder_pattern).regex.pattern}(?:/|$))")
-    for loc, mark in marks.items():
-        if not loc.endswith(b"/") or mark.last_key is None:
-            continue  # the folders of stored objects are what names are read from
-        url = os.fsdecode(loc)
-        if not url.startswith(top + prefix):
-            continue
-        key = url[len(top):]
-        fields = folder_fields(folder_pattern, f"{bucket}/{key}", f"{bucket}/{prefix}")
-        parts = key[len(prefix):].rstrip("/").split("/") if key[len(prefix):] else []
-        if len(fields) != len(parts):  # a key Path reads otherwise ("a//b"): no time level
-            fields = [frozenset()] * len(parts)
-        rel = "/".join(parts)
-        spans = {m.span("time") for m in ambiguous.finditer(rel) if m.group("time")}
-        if len(spans) > 1:  # read at two levels ("2019/2024" by {time:%Y}): no time level
-            fields = [frozenset()] * len(parts)
-        when = folder_time(folder_pattern, f"{bucket}/{key}", f"{bucket}/{prefix}")
-        dated = when is not None and _EARLIEST <= when <= latest
-        for j, here in enumerate(fields):
-            child = prefix + "".join(q + "/" for q in parts[:j + 1])
-            out[child] = out.get(child, True) and "time" in here and "node" not in here \
-                and dated
-    return out
-
-
-#: The earliest date a time folder may hold: a recorder whose clock was reset names folders
-#: 1970-01-01 or 2000-01-01, and keeps writing into them (such folders are always visited).
-_EARLIEST = datetime(2001, 1, 1)
-
-
 def _is_audio(key: str) -> bool:
     return os.path.splitext(key)[1].lower() in AUDIO_EXTENSIONS
-
-
-#: Time directives in the order their units shrink: a format made of them in this order (with
-#: separators) names folders whose text order is their time order.
-_SORTABLE = ("%Y", "%m", "%d", "%H", "%M", "%S")
-
-
-def _sorts_as_text(folder_pattern: str) -> bool:
-    """Whether the folders ``folder_pattern``'s ``{time:...}`` names sort as text in time
-    order ("%Y-%m-%d", "%Y/%m/%d_%H", "day_{time:%Y%m%d}"): else ("%d-%m-%Y", month names, or
-    a ``{*}`` in the same folder name as the time) the newest folder is not the greatest
-    name, and a re-run visits every folder.
-
-    Examples
-    --------
-    >>> _sorts_as_text("{node}/{time:%Y-%m-%d}"), _sorts_as_text("{node}/{time:%d-%m-%Y}")
-    (True, False)
-    >>> _sorts_as_text("{node}/{time:%Y/%b}"), _sorts_as_text("{node}/{time:%Y%m%d}_{*}")
-    (False, False)
-    """
-    formats = re.findall(r"\{time:([^}]*)\}", folder_pattern)
-    if not formats:
-        return False
-    for fmt in formats:
-        directives = re.findall(r"%.", fmt)
-        if not directives or any(d not in _SORTABLE for d in directives):
-            return False
-        order = [_SORTABLE.index(d) for d in directives]
-        if order != list(range(len(order))):
-            return False
-    # the folder names holding a time ("/" inside braces is the time format's, not a level)
-    levels = re.split(r"/(?![^{]*\})", folder_pattern)
-    return not any("{time:" in level and "{*}" in level for level in levels)
 
 
 def _before(key: str) -> str:
@@ -253,7 +167,7 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     "n1/2024-05-02/" before "n1/zz_notes.wav") and then jumps to the mark. Of
     a folder's subfolders, those new since its listing before are visited, those holding a
     failed object, and: where ``folder_pattern`` reads only a time from that level
-    (:func:`_time_children`: days, hours, dates) the :data:`NEWEST_TIME_FOLDERS` greatest-
+    (:func:`~alwidget.ingestion.timelevels.time_children`: days, hours, dates) the :data:`NEWEST_TIME_FOLDERS` greatest-
     sorting ones and those whose name is no plausible date, else (nodes, or no pattern for
     it) all. So with a ``folder_pattern`` naming the time levels a re-run costs as many LISTs
     as the node folders, plus the two newest days of each, whatever the archive's age. Objects of
@@ -266,7 +180,7 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     scheme = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
     base = f"{scheme}://{bucket}/{prefix}"
     marks = store.listed_folders_under(os.fsencode(base))
-    timed = _time_children(folder_pattern, f"{scheme}://{bucket}/", bucket, prefix, marks)
+    timed = time_children(folder_pattern, f"{scheme}://{bucket}/", bucket, prefix, marks)
     found: dict[str, dict] = {}
     oldest_failed: dict[str, str] = {}  # folder key prefix -> its smallest failed key
     need: set[str] = set()  # folder key prefixes holding failed objects, and their parents
@@ -303,30 +217,20 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
         start = since
         if start is not None and key_prefix in oldest_failed:
             start = min(since, _before(oldest_failed[key_prefix]))
-        # a folder of folders: its first page whole (a new subfolder may sort before its
-        # newest object: "n1/2024-05-02/" before "n1/CONFIG.TXT"), then from ``start`` only
-        jump, jumped = (start, False) if children else (None, False)
-        first = None if children else start
-        subs, last = set(), since
-        token, after = None, first
-        while True:
-            page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=key_prefix,
-                              Delimiter="/", **({"ContinuationToken": token} if token else
-                                                {"StartAfter": after} if after else {}))
-            subs.update(p["Prefix"] for p in page.get("CommonPrefixes") or [])
-            seen = [p["Prefix"] for p in page.get("CommonPrefixes") or []]
-            for obj in page.get("Contents") or []:
-                keep(obj)
-                seen.append(obj["Key"])
-                anything = True
-                if _is_audio(obj["Key"]):  # a side file ("CONFIG.TXT") is never a mark
-                    last = obj["Key"] if last is None else max(last, obj["Key"])
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                break
-            if jump is not None and seen and max(seen) < jump:  # skip to what may be new
-                token, after, jump, jumped = None, jump, None, True
-        start = start if jumped else first
+        # a folder of folders: its first page from its beginning (a new subfolder may sort
+        # before the mark: "n1/2024-05-02/" before "n1/zz.wav"), then from ``start``. (A folder
+        # of objects only is listed from ``start``: its re-run costs what is new; a first
+        # subfolder sorting before its mark waits for a full listing.)
+        subs, objects, whole = _list_folder(fs, bucket, key_prefix, start,
+                                            start is not None and bool(children))
+        last = since
+        for obj in objects:
+            keep(obj)
+            anything = True
+            if _is_audio(obj["Key"]):  # a side file ("CONFIG.TXT") is never a mark
+                last = obj["Key"] if last is None else max(last, obj["Key"])
+        if whole:
+            start = None
         listed_from[key_prefix] = start
         anything = anything or bool(subs or last)
         listed = {os.fsencode(f"{scheme}://{bucket}/{k}") for k in subs}
@@ -366,6 +270,35 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     return found, anything
 
 
+def _list_folder(fs, bucket: str, key_prefix: str, start: str | None, first_whole: bool):
+    """One folder's listing with a delimiter: (its subfolder prefixes, its objects, whether
+    all of it was listed). From after ``start`` (None: all); with ``first_whole`` the first
+    page from the folder's beginning, then from after ``start`` if that page ended before it
+    (one LIST more at most). A page cut off without a continuation token raises (it must
+    never pass for the whole folder)."""
+    subs, objects = [], []
+    jump = start if first_whole else None
+    after = None if first_whole else start
+    whole, token = after is None, None
+    while True:
+        page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=key_prefix, Delimiter="/",
+                          **({"ContinuationToken": token} if token else
+                             {"StartAfter": after} if after else {}))
+        seen = [p["Prefix"] for p in page.get("CommonPrefixes") or []]
+        subs += seen
+        contents = page.get("Contents") or []
+        objects += contents
+        seen += [o["Key"] for o in contents]
+        if not page.get("IsTruncated"):
+            return subs, objects, whole
+        token = page.get("NextContinuationToken")
+        if not token:
+            raise OSError(f"the listing of {bucket}/{key_prefix} was cut off without a "
+                          "continuation token (not an S3 ListObjectsV2 answer?)")
+        if jump is not None and seen and max(seen) < jump:  # skip to what may be new
+            token, after, jump, whole = None, jump, None, False
+
+
 def _lookup_error(exc: Exception) -> str:
     """What to say of an object that a re-run could not look up."""
     if isinstance(exc, PermissionError):
@@ -398,8 +331,9 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     from that key. Not seen then: an object
     uploaded later under a key that sorts before one already listed *in its own folder* (or
     rewritten in place: same key, new ETag), one uploaded into a time-ordered folder once two
-    newer ones exist beside it, and a new subfolder of a folder of 1,000 objects or more
-    sorting after its first 1,000 keys and before its greatest audio key; ``full=True`` lists every object. Objects that failed before
+    newer ones exist beside it, the first subfolder of a folder of objects only that sorts
+    before its greatest audio key, and a new subfolder of a folder of 1,000 objects or more
+    sorting after its first 1,000 keys and before that key; ``full=True`` lists every object. Objects that failed before
     (``retry``: URL -> its error) and are not listed again are looked up one by one. Other
     fsspec protocols are always listed whole.
 
