@@ -179,6 +179,27 @@ def _read(path: Path, keys) -> list[dict]:
     return out
 
 
+def _per_target(units, learners, what) -> list[str]:
+    """Mean F1 (over folds, seeds done and the 101 fits) per target and learner."""
+    means: dict[str, dict[str, float]] = {}
+    for lr in learners:
+        by_target: dict[str, list[float]] = {}
+        for u in units[lr]:
+            target = u.name.removesuffix(".json").split("__")[1]
+            rows = _read(u.with_suffix("").with_suffix(".records.csv"), ("f1",))
+            by_target.setdefault(target, []).extend(r["f1"] for r in rows)
+        means[lr] = {t: float(np.mean(v)) for t, v in by_target.items()}
+    targets = sorted(set().union(*[m.keys() for m in means.values()]))
+    if not targets:
+        return []
+    out = [f"### {what}: mean F1 per target (all seeds done)", "",
+           "| target | " + " | ".join(learners) + " |", "|---|" + "---|" * len(learners)]
+    for t in targets:
+        out.append(f"| {t} | " + " | ".join(
+            f"{means[lr][t]:.3f}" if t in means[lr] else "" for lr in learners) + " |")
+    return out + [""]
+
+
 def write_table(name, args, learners, shares) -> None:
     lines = [f"## {name}: deep learners vs the forest, rare-target protocol, entropy strategy",
              "",
@@ -233,6 +254,7 @@ def write_table(name, args, learners, shares) -> None:
                              f"{cell('f1_at_100')} | {row['positive_query_share']:.1%} | "
                              f"{row['reference_f1']:.3f} | {secs:.0f} s |")
             lines.append("")
+        lines += _per_target(units, learners, what)
     text = "\n".join(lines)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
