@@ -304,6 +304,8 @@ def test_a_compiled_trunk_scores_large_pools_as_the_plain_network(task, monkeypa
     np.testing.assert_allclose(m.predict_proba(Xt), plain, rtol=1e-5, atol=1e-6)
     assert m in neural._TRUNKS
     np.testing.assert_allclose(m.mc_proba(Xt, 4).shape, (4, 40, 2))
+    monkeypatch.setattr(neural, "COMPILE_ROWS", 1)  # rows of another count than traced
+    np.testing.assert_allclose(m.predict_proba(Xt[:7]), plain[:7], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 64, 48), (2, 3, 7, 5), (2, 2, 1, 3)])
