@@ -40,6 +40,17 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXTRACTOR = {"crnn": "logmel-frames", "head": "yamnet"}
 
 
+def _tick(seconds: float, busy, out_busy: list, out_idle: list) -> None:
+    """For ``seconds``, sleep 5 ms again and again on this (the main) thread; each wake-up's
+    lateness (ms) goes to ``out_busy`` when ``busy()`` said a refit ran, else ``out_idle``."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        refitting = busy()
+        t = time.perf_counter()
+        time.sleep(0.005)
+        (out_busy if refitting else out_idle).append((time.perf_counter() - t - 0.005) * 1000)
+
+
 def run(model_name: str, data: Path, labels: int, answers: int, gap: float) -> dict:
     from alwidget import datasets
     from alwidget.session import Session
@@ -60,26 +71,14 @@ def run(model_name: str, data: Path, labels: int, answers: int, gap: float) -> d
             s.submit(lab)
         s.wait_for_model(600)
         busy_ticks, idle_ticks, busy_answers, idle_answers, fits = [], [], [], [], []
-        # idle baseline first: no refit running
-        for _ in range(3):
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < 1.0:
-                t = time.perf_counter()
-                time.sleep(0.005)
-                idle_ticks.append((time.perf_counter() - t - 0.005) * 1000)
-        for k in range(answers):
+        _tick(3.0, lambda: False, busy_ticks, idle_ticks)  # the baseline: no refit running
+        for _ in range(answers):
             refitting = s.refitting
             t = time.perf_counter()
             s.submit("dog" if rng.random() < share else "other")
             (busy_answers if refitting else idle_answers).append(
                 (time.perf_counter() - t) * 1000)
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < gap:  # the expert listens; the kernel ticks
-                refit = s.refitting
-                t = time.perf_counter()
-                time.sleep(0.005)
-                (busy_ticks if refit else idle_ticks).append(
-                    (time.perf_counter() - t - 0.005) * 1000)
+            _tick(gap, lambda: s.refitting, busy_ticks, idle_ticks)  # the expert listens
             fitted = getattr(s.learner, "estimator_", None)
             if getattr(fitted, "fit_seconds_", None):
                 fits.append(fitted.fit_seconds_)
@@ -112,13 +111,13 @@ def main() -> None:
     rows = [run(m, args.data, int(n), args.answers, args.gap)
             for n in args.labels.split(",") for m in args.models.split(",")]
     lines = ["## The kernel while a deep learner refits (ESC-10, 'dog' vs rest)", "",
-             f"`{' '.join(['.venv/bin/python', 'benchmarks/bench_refit_latency.py'])}` "
+             "`.venv/bin/python benchmarks/bench_refit_latency.py` "
              f"(--labels {args.labels} --answers {args.answers} --gap {args.gap}); "
              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end. "
              "tick = how late a 5-ms sleep of the main thread wakes (a message to the kernel "
              "waits as long); answer = `session.submit` (stored + next clip proposed).", "",
-             "| learner | labels | refit s (min–max) | tick p50 / p95 / max ms, refitting | idem, idle "
-             "| answers during a refit: n, p50 / max ms | answers otherwise: n, p50 / max ms |",
+             "| learner | labels | refit s (min–max) | tick p50 / p95 / max ms, refitting "
+             "| idem, idle | answers during a refit: n, p50 / max ms | answers otherwise: n, p50 / max ms |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         fits = r["fit_seconds"]

@@ -6,6 +6,7 @@ Synchronisation is by events and ``wait_for_model``, never by sleeping."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 
@@ -83,14 +84,22 @@ def test_undo_then_a_new_label_plans_with_a_model_that_says_it_is_stale(tmp_path
         assert s._planned.plan.model_extra == 0  # the newest model no longer has A
 
 
-def test_a_skip_or_a_queue_change_asks_for_no_refit(tmp_path):
-    store, truth = make_project(tmp_path / "p.db")
+@contextlib.contextmanager
+def _counting_session(store, truth):
+    """A session with a CountingHead (its fit sizes cleared) whose model is of three labels:
+    both classes, one answer, each refit waited for."""
     CountingHead.sizes.clear()
     with Session(store, classes=CLASSES, model=head(CountingHead), random_state=0) as s:
         label_both_classes(s, truth)
         assert s.wait_for_model(60)
         s.submit(truth[s.current.clip_id])
         assert s.wait_for_model(60)
+        yield s
+
+
+def test_a_skip_or_a_queue_change_asks_for_no_refit(tmp_path):
+    store, truth = make_project(tmp_path / "p.db")
+    with _counting_session(store, truth) as s:
         fits = list(CountingHead.sizes)
         s.skip()
         s.queue([int(c) for c in store.clip_ids()[-3:]])
@@ -101,12 +110,7 @@ def test_a_skip_or_a_queue_change_asks_for_no_refit(tmp_path):
 
 def test_a_growing_archive_is_scored_with_the_last_model_without_a_refit(tmp_path):
     store, truth = make_project(tmp_path / "p.db")
-    CountingHead.sizes.clear()
-    with Session(store, classes=CLASSES, model=head(CountingHead), random_state=0) as s:
-        label_both_classes(s, truth)
-        assert s.wait_for_model(60)
-        s.submit(truth[s.current.clip_id])
-        assert s.wait_for_model(60)
+    with _counting_session(store, truth) as s:
         fits = len(CountingHead.sizes)
         store.add_audio(NewAudio("/rec", "new.wav", 16000, 16, 160000, 1, "WAV", "PCM_16",
                                  "hnew", 0), [(float(k), 1.0) for k in range(10)])

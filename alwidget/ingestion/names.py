@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["compile_pattern", "folder_fields", "folder_time", "parse_name"]
@@ -168,11 +168,8 @@ def folder_fields(folder_pattern: str | None, folder: str | Path,
     >>> folder_fields(None, "arch/001/2024-05-01", "arch")
     [frozenset(), frozenset()]
     """
-    rel = _relative_folders(folder, root)
+    rel, m, _ = _match_folders(folder_pattern, folder, root)
     parts = rel.split("/") if rel else []
-    if not folder_pattern or not parts:
-        return [frozenset() for _ in parts]
-    m = _folder_match(compile_pattern(folder_pattern), rel)
     spans = [] if m is None else [(name, m.span(name)) for name in ("node", "time")
                                   if name in m.re.groupindex and m.group(name)]
     out, start = [], 0
@@ -196,21 +193,29 @@ def folder_time(folder_pattern: str | None, folder: str | Path,
     >>> folder_time("{node}/{time:%Y-%m-%d}", "arch/n1/2024-13-45", "arch") is None
     True
     """
-    rel = _relative_folders(folder, root)
-    if not folder_pattern or not rel:
-        return None
-    pat = compile_pattern(folder_pattern)
-    m = _folder_match(pat, rel)
+    _, m, pat = _match_folders(folder_pattern, folder, root)
     if m is None or "time" not in m.re.groupindex or not m.group("time"):
         return None
+    return _parse_time(m.group("time"), pat.time_format)
+
+
+def _match_folders(folder_pattern: str | None, folder: str | Path, root: str | Path | None):
+    """(``folder`` relative to ``root``, ``folder_pattern``'s match in it or None, the
+    compiled pattern or None), as :func:`parse_name` matches folders."""
+    rel = _relative_folders(folder, root)
+    if not folder_pattern or not rel:
+        return rel, None, None
+    pat = compile_pattern(folder_pattern)
+    return rel, _folder_match(pat, rel), pat
+
+
+def _parse_time(text: str, fmt: str | None) -> datetime | None:
     try:
-        return datetime.strptime(m.group("time"), pat.time_format)
+        return datetime.strptime(text, fmt)
     except (TypeError, ValueError):
         return None
 
 
 def _strptime(text: str, fmt: str | None) -> str | None:
-    try:
-        return datetime.strptime(text, fmt).isoformat()
-    except (TypeError, ValueError):
-        return None
+    when = _parse_time(text, fmt)
+    return None if when is None else when.isoformat()

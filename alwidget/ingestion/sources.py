@@ -164,13 +164,14 @@ def _list_since(fs, root: str, store: Store, out: ObjectListing, failed: dict[st
     a failed object's size and ETag are seen at each re-run, and an object uploaded again
     is read); a folder never listed so is listed whole, and one with subfolders has its first
     page listed whole (a new subfolder may sort before its mark, the greatest audio key:
-    "n1/2024-05-02/" before "n1/zz_notes.wav") and then jumps to the mark. Of
-    a folder's subfolders, those new since its listing before are visited, those holding a
-    failed object, and: where ``folder_pattern`` reads only a time from that level
-    (:func:`~alwidget.ingestion.timelevels.time_children`: days, hours, dates) the :data:`NEWEST_TIME_FOLDERS` greatest-
-    sorting ones and those whose name is no plausible date, else (nodes, or no pattern for
-    it) all. So with a ``folder_pattern`` naming the time levels a re-run costs as many LISTs
-    as the node folders, plus the two newest days of each, whatever the archive's age. Objects of
+    "n1/2024-05-02/" before "n1/zz_notes.wav") and then jumps to the mark. Of a folder's
+    subfolders, those new since its listing before are visited, those holding a failed
+    object, and: where ``folder_pattern`` reads only a time from that level
+    (:func:`~alwidget.ingestion.timelevels.time_children`: days, hours, dates) the
+    :data:`~alwidget.ingestion.timelevels.NEWEST_TIME_FOLDERS` greatest-sorting ones and those
+    whose name is no plausible date, else (nodes, or no pattern for it) all. So with a
+    ``folder_pattern`` naming the time levels a re-run costs as many LISTs as the node
+    folders, plus the two newest days of each, whatever the archive's age. Objects of
     ``failed`` (URL -> IngestError) that no visited folder lists from before them are
     looked up one by one, those with tries left (an object that cannot be looked up is
     recorded in ``out.failed`` and the listing goes on); the gone ones go in
@@ -327,15 +328,14 @@ def list_objects(url: str, errors: list[tuple[str, str]], store: Store | None = 
     keys, with such a ``folder_pattern``, a re-run costs one LIST request per node folder and
     two per node's newest folders plus one per 1,000 new objects, not the archive. A folder
     never listed whole is listed whole; one with subfolders has its first page listed whole
-    (a new subfolder may sort before its greatest audio key, e.g. before "CONFIG.TXT"), then
-    from that key. Not seen then: an object
-    uploaded later under a key that sorts before one already listed *in its own folder* (or
-    rewritten in place: same key, new ETag), one uploaded into a time-ordered folder once two
-    newer ones exist beside it, the first subfolder of a folder of objects only that sorts
-    before its greatest audio key, and a new subfolder of a folder of 1,000 objects or more
-    sorting after its first 1,000 keys and before that key; ``full=True`` lists every object. Objects that failed before
-    (``retry``: URL -> its error) and are not listed again are looked up one by one. Other
-    fsspec protocols are always listed whole.
+    (a new subfolder may sort before its greatest audio key: side files never count), then
+    from that key. Not seen then: an object uploaded later under a key that sorts before one
+    already listed *in its own folder* (or rewritten in place: same key, new ETag), one
+    uploaded into a time-ordered folder once two newer ones exist beside it, the first
+    subfolder of a folder of objects only that sorts before its greatest audio key, and a
+    new subfolder of a folder of 1,000 objects or more sorting after its first 1,000 keys
+    and before that key; ``full=True`` lists every object. Objects that failed before (``retry``: URL -> its error) and are not listed again
+    are looked up one by one. Other fsspec protocols are always listed whole.
 
     Raises ``ImportError`` naming the package to install when fsspec lacks the protocol.
 

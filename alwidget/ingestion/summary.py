@@ -120,7 +120,8 @@ class IngestSummary:
                          "stored again whole, its clips, features and labels kept")
         if self.listen_again:
             ids = ", ".join(map(str, self.listen_again[:10]))
-            more = f" and {len(self.listen_again) - 10} more" if len(self.listen_again) > 10 else ""
+            extra = len(self.listen_again) - 10
+            more = f" and {extra} more" if extra > 0 else ""
             lines.append(f"listen again: clips {ids}{more} were labeled when they were shorter "
                          "(a grown file's last clip, now whole); their labels now stand for the "
                          "whole clip")

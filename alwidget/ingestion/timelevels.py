@@ -32,15 +32,17 @@ def time_children(folder_pattern: str | None, top: str, bucket: str, prefix: str
     them (:func:`~alwidget.ingestion.names.folder_fields`, relative to the prefix given), and
     the time read from each of those folders is a date from 2001 to tomorrow (a folder named
     for a clock glitch's year 2099 or reset clock's 1970, or a node folder "1001" read as a
-    year, is no time folder), read at one level only (``{time:%Y}`` over "2019/2024": none). Only time folders are written in time order (a day, an hour: the newest ones
-    hold the new objects); every other folder (nodes, and any folder without a
+    year, is no time folder), read at one level only (``{time:%Y}`` over "2019/2024": none).
+    Only time folders are written in time order (a day, an hour: the newest ones hold the
+    new objects); every other folder (nodes, and any folder without a
     ``folder_pattern``, whatever its name) may get new objects and is visited. A folder with
     no object stored below it is not a time folder."""
     out: dict[str, bool] = {}
     if not folder_pattern or not _sorts_as_text(folder_pattern):
         return out
     latest = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
-    ambiguous = re.compile(rf"(?=(?:^|/){compile_pattern(folder_pattern).regex.pattern}(?:/|$))")
+    pattern = compile_pattern(folder_pattern).regex.pattern
+    ambiguous = re.compile(rf"(?=(?:^|/){pattern}(?:/|$))")  # every match, overlapping too
     for loc, mark in marks.items():
         if not loc.endswith(b"/") or mark.last_key is None:
             continue  # the folders of stored objects are what names are read from
