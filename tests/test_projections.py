@@ -146,9 +146,15 @@ def test_equal_parameters_share_one_cache_entry(tmp_path):
     assert compute_projection(store, fs, "tsne", perplexity=np.int64(10)).from_cache
 
 
-def test_progress_says_the_stage_the_time_spent_and_the_time_left(tmp_path):
+def test_progress_says_the_stage_the_time_spent_and_the_time_left(tmp_path, monkeypatch):
     import threading
 
+    from alwidget.projections import progress
+
+    # a fresh process's estimates: earlier maps in this process (a fast machine) may have
+    # scaled them below a second, and "about N left" is left out under a second
+    monkeypatch.setattr(progress, "_SPEED", {})
+    monkeypatch.setattr(progress, "_RAN", set())
     store, fs = make_store(tmp_path / "p.db", 300)
     seen = []
     compute_projection(store, fs, "tsne", max_fit=200, progress=lambda f, m: seen.append((f, m)))
