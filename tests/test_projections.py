@@ -7,6 +7,17 @@ from alwidget.projections import Projection, compute_projection
 from alwidget.store import NewAudio, Store
 
 
+@pytest.fixture(autouse=True)
+def fresh_map_estimates(monkeypatch):
+    """Each test starts from a fresh process's map-time estimates: maps computed earlier in
+    this process (on a fast machine) scale them, e.g. below the second under which "about N s
+    left" is left out."""
+    from alwidget.projections import progress
+
+    monkeypatch.setattr(progress, "_SPEED", {})
+    monkeypatch.setattr(progress, "_RAN", set())
+
+
 def make_store(path, n, dim=8, seed=0, start=0):
     store = Store(path)
     rng = np.random.default_rng(seed)
@@ -146,15 +157,9 @@ def test_equal_parameters_share_one_cache_entry(tmp_path):
     assert compute_projection(store, fs, "tsne", perplexity=np.int64(10)).from_cache
 
 
-def test_progress_says_the_stage_the_time_spent_and_the_time_left(tmp_path, monkeypatch):
+def test_progress_says_the_stage_the_time_spent_and_the_time_left(tmp_path):
     import threading
 
-    from alwidget.projections import progress
-
-    # a fresh process's estimates: earlier maps in this process (a fast machine) may have
-    # scaled them below a second, and "about N left" is left out under a second
-    monkeypatch.setattr(progress, "_SPEED", {})
-    monkeypatch.setattr(progress, "_RAN", set())
     store, fs = make_store(tmp_path / "p.db", 300)
     seen = []
     compute_projection(store, fs, "tsne", max_fit=200, progress=lambda f, m: seen.append((f, m)))
