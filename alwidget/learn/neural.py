@@ -17,10 +17,8 @@
   (checked after every batch, so a fit never runs long past its budget); ``stopped_``
   says which, ``n_epochs_`` and ``fit_seconds_`` how far it went. The budget covers the
   training only: scoring rows afterwards (``predict_proba``; the loop scores every clip of
-  the pool after each fit) is extra, about linear in the rows (README, "Deep learners"); from
-  :data:`COMPILE_ROWS` rows on, the trunk is compiled for inference first (TorchScript,
-  same outputs, ~5x faster). The first fit in a process also pays torch's one-time set-up
-  (about 2 s, outside the budget).
+  the pool after each fit) is extra, about linear in the rows (README, "Deep learners"). The
+  first fit in a process also pays torch's one-time set-up (about 2 s, outside the budget).
   Simulations should bound by epochs (``max_seconds=None``): then a fit depends on its
   seed only, not on the machine's speed or load.
 * **Warm start.** With ``warm_start=True`` a fit of an already fitted learner on the same
@@ -52,7 +50,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 import weakref
 from contextlib import contextmanager
 
@@ -75,13 +72,6 @@ _STOP = threading.local()
 #: Each fitted learner's torch network, rebuilt from its ``weights_`` when absent (a learner
 #: read from a model file, or unpickled): the learner itself holds only arrays.
 _NETWORKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-#: Each fitted learner's trunk compiled for inference (TorchScript, frozen), made when it scores
-#: at least :data:`COMPILE_ROWS` rows at once.
-_TRUNKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-#: Rows from which scoring compiles the trunk first (``torch.jit.optimize_for_inference``):
-#: a CRNN's trunk then runs ~5x faster, for ~0.3 s of compiling per model: worth it for
-#: large pools (a 3,000-clip FSDD pool: 1.8 s -> ~0.6 s per refit), not for a few hundred rows.
-COMPILE_ROWS = 2048
 
 
 class FitCancelled(RuntimeError):
@@ -329,11 +319,12 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         out = np.empty((max(1, passes), len(X), len(self.classes_)), np.float32)
         with torch_threads(self.n_threads), torch.no_grad():
             net = self.network()
-            embed = self._trunk(net, X[:chunk]) if len(X) >= COMPILE_ROWS else net.embed
+            # the plain trunk: compiling it (TorchScript) gained nothing once pooling was
+            # strided maxima, and torch kept every compiled graph (~0.6-8 MB a refit, leaked)
             masks = None
             for a in range(0, len(X), chunk):
                 _check_stop()
-                z = embed(torch.from_numpy((X[a:a + chunk] - self.offset_) / self.scale_))
+                z = net.embed(torch.from_numpy((X[a:a + chunk] - self.offset_) / self.scale_))
                 if not passes:
                     out[0, a:a + chunk] = torch.softmax(net.out(z), dim=1).numpy()
                     continue
@@ -342,32 +333,6 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
                 for t in range(passes):
                     out[t, a:a + chunk] = torch.softmax(net.out(z * masks[t]), dim=1).numpy()
         return out
-
-    def _trunk(self, net, X_example: np.ndarray):
-        """The network's trunk (``embed``) compiled for inference, made once per fitted
-        learner; the plain trunk if compiling fails (an unusual torch build)."""
-        import torch
-
-        trunk = _TRUNKS.get(self)
-        if trunk is None:
-            class Trunk(torch.nn.Module):
-                def __init__(self, net):
-                    super().__init__()
-                    self.net = net
-
-                def forward(self, x):
-                    return self.net.embed(x)
-
-            example = torch.from_numpy((X_example - self.offset_) / self.scale_)
-            try:
-                with warnings.catch_warnings():  # torch.jit.trace is deprecated in torch 2.x
-                    warnings.simplefilter("ignore")
-                    trunk = torch.jit.optimize_for_inference(
-                        torch.jit.trace(Trunk(net).eval(), example, check_trace=False))
-            except Exception:  # removed or unsupported in this torch: the plain trunk
-                trunk = net.embed
-            _TRUNKS[self] = trunk
-        return trunk
 
     def _masks(self, passes: int, width: int, p: float):
         """Inverted-dropout masks of Monte-Carlo dropout, one per pass, drawn from
