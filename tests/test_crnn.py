@@ -296,22 +296,31 @@ def test_loading_checks_the_weights_against_the_parameters(task, tmp_path):
 def test_scoring_a_large_pool_after_each_refit_keeps_nothing_behind(task):
     """A session refits and scores its whole pool hundreds of times: nothing a scoring makes
     may outlive its model. (Scoring 2,048 rows or more once compiled the trunk with
-    TorchScript, whose global store kept every compiled graph: ~10 MB per CRNN refit on
+    TorchScript, whose global store kept every compiled graph: ~8 MB per CRNN refit on
     FSDD, 14 GB over one benchmark run.)"""
     import gc
+    import weakref
 
     import torch.jit._recursive as jit
+
+    from alwidget.learn import neural
 
     y_tr, lab_tr, _, _ = task
     X = features(FRAMES, y_tr, 40)
     pool = np.tile(X, (2100 // len(X) + 1, 1))[:2100]  # at least the old compiling size
-    before = len(jit.concrete_type_store.methods_compiled)
+    compiled = getattr(jit, "concrete_type_store", None)  # torch's store of compiled graphs
+    before = (len(compiled.methods_compiled) if compiled else 0, len(neural._NETWORKS))
+    refs = []
     for seed in range(3):
         m = tiny_crnn(max_epochs=1, random_state=seed).fit(X, lab_tr)
-        assert m.predict_proba(pool).shape == (2100, 2)
+        p = m.predict_proba(pool)  # in chunks of 64 rows: the same as the rows alone
+        np.testing.assert_allclose(p[:40], m.predict_proba(X), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p[40:80], p[:40], rtol=1e-5, atol=1e-6)
+        refs.append(weakref.ref(m))
         del m
     gc.collect()
-    assert len(jit.concrete_type_store.methods_compiled) == before
+    assert all(r() is None for r in refs)  # the learners and their networks are freed
+    assert (len(compiled.methods_compiled) if compiled else 0, len(neural._NETWORKS)) == before
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 64, 48), (2, 3, 7, 5), (2, 2, 1, 3)])

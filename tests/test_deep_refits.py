@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import traceback
 import warnings
 
 import numpy as np
@@ -141,6 +142,10 @@ def test_a_failed_refit_is_kept_shown_warned_once_and_retried(tmp_path):
             assert not s.wait_for_model(60)  # done, but failed
         assert isinstance(s.last_refit_error, MemoryError)
         assert s.status().refit_error == "MemoryError: out of memory in the refit"
+        # the kept error names where it failed but holds none of the failed fit's data
+        fits = [f for f, _ in traceback.walk_tb(s.last_refit_error.__traceback__)
+                if f.f_code.co_name == "fit"]
+        assert fits and not any("X" in f.f_locals for f in fits)
         assert s.learner is None
         s.submit(truth[s.current.clip_id])  # retried at the next decision, warned no more
         with warnings.catch_warnings():

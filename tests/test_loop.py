@@ -308,6 +308,29 @@ def test_rows_added_after_a_fit_are_scored_with_its_model():
     assert core.scored(plan.fitted) is plan.fitted
 
 
+def test_a_forest_with_warm_start_still_learns_the_new_labels():
+    """scikit-learn's ensembles read warm_start as "add trees": refitted warm on new labels,
+    a forest would keep the trees of its first two labels. The loop fits them afresh."""
+    import warnings
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (40, 4)), rng.normal(3, 1, (40, 4))]
+    core = LoopCore(X, ["a", "b"], model=RandomForestClassifier(n_estimators=10,
+                    warm_start=True, random_state=0), random_state=0)
+    first = core.plan([0, 40], ["a", "b"], pool=range(1, 40), iteration=2)
+    rows = [0, 40, *range(1, 11), *range(41, 51)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Warm-start fitting without increasing n_estimators"
+        grown = core.plan(rows, ["a", "b"] + ["a"] * 10 + ["b"] * 10, pool=range(11, 40),
+                          iteration=22, previous=first.fitted)
+    forest = grown.learner.estimator_
+    assert forest is not first.learner.estimator_
+    assert sum(len(t.tree_.value) for t in forest.estimators_) > sum(
+        len(t.tree_.value) for t in first.learner.estimator_.estimators_)  # grown on 22 labels
+
+
 def test_warm_start_follows_the_plans_and_a_simulation_stays_reproducible():
     from alwidget.experiment import run_rare_target
     from alwidget.learn import EmbeddingHead

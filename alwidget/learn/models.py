@@ -54,6 +54,24 @@ def _class_list(classes) -> np.ndarray:
     return listed
 
 
+def warm_starts(estimator) -> bool:
+    """Whether fitting a fitted ``estimator`` again continues from its weights: a learner that
+    declares it (``_warm_start_continues``: alwidget's deep learners) with ``warm_start=True``.
+
+    scikit-learn's ensembles read ``warm_start`` as "add estimators if ``n_estimators``
+    grew": refitted on new labels they would keep the old trees and learn nothing, so they
+    (and any other estimator) are fitted afresh.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> warm_starts(RandomForestClassifier(warm_start=True))
+    False
+    """
+    return bool(getattr(estimator, "_warm_start_continues", False)
+                and estimator.get_params().get("warm_start", False))
+
+
 class Learner(ClassifierMixin, BaseEstimator):
     """A classifier over a class list fixed up front.
 
@@ -61,8 +79,9 @@ class Learner(ClassifierMixin, BaseEstimator):
     ----------
     estimator : classifier
         Any scikit-learn classifier with ``predict_proba``; it is cloned on
-        every fit, never changed. Warm start: when it has ``warm_start=True``
-        and this Learner was fitted before on the same classes, a fit sets
+        every fit, never changed. Warm start: when it continues from its weights
+        (:func:`warm_starts`: the deep learners with ``warm_start=True``) and this
+        Learner was fitted before on the same classes, a fit sets
         ``estimator``'s parameters on the fitted ``estimator_`` and fits that
         again, so it continues from its previous state (the loop core fits a
         copy of the previous fit this way, :class:`alwidget.loop.LoopCore`).
@@ -130,7 +149,7 @@ class Learner(ClassifierMixin, BaseEstimator):
             self.constant_ = present[0]
             return self
         prev = getattr(self, "estimator_", None)
-        if (prev is not None and self.estimator.get_params().get("warm_start", False)
+        if (prev is not None and warm_starts(self.estimator)
                 and type(prev) is type(self.estimator)
                 and np.array_equal(getattr(prev, "classes_", None), present)):
             self.estimator_ = prev.set_params(**self.estimator.get_params(deep=False)).fit(X, y)

@@ -177,6 +177,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
     ``_scaling(X)`` returning (offset, scale) arrays broadcastable to ``X``.
     """
 
+    _warm_start_continues = True  # warm_start=True continues training (models.warm_starts)
+
     # -- subclass hooks ----------------------------------------------------------------
     def _network(self, n_features: int, n_classes: int):
         raise NotImplementedError
@@ -271,6 +273,7 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
                     if since >= self.patience:
                         stopped = "patience"
                         break
+            net.zero_grad(set_to_none=True)  # the last batch's gradients: not kept
             net.eval()
         self.n_features_in_ = X.shape[1]
         self.classes_ = classes
@@ -319,8 +322,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         out = np.empty((max(1, passes), len(X), len(self.classes_)), np.float32)
         with torch_threads(self.n_threads), torch.no_grad():
             net = self.network()
-            # the plain trunk: compiling it (TorchScript) gained nothing once pooling was
-            # strided maxima, and torch kept every compiled graph (~0.6-8 MB a refit, leaked)
+            # the plain trunk, never compiled (TorchScript kept every compiled graph: README,
+            # "Deep learners")
             masks = None
             for a in range(0, len(X), chunk):
                 _check_stop()

@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score
 
 from ..learn import Learner, default_model, tune_threshold
+from ..learn.models import warm_starts
 from ..strategies import Query, QueryContext, RandomSampling, Strategy, make_strategy
 from .plans import Fitted, Plan, model_seed, stale_note
 
@@ -91,7 +92,7 @@ class LoopCore:
         self.model = clone(model if model is not None else default_model())
         params = self.model.get_params()  # asked once, not per fit
         self._seeded = "random_state" in params
-        self._warm = bool(params.get("warm_start", False))
+        self._warm = warm_starts(self.model)  # the deep learners; never a forest's warm_start
         self.strategy = (make_strategy(strategy, random_state) if isinstance(strategy, str)
                          else clone(strategy))
         if self.strategy.get_params().get("random_state", 0) is None:  # seeded like the loop

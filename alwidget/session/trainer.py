@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import traceback
 import warnings
 import weakref
 from typing import Callable
@@ -109,6 +110,7 @@ class Trainer:
             fit, on_ready, on_error = self._fit(), self._on_ready(), self._on_error()
             if fit is None or on_ready is None:
                 return
+            result = None
             try:
                 with stop_on(self._stop):
                     result = fit(state)
@@ -133,7 +135,7 @@ class Trainer:
                     except Exception as exc:
                         warnings.warn(f"adopting a refitted model failed: "
                                       f"{type(exc).__name__}: {exc}", stacklevel=1)
-            del fit, on_ready, on_error
+            del fit, on_ready, on_error, state, result  # nothing of this refit held while idle
             with self._cv:
                 self._running = None
                 self._cv.notify_all()
@@ -263,7 +265,7 @@ class Refits:
         with self._lock:
             if self._closed:
                 return
-            self.last_refit_error = exc
+            self.last_refit_error = _without_locals(exc)
             self._refit_error_key = key
             new = text not in self._refit_errors_warned
             self._refit_errors_warned.add(text)
@@ -303,3 +305,15 @@ class Refits:
         if self._trainer is None:
             return True
         return self._trainer.wait(timeout) and self.last_refit_error is None
+
+
+def _without_locals(exc: BaseException) -> BaseException:
+    """``exc`` with the locals of its traceback's finished frames (and its causes') cleared:
+    a failed fit's frames hold its data, network and gradients, which would stay in memory
+    while the error is kept (until the next refit succeeds); the text and lines stay."""
+    seen, link = set(), exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        traceback.clear_frames(link.__traceback__)
+        link = link.__cause__ or link.__context__
+    return exc
