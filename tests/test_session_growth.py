@@ -138,3 +138,28 @@ def test_a_filtered_session_keeps_its_filter_and_plain_ids_do_not_grow(tmp_path)
         assert set(ids[inside & np.isin(ids, new + other.tolist())]) == set(new)
         assert plain.add_new_clips() == 0
         assert plain.add_new_clips(clips=new) == 2
+
+
+def test_growing_writes_new_rows_after_the_old_ones_without_copying_them(tmp_path):
+    """A 1M-clip archive's matrix is GBs: arrivals go into spare rows, not a new copy."""
+    rng = np.random.default_rng(4)
+    store = Store(tmp_path / "p.db")
+    fs = store.feature_set("toy", {}, 4)
+    for i in range(4):
+        add_file(store, i, fs, rng)
+    with Session(store, classes=CLASSES, strategy="random", random_state=0,
+                 precompute=False) as s:
+        add_file(store, 4, fs, rng)
+        assert s.add_new_clips() == 2
+        ids, first = s.features()
+        add_file(store, 5, fs, rng)
+        assert s.add_new_clips() == 2
+        ids, grown = s.features()
+        assert np.shares_memory(first, grown)  # the 10 rows before were not copied
+        assert np.array_equal(grown[:10], first) and len(grown) == 12
+        assert np.array_equal(grown, store.get_features(fs, ids)[1])
+        for i in range(6, 12):  # past the spare rows: a larger buffer, the same values
+            add_file(store, i, fs, rng)
+            s.add_new_clips()
+        ids, X = s.features()
+        assert len(ids) == 24 and np.array_equal(X, store.get_features(fs, ids)[1])

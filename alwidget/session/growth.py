@@ -33,6 +33,7 @@ class Growth:
         #: clip ids. ``session.follow_archive = False`` stops it.
         self.follow_archive = clips is None or self._grow_where is not None
         self._grown_to = 0  # every clip up to this id with features is in the pool
+        self._X_buffer = None  # the grown feature matrix's buffer, with spare rows (appended)
 
     def add_new_clips(self, clips=None) -> int:
         """Take in the clips that got features since the session opened (a growing archive:
@@ -91,7 +92,7 @@ class Growth:
         if len(new_ids):
             X_new = self.store.get_features(self.feature_set, new_ids)[1]
             first = len(self._ids)
-            self._core.X = np.ascontiguousarray(np.concatenate([self._core.X, X_new]))
+            self._core.X, self._X_buffer = appended(self._core.X, X_new, self._X_buffer)
             self._ids = np.concatenate([self._ids, new_ids])
             self._row.update({int(c): first + i for i, c in enumerate(new_ids)})
             if getattr(self, "_fitted", None) is not None:  # a model trained apart: score them
@@ -112,3 +113,34 @@ class Growth:
             validation_rows=val_rows, inside=inside, snapshot=self._snapshot)
         self._grown_to = grown_to
         return int(inside.sum()) - was
+
+
+
+#: Spare rows a grown feature matrix gets, as a share of its rows: the next arrivals are
+#: written into them (pages not yet written cost no memory).
+SPARE_ROWS = 0.25
+
+
+def appended(X: np.ndarray, X_new: np.ndarray, buffer: np.ndarray | None):
+    """``(X with X_new's rows after it, its buffer)``: written into the spare rows of
+    ``buffer`` when ``X`` is its first rows and it has room (no copy of ``X``; views of the
+    old rows stay valid, as those rows never change), else into a new buffer with
+    :data:`SPARE_ROWS` more. A growing archive's matrix (1M clips of YAMNet: 4 GB) is then
+    copied a few times, not at every decision that brings clips.
+
+    Examples
+    --------
+    >>> X, buf = appended(np.zeros((4, 2), np.float32), np.ones((1, 2), np.float32), None)
+    >>> X.shape, len(buf)
+    ((5, 2), 6)
+    >>> X2, buf2 = appended(X, np.ones((1, 2), np.float32), buf)
+    >>> X2.shape, buf2 is buf, np.shares_memory(X, X2)
+    ((6, 2), True, True)
+    """
+    n, m = len(X), len(X_new)
+    if buffer is None or X.base is not buffer or len(buffer) < n + m \
+            or X.__array_interface__["data"][0] != buffer.__array_interface__["data"][0]:
+        buffer = np.empty((n + m + int(SPARE_ROWS * (n + m)), X.shape[1]), np.float32)
+        buffer[:n] = X
+    buffer[n:n + m] = X_new
+    return buffer[:n + m], buffer
