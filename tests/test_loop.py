@@ -317,8 +317,10 @@ def test_a_forest_with_warm_start_still_learns_the_new_labels():
 
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(0, 1, (40, 4)), rng.normal(3, 1, (40, 4))]
-    core = LoopCore(X, ["a", "b"], model=RandomForestClassifier(n_estimators=10,
-                    warm_start=True, random_state=0), random_state=0)
+    with pytest.warns(UserWarning, match="warm_start=True of RandomForestClassifier is not "
+                                          "used: the loop fits it afresh"):
+        core = LoopCore(X, ["a", "b"], model=RandomForestClassifier(n_estimators=10,
+                        warm_start=True, random_state=0), random_state=0)
     first = core.plan([0, 40], ["a", "b"], pool=range(1, 40), iteration=2)
     rows = [0, 40, *range(1, 11), *range(41, 51)]
     with warnings.catch_warnings():

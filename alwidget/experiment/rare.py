@@ -81,7 +81,7 @@ def _one_run(X, y, test, val, pool, strategy_name, seed, queries, model, oracle_
     for it in range(queries + 1):
         plan = core.plan(labeled, [classes[answers[i]] for i in labeled], pool=unlabeled,
                          iteration=len(labeled), pseudo=pseudo, previous=previous)
-        previous = plan.fitted  # a learner with warm_start=True continues from it
+        previous = plan.fitted  # a deep learner with warm_start=True continues from it
         p_test = plan.proba[test, 1] if plan.proba is not None else np.zeros(len(test))
         rec = dict(target=str(target), strategy=strategy_name, fold=str(fold), seed=seed,
                    iteration=it, n_labels=len(labeled), f1=f1_at(y[test], p_test, plan.threshold),

@@ -59,8 +59,9 @@ def warm_starts(estimator) -> bool:
     declares it (``_warm_start_continues``: alwidget's deep learners) with ``warm_start=True``.
 
     scikit-learn's ensembles read ``warm_start`` as "add estimators if ``n_estimators``
-    grew": refitted on new labels they would keep the old trees and learn nothing, so they
-    (and any other estimator) are fitted afresh.
+    grew": refitted on new labels they would keep the old trees and learn nothing. So every
+    estimator that does not declare it — scikit-learn's MLP and SGD models too — is fitted
+    afresh (:class:`~alwidget.loop.LoopCore` warns when it has ``warm_start=True``).
 
     Examples
     --------

@@ -23,8 +23,9 @@
   seed only, not on the machine's speed or load.
 * **Warm start.** With ``warm_start=True`` a fit of an already fitted learner on the same
   classes and input width starts from its weights (at most ``warm_epochs`` epochs) instead
-  of a fresh initialisation, as scikit-learn's ``warm_start``; the loop core uses it when
-  the labels only grew (:class:`alwidget.loop.LoopCore`).
+  of a fresh initialisation, as scikit-learn's ``warm_start`` for its iterative models; the
+  loop core uses it when the labels only grew (:class:`alwidget.loop.LoopCore`; it fits
+  every other estimator afresh, :func:`alwidget.learn.models.warm_starts`).
 * **Stoppable.** Inside :func:`stop_on` a fit or a scoring checks an event after every batch
   and raises :class:`FitCancelled` once it is set (the session's background trainer stops a
   refit this way when the session closes).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -93,6 +94,10 @@ class LoopCore:
         params = self.model.get_params()  # asked once, not per fit
         self._seeded = "random_state" in params
         self._warm = warm_starts(self.model)  # the deep learners; never a forest's warm_start
+        if params.get("warm_start", False) and not self._warm:
+            warnings.warn(f"warm_start=True of {type(self.model).__name__} is not used: the "
+                          f"loop fits it afresh on each training set (only alwidget's deep "
+                          f"learners continue from their weights)", UserWarning, stacklevel=2)
         self.strategy = (make_strategy(strategy, random_state) if isinstance(strategy, str)
                          else clone(strategy))
         if self.strategy.get_params().get("random_state", 0) is None:  # seeded like the loop
@@ -163,8 +168,10 @@ class LoopCore:
         refit : bool, default True
             False plans without fitting (a slow learner trained apart).
         previous : Fitted, optional
-            With ``refit=True``: the last fit, to warm-start from when the learner has
-            ``warm_start=True`` and the training set only grew (see the module docstring).
+            With ``refit=True``: the last fit, to warm-start from when the learner continues
+            from its weights (a deep learner with ``warm_start=True``:
+            :func:`~alwidget.learn.models.warm_starts`) and the training set only grew (see
+            the module docstring).
         refit_error : str, optional
             Why the model of these labels is missing (the last background refit failed): the
             reasons of a stale or a model-less plan say it.

@@ -33,7 +33,7 @@ class Growth:
         #: clip ids. ``session.follow_archive = False`` stops it.
         self.follow_archive = clips is None or self._grow_where is not None
         self._grown_to = 0  # every clip up to this id with features is in the pool
-        self._X_buffer = None  # the grown feature matrix's buffer, with spare rows (appended)
+        self._X_spare = None  # the grown feature matrix's (buffer, view in use): appended
 
     def add_new_clips(self, clips=None) -> int:
         """Take in the clips that got features since the session opened (a growing archive:
@@ -88,11 +88,12 @@ class Growth:
         if not len(new_ids) and inside.sum() == was:
             self._grown_to = grown_to
             return 0
+        X_new = self.store.get_features(self.feature_set, new_ids)[1] if len(new_ids) else None
+        add = self.store.clip_sources(new_ids)  # every store read before anything changes
         self._planner.cancel()  # plans made without them
         if len(new_ids):
-            X_new = self.store.get_features(self.feature_set, new_ids)[1]
             first = len(self._ids)
-            self._core.X, self._X_buffer = appended(self._core.X, X_new, self._X_buffer)
+            self._core.X, self._X_spare = appended(self._core.X, X_new, self._X_spare)
             self._ids = np.concatenate([self._ids, new_ids])
             self._row.update({int(c): first + i for i, c in enumerate(new_ids)})
             if getattr(self, "_fitted", None) is not None:  # a model trained apart: score them
@@ -102,7 +103,7 @@ class Growth:
                     pass
         self._inside_rows = np.flatnonzero(inside)
         val_rows = np.array(sorted(self._row[c] for c in self._val_ids), np.int64)
-        old, add = self.pool._sources, self.store.clip_sources(new_ids)  # read the new only
+        old = self.pool._sources
         sources = type(old)(*(old.path + add.path if name == "path" else
                               np.concatenate([getattr(old, name), getattr(add, name)])
                               for name in ("clip_id", "audio_id", "path", "start_s",
@@ -121,26 +122,29 @@ class Growth:
 SPARE_ROWS = 0.25
 
 
-def appended(X: np.ndarray, X_new: np.ndarray, buffer: np.ndarray | None):
-    """``(X with X_new's rows after it, its buffer)``: written into the spare rows of
-    ``buffer`` when ``X`` is its first rows and it has room (no copy of ``X``; views of the
-    old rows stay valid, as those rows never change), else into a new buffer with
-    :data:`SPARE_ROWS` more. A growing archive's matrix (1M clips of YAMNet: 4 GB) is then
-    copied a few times, not at every decision that brings clips.
+def appended(X: np.ndarray, X_new: np.ndarray, spare: tuple | None):
+    """``(X with X_new's rows after it, (buffer, that view))``: written into the spare rows of
+    the buffer ``X`` came from (``spare``, from the last call) when it has room (no copy of
+    ``X``; views of the old rows stay valid, as those rows never change), else into a new
+    buffer with :data:`SPARE_ROWS` more. A growing archive's matrix (1M clips of YAMNet: 4 GB)
+    is then copied a few times, not at every decision that brings clips.
 
     Examples
     --------
-    >>> X, buf = appended(np.zeros((4, 2), np.float32), np.ones((1, 2), np.float32), None)
-    >>> X.shape, len(buf)
+    >>> X, spare = appended(np.zeros((4, 2), np.float32), np.ones((1, 2), np.float32), None)
+    >>> X.shape, len(spare[0])
     ((5, 2), 6)
-    >>> X2, buf2 = appended(X, np.ones((1, 2), np.float32), buf)
-    >>> X2.shape, buf2 is buf, np.shares_memory(X, X2)
+    >>> X2, spare2 = appended(X, np.ones((1, 2), np.float32), spare)
+    >>> X2.shape, spare2[0] is spare[0], np.shares_memory(X, X2)
     ((6, 2), True, True)
     """
     n, m = len(X), len(X_new)
-    if buffer is None or X.base is not buffer or len(buffer) < n + m \
-            or X.__array_interface__["data"][0] != buffer.__array_interface__["data"][0]:
+    if X_new.shape[1:] != X.shape[1:]:
+        raise ValueError(f"new rows of shape {X_new.shape} do not fit a matrix of {X.shape}")
+    buffer = spare[0] if spare is not None and spare[1] is X else None  # X: its first rows
+    if buffer is None or len(buffer) < n + m:
         buffer = np.empty((n + m + int(SPARE_ROWS * (n + m)), X.shape[1]), np.float32)
         buffer[:n] = X
     buffer[n:n + m] = X_new
-    return buffer[:n + m], buffer
+    view = buffer[:n + m]
+    return view, (buffer, view)

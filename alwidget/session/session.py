@@ -255,7 +255,8 @@ class Session(Decisions, Results, Refits, Growth):
         """The clips this session works on (ids, ascending) and their vectors in its feature
         set, as read-only views (no copy; a copy when the archive grew by clips below the
         newest): what search and views compare clips by."""
-        ids, X = self._ids.view(), self._core.X.view()
+        ids = self._ids.view()
+        X = self._core.X[:len(ids)]  # growing meanwhile (another thread): the rows of ids
         if len(ids) > 1 and (np.diff(ids) < 0).any():  # grown by clips stored out of order
             order = np.argsort(ids, kind="stable")
             ids, X = ids[order], X[order]  # a copy in ascending order

@@ -235,7 +235,9 @@ class Refits:
 
     def _train_for(self, state: LoopState):
         """A model of ``state`` (background trainer's thread), warm-started from the last
-        model when the learner has ``warm_start=True``; None before two classes."""
+        model when the learner continues from its weights (a deep learner with
+        ``warm_start=True``: :func:`~alwidget.learn.models.warm_starts`); None before two
+        classes."""
         rows, labels, pseudo = self._training(state)
         return self._core.fit(rows, labels, iteration=state.n_decisions, pseudo=pseudo,
                               previous=self._fitted)
@@ -311,9 +313,12 @@ def _without_locals(exc: BaseException) -> BaseException:
     """``exc`` with the locals of its traceback's finished frames (and its causes') cleared:
     a failed fit's frames hold its data, network and gradients, which would stay in memory
     while the error is kept (until the next refit succeeds); the text and lines stay."""
-    seen, link = set(), exc
-    while link is not None and id(link) not in seen:
+    seen, todo = set(), [exc]
+    while todo:
+        link = todo.pop()
+        if link is None or id(link) in seen:
+            continue
         seen.add(id(link))
         traceback.clear_frames(link.__traceback__)
-        link = link.__cause__ or link.__context__
+        todo += [link.__cause__, link.__context__]
     return exc
