@@ -87,12 +87,18 @@ def test_features_stored_out_of_order_are_all_taken_in(tmp_path):
         assert np.array_equal(X, store.get_features(fs, ids)[1])
 
 
-def test_the_pool_view_agrees_in_length_right_after_growth(tmp_path):
-    rng = np.random.default_rng(3)
-    store = Store(tmp_path / "p.db")
+def store_of_files(path, n, seed):
+    """A store of ``n`` files of 2 clips with features; (store, feature set, rng)."""
+    rng = np.random.default_rng(seed)
+    store = Store(path)
     fs = store.feature_set("toy", {}, 4)
-    for i in range(4):
+    for i in range(n):
         add_file(store, i, fs, rng)
+    return store, fs, rng
+
+
+def test_the_pool_view_agrees_in_length_right_after_growth(tmp_path):
+    store, fs, rng = store_of_files(tmp_path / "p.db", 4, seed=3)
     with Session(store, classes=CLASSES, strategy="lc", random_state=0,
                  precompute=False) as s:
         s.submit("background")
@@ -142,11 +148,7 @@ def test_a_filtered_session_keeps_its_filter_and_plain_ids_do_not_grow(tmp_path)
 
 def test_growing_writes_new_rows_after_the_old_ones_without_copying_them(tmp_path):
     """A 1M-clip archive's matrix is GBs: arrivals go into spare rows, not a new copy."""
-    rng = np.random.default_rng(4)
-    store = Store(tmp_path / "p.db")
-    fs = store.feature_set("toy", {}, 4)
-    for i in range(4):
-        add_file(store, i, fs, rng)
+    store, fs, rng = store_of_files(tmp_path / "p.db", 4, seed=4)
     with Session(store, classes=CLASSES, strategy="random", random_state=0,
                  precompute=False) as s:
         add_file(store, 4, fs, rng)

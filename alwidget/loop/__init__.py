@@ -44,10 +44,9 @@ The rules, in one place:
 * **Warm start.** A deep learner with ``warm_start=True`` (the CRNN by name,
   :func:`~alwidget.learn.make_model`; never scikit-learn's ensembles, whose ``warm_start``
   only adds trees: :func:`alwidget.learn.models.warm_starts`) given the ``previous`` fit
-  continues from its
-  weights when the training set only grew (same classes, every earlier label still in
-  force); otherwise it starts afresh. Deterministic given the previous fit: a simulation
-  passes each plan's :attr:`Plan.fitted` to the next.
+  continues from its weights when the training set only grew (same classes, every earlier
+  label still in force); otherwise it starts afresh. Deterministic given the previous fit: a
+  simulation passes each plan's :attr:`Plan.fitted` to the next.
 """
 
 from .core import START_NAMES, LoopCore

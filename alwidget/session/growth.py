@@ -116,7 +116,6 @@ class Growth:
         return int(inside.sum()) - was
 
 
-
 #: Spare rows a grown feature matrix gets, as a share of its rows: the next arrivals are
 #: written into them (pages not yet written cost no memory).
 SPARE_ROWS = 0.25
