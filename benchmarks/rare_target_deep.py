@@ -10,7 +10,8 @@ the same order as least confidence at 0.5, up to ties). Learners:
 
 * ``forest/logmel``: the default forest of 100 trees on the 296 logmel statistics;
 * ``forest/yamnet``: the same forest on YAMNet embeddings (1024-d);
-* ``head/yamnet``: :class:`alwidget.learn.EmbeddingHead` on YAMNet embeddings;
+* ``head/yamnet``: :class:`alwidget.learn.EmbeddingHead` on YAMNet embeddings (its defaults,
+  without the time budget it never reaches here);
 * ``crnn/logmel-frames``: :class:`alwidget.learn.CRNN` on log-mel patches (64 bands x 48
   frames, the ``logmel-frames`` default), as ``make_model("crnn")`` gives it: bounded by
   epochs, not seconds (:data:`CRNN_PARAMS`: at most 60 epochs, stopped by ``tol`` /
@@ -138,6 +139,10 @@ def _params(learner: str, config: dict) -> dict:
     if learner.startswith("crnn"):
         return {**CRNN_PARAMS, "n_mels": int(config["n_mels"]),
                 "n_frames": int(config["n_frames"])}
+    if learner.startswith("head"):
+        # its fits take ~0.03 s here, far below the default 10-s budget; without one, a
+        # paused or starved process gives the same results too
+        return {"max_seconds": None}
     return {}
 
 
