@@ -11,7 +11,8 @@ the same order as least confidence at 0.5, up to ties). Learners:
 * ``forest/logmel``: the default forest of 100 trees on the 296 logmel statistics;
 * ``forest/yamnet``: the same forest on YAMNet embeddings (1024-d);
 * ``head/yamnet``: :class:`alwidget.learn.EmbeddingHead` on YAMNet embeddings (its defaults,
-  without the time budget it never reaches here);
+  without the time budget it never reaches here: its fits take ~0.03 s; FSDD's head units were
+  made with the default 10-s budget, and two of them re-run without it gave the same records);
 * ``crnn/logmel-frames``: :class:`alwidget.learn.CRNN` on log-mel patches (64 bands x 48
   frames, the ``logmel-frames`` default), as ``make_model("crnn")`` gives it: bounded by
   epochs, not seconds (:data:`CRNN_PARAMS`: at most 60 epochs, stopped by ``tol`` /
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import io
 import json
 import os
 import sys
@@ -111,7 +113,7 @@ def main() -> None:
                   for seed in seeds for t in targets for s in shares]
         for learner, target, share, seed in order:
             unit = _unit(name, share, learner, target, seed)
-            if unit.with_suffix(".json").exists():
+            if _beside(unit, ".json").exists():
                 continue
             d = data[LEARNERS[learner][1]]
             params = _params(learner, configs[LEARNERS[learner][1]])
@@ -153,25 +155,44 @@ def _unit(name, share, learner, target, seed=None) -> Path:
 
 
 def _save(unit: Path, res, learner: str, seconds: float, seeds) -> None:
+    """Write a unit's records, references and (last: it marks the unit done) its summary,
+    each to a temporary file renamed into place, so a kill leaves no half-written file; the
+    gzip headers hold no name or time, so a unit re-done alike has the same bytes."""
     unit.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(unit.with_suffix(".records.csv.gz"), "wt", newline="") as fh:
-        w = csv.DictWriter(fh, FIELDS, extrasaction="ignore")
+
+    def rows(suffix, fields, items):
+        text = io.StringIO(newline="")
+        w = csv.DictWriter(text, fields, extrasaction="ignore")
         w.writeheader()
-        for r in res.records:
-            w.writerow({**r, "strategy": learner})
-    with gzip.open(unit.with_suffix(".references.csv.gz"), "wt", newline="") as fh:
-        w = csv.DictWriter(fh, ("target", "fold", "seed", "n_labels", "f1"),
-                           extrasaction="ignore")
-        w.writeheader()
-        w.writerows(res.references)
-    unit.with_suffix(".json").write_text(json.dumps(
+        w.writerows(items)
+        buf = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+            gz.write(text.getvalue().encode("utf-8"))
+        _replace(unit, suffix, buf.getvalue())
+
+    rows(".records.csv.gz", FIELDS, ({**r, "strategy": learner} for r in res.records))
+    rows(".references.csv.gz", ("target", "fold", "seed", "n_labels", "f1"), res.references)
+    _replace(unit, ".json", json.dumps(
         {"seconds": seconds, "seeds": list(seeds), "model": res.params["model"],
-         "runs": len({(r["fold"], r["seed"]) for r in res.records}), "cpus": os.cpu_count()}))
+         "runs": len({(r["fold"], r["seed"]) for r in res.records}),
+         "cpus": os.cpu_count()}).encode("utf-8"))
+
+
+def _beside(unit: Path, suffix: str) -> Path:
+    """A unit's file: ``suffix`` after its name, or in place of a ``.json`` one's."""
+    return unit.parent / (unit.name.removesuffix(".json") + suffix)
+
+
+def _replace(unit: Path, suffix: str, data: bytes) -> None:
+    path = _beside(unit, suffix)
+    tmp = path.parent / (path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _read(path: Path, keys) -> list[dict]:
     out = []
-    with gzip.open(path, "rt", newline="") as fh:
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             row = dict(r)
             for k in keys:
@@ -197,7 +218,7 @@ def _per_target(units, learners, what) -> list[str]:
         seeds: dict[str, set] = {}
         for u in units[lr]:
             target = u.name.removesuffix(".json").split("__")[1]
-            rows = _read(u.with_suffix("").with_suffix(".records.csv.gz"), ("f1", "seed"))
+            rows = _read(_beside(u, ".records.csv.gz"), ("f1", "seed"))
             by_target.setdefault(target, []).extend(r["f1"] for r in rows)
             seeds.setdefault(target, set()).update(r["seed"] for r in rows)
         means[lr] = {t: f"{np.mean(v):.3f}" + ("" if len(seeds[t]) >= 3 else
@@ -215,11 +236,11 @@ def _per_target(units, learners, what) -> list[str]:
 
 
 def write_table(name, args, learners, shares) -> None:
-    if not any(next(_unit(name, share, lr, "x").parent.glob("*.json"), None)
-               for share in shares for lr in learners):
+    if not any(next(_unit(name, share, lr, "x").parent.glob(
+            f"{lr.replace('/', '_')}__*.json"), None) for share in shares for lr in learners):
         # ESC-10's units were made before they were kept here: its table stays as it is
-        print(f"{name}: no finished unit in {UNITS}; {args.out}/rare_target_deep_{name}.md "
-              "is left as it is", file=sys.stderr)
+        print(f"{name}: no finished unit of {', '.join(learners)} in {UNITS}; "
+              f"{args.out}/rare_target_deep_{name}.md is left as it is", file=sys.stderr)
         return
     lines = [f"## {name}: deep learners vs the forest, rare-target protocol, entropy strategy",
              "",
@@ -255,11 +276,10 @@ def write_table(name, args, learners, shares) -> None:
                     info = json.loads(u.read_text())
                     if not keep & set(info["seeds"]):
                         continue
-                    base = u.with_suffix("")
-                    recs += [r for r in _read(base.with_suffix(".records.csv.gz"),
+                    recs += [r for r in _read(_beside(u, ".records.csv.gz"),
                                               ("seed", "iteration", "n_labels", "f1", "threshold",
                                                "query_positive")) if r["seed"] in keep]
-                    refs += [r for r in _read(base.with_suffix(".references.csv.gz"),
+                    refs += [r for r in _read(_beside(u, ".references.csv.gz"),
                                               ("seed", "n_labels", "f1")) if r["seed"] in keep]
                     secs += info["seconds"] * len(keep & set(info["seeds"])) / len(info["seeds"])
                 targets = sorted({t for t, _ in pairs})
