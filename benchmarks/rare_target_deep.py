@@ -25,8 +25,9 @@ seed of a target at a time) in ``benchmarks/results/deep_units/`` (gzipped recor
 tens of kB per unit; committed, so a run spread over several checkouts keeps what it
 finished), and a re-run skips it; the feature databases are a cache in
 ``benchmarks/out/deep/``. ``--summarise`` writes the table of what is done (with how much
-is done) to ``benchmarks/results/rare_target_deep_<set>.md``. CPU heavy (the CRNN: a few minutes per
-target, seed and share on 2 shared cores, see the README); run niced in the background:
+is done) to ``benchmarks/results/rare_target_deep_<set>.md``. CPU heavy (the CRNN: a few
+minutes per target, seed and share on 2 shared cores, see the README); run niced in the
+background:
 
     nohup nice -n 19 .venv/bin/python benchmarks/rare_target_deep.py --sets esc10 \\
         --jobs 2 > benchmarks/out/deep.log 2>&1 &
