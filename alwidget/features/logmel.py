@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 from scipy.fft import dct, rfft
 
 __all__ = ["LogMel", "STATS"]
@@ -100,15 +101,22 @@ class LogMel:
             "fmax": self.fmax,
         }
 
-    def _mel_basis(self) -> np.ndarray:
+    def _mel_basis(self) -> sparse.csr_array:
+        """The mel filterbank, shape (n_mels, n_fft // 2 + 1), sparse.
+
+        Sparse on purpose: each mel value is then summed over its filter's bins in one fixed
+        order, whatever the number of frames transformed at once. A BLAS product's rounding
+        depends on the matrix's shape and threads (OpenBLAS 0.3.31 differs from a chunk of
+        4,096 frames to 5,000 frames by 6e-8), so features would change with the chunking.
+        """
         basis = _MEL_CACHE.get(self.config_key)
         if basis is None:
             import librosa
 
-            basis = librosa.filters.mel(
+            basis = sparse.csr_array(librosa.filters.mel(
                 sr=self.sample_rate, n_fft=self.n_fft, n_mels=self.n_mels,
                 fmin=self.fmin, fmax=self.fmax,
-            ).astype(np.float32).T.copy()
+            ).astype(np.float32))
             _MEL_CACHE[self.config_key] = basis
         return basis
 
@@ -135,7 +143,7 @@ class LogMel:
         for a in range(0, n, _FRAMES_PER_CHUNK):  # the same values as all frames at once
             spec = rfft(frames[a : a + _FRAMES_PER_CHUNK] * window, axis=1, workers=1)
             power = spec.real**2 + spec.imag**2
-            mel = power.astype(np.float32, copy=False) @ basis
+            mel = (basis @ power.astype(np.float32, copy=False).T).T
             out[a : a + _FRAMES_PER_CHUNK] = 10.0 * np.log10(np.maximum(mel, 1e-10))
         return out
 
@@ -198,7 +206,7 @@ class LogMel:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-_MEL_CACHE: dict[tuple, np.ndarray] = {}
+_MEL_CACHE: dict[tuple, sparse.csr_array] = {}
 _HANN_CACHE: dict[int, np.ndarray] = {}
 
 
