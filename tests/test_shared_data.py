@@ -13,8 +13,9 @@ pytestmark = pytest.mark.shared
 
 
 def manifest(folder):
+    """Manifest rows by the path ingest stores: resolved, so ../shared may be a symlink."""
     with open(folder / "manifest.csv") as fh:
-        return {os.path.normpath(folder / r["path"]): r for r in csv.DictReader(fh)}
+        return {os.path.realpath(folder / r["path"]): r for r in csv.DictReader(fh)}
 
 
 def test_fsdd_3000_wavs_with_their_durations_and_rates(shared_data, tmp_path):
