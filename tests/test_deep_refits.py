@@ -198,3 +198,68 @@ def test_a_crnn_instance_needs_the_spectrogram_set_of_its_shape(tmp_path):
     model = CRNN(n_mels=4)
     with Session(store, frames, classes=CLASSES, model=model, precompute=False) as s:
         assert (s.model.n_mels, s.model.n_frames) == (4, 4) and model.n_frames is None
+
+
+_in_fit = threading.local()
+
+
+class DyingCRNN(CRNN):
+    """A CRNN whose fits die after a few batches of training while ``die`` is set."""
+
+    die = threading.Event()
+    batches: list = []
+
+    def fit(self, X, y):
+        _in_fit.on = True
+        try:
+            return super().fit(X, y)
+        finally:
+            _in_fit.on = False
+
+
+def test_a_crnn_refit_that_dies_mid_training_leaves_the_previous_crnn_untouched(tmp_path,
+                                                                               monkeypatch):
+    from alwidget.learn import neural
+
+    check_stop = neural._check_stop
+
+    def dying_check():  # called after every batch of a fit
+        check_stop()
+        if getattr(_in_fit, "on", False) and DyingCRNN.die.is_set():
+            DyingCRNN.batches.append(1)
+            if len(DyingCRNN.batches) > 3:
+                raise MemoryError("killed after 3 batches of the refit")
+
+    monkeypatch.setattr(neural, "_check_stop", dying_check)
+    DyingCRNN.die.clear()
+    DyingCRNN.batches.clear()
+    store, truth = make_project(tmp_path / "p.db", dim=16, **SPECTROGRAMS)
+    model = DyingCRNN(n_mels=4, channels=(4,), rnn_units=4, max_epochs=5, warm_epochs=5,
+                      batch_size=2, max_seconds=None, random_state=0)
+    with Session(store, classes=CLASSES, model=model, random_state=0) as s:
+        label_both_classes(s, truth)
+        for _ in range(4):
+            s.submit(truth[s.current.clip_id])
+        assert s.wait_for_model(60)
+        before = s._fitted.learner  # the model the trainer adopted
+        crnn, X = before.estimator_, s._core.X
+        proba = crnn.predict_proba(X)
+        weights = {k: v.clone() for k, v in crnn.network().state_dict().items()}
+        DyingCRNN.die.set()
+        with pytest.warns(RuntimeWarning, match="a background refit failed.*MemoryError: "
+                                                "killed after 3 batches"):
+            s.submit(truth[s.current.clip_id])  # a warm-started refit from `before` dies
+            assert not s.wait_for_model(60)
+        assert len(DyingCRNN.batches) > 3  # it died in training, not before
+        assert s._fitted.learner is before  # the previous CRNN stays in use, its weights kept
+        assert s.learner is before  # and plans the clip shown
+        for k, v in crnn.network().state_dict().items():
+            assert (v == weights[k]).all(), k
+        np.testing.assert_array_equal(crnn.predict_proba(X), proba)
+        s.submit(truth[s.current.clip_id])  # planned after the failure: the reason says so
+        assert not s.wait_for_model(60)  # (the same error: warned once)
+        assert s._fitted.learner is before
+        assert "the last refit failed (MemoryError: killed after 3 batches" in s.current.reason
+        DyingCRNN.die.clear()
+        s.submit(truth[s.current.clip_id])
+        assert s.wait_for_model(60) and s._fitted.learner is not before  # the next is adopted

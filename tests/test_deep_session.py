@@ -178,9 +178,12 @@ def test_sigkill_during_a_crnn_refit_loses_no_label(tmp_path):
     labeled = set(store.current_labels().clip_id.tolist())
     assert set(committed) == labeled  # every committed label, and nothing half-written
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    with Session(store, classes=CLASSES, model="head", background_fit=False,
-                 random_state=5) as again:
+    model = CRNN(n_mels=4, channels=(4,), rnn_units=4, max_epochs=5, max_seconds=None,
+                 random_state=0)
+    with Session(store, classes=CLASSES, model=model, random_state=5) as again:
         assert again.n_labels == len(committed)
+        assert again.wait_for_model(60)  # the same learner trains again from every label
+        assert again._fitted.n_train == len(committed)  # fitted on every committed label
 
 
 def test_crnn_session_from_audio_learns_from_cached_spectrograms(tmp_path):

@@ -114,7 +114,8 @@ def test_cli_from_a_feature_matrix(tmp_path, capsys):
     assert features.startswith("matrix:X.npy:")  # two runs on other features can be told apart
 
 
-def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
+def _beep_manifest(tmp_path):
+    """24 clips of half a second, 'beep' at 3 kHz or 'hum', in 3 folds; returns the CSV."""
     from conftest import write_audio
 
     rows = []
@@ -128,7 +129,11 @@ def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
         w = csv.writer(fh)
         w.writerow(["path", "label", "fold"])
         w.writerows(rows)
-    rc = main(["simulate", "--manifest", str(tmp_path / "m.csv"), "--target", "beep",
+    return tmp_path / "m.csv"
+
+
+def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
+    rc = main(["simulate", "--manifest", str(_beep_manifest(tmp_path)), "--target", "beep",
                "--strategies", "lc", "--queries", "2", "--out", str(tmp_path / "o"),
                "--jobs", "1", "--quiet"])
     assert rc == 0 and (tmp_path / "o" / "features.db").exists()
@@ -136,6 +141,24 @@ def test_cli_from_a_manifest_of_audio(tmp_path, capsys):
     assert store.n_clips() == 24
     (features,) = [r[0] for r in store.db.execute("SELECT features FROM experiments")]
     assert features.startswith("logmel:")
+
+
+def test_cli_simulates_the_crnn_on_spectrogram_patches_of_the_manifest(tmp_path, capsys):
+    rc = main(["simulate", "--manifest", str(_beep_manifest(tmp_path)), "--target", "beep",
+               "--model", "crnn", "--strategies", "entropy", "--queries", "2",
+               "--out", str(tmp_path / "o"), "--jobs", "1", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    assert "features: logmel-frames:" in capsys.readouterr().out  # the default with crnn
+    store = Store(tmp_path / "o" / "features.db")
+    (fs,) = store.feature_sets()
+    ids, X = store.get_features(fs)
+    assert X.shape == (24, fs.config["n_mels"] * fs.config["n_frames"])
+    (params,) = [r[0] for r in store.db.execute("SELECT params FROM experiments")]
+    # the network's input shape came from the set's config; trained by epochs, no budget
+    assert f"n_frames={fs.config['n_frames']}" in params and "max_seconds=None" in params
+    with open(tmp_path / "o" / "records.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 * 3 and {r["strategy"] for r in rows} == {"entropy"}
 
 
 def test_batches_start_from_the_same_medoids_and_grow_by_the_batch(tmp_path):
