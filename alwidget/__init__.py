@@ -30,7 +30,3 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'alwidget' has no attribute {name!r}")
 
-
-from . import warmup  # noqa: E402
-
-warmup.start()

@@ -24,7 +24,6 @@ ALLOWED = {
     "audio": set(),
     "ingestion": {"store"},
     "features": {"store", "audio"},
-    "warmup": set(),
     "tagger": {"store"},
     "demo": set(),
     "distances": set(),
