@@ -341,3 +341,36 @@ def test_the_crnn_pooling_gives_torchs_max_pool_with_and_without_gradients(shape
             got.sum().backward()
             assert torch.equal(got.detach(), want)
             assert xg.grad.sum().item() == pytest.approx(want.numel())
+
+
+def test_a_warm_refit_stopped_midway_leaves_the_previous_fit_as_it_was(monkeypatch):
+    """A warm start trains a copy of the previous network: a refit that dies after a few
+    batches changes neither the model's weights nor its network nor its probabilities."""
+    from alwidget.learn import neural
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 16 * 8)).astype(np.float32), np.array(["a", "b"] * 32)
+    m = CRNN(n_mels=16, channels=(4,), rnn_units=4, max_epochs=3, warm_start=True,
+             max_seconds=None, batch_size=8, random_state=0).fit(X, y)
+    weights = {k: v.copy() for k, v in m.weights_.items()}
+    state = {k: v.clone() for k, v in m.network().state_dict().items()}
+    proba = m.predict_proba(X)
+    batches, check_stop = [], neural._check_stop
+
+    def die_after_3_batches():
+        check_stop()
+        batches.append(1)
+        if len(batches) > 3:
+            raise neural.FitCancelled("stopped after 3 batches")
+
+    monkeypatch.setattr(neural, "_check_stop", die_after_3_batches)
+    with pytest.raises(neural.FitCancelled):
+        m.fit(X[::-1].copy(), y[::-1].copy())
+    monkeypatch.undo()
+    assert len(batches) == 4  # 3 batches trained the copy before it died
+    for k, v in weights.items():
+        np.testing.assert_array_equal(m.weights_[k], v)
+    for k, v in m.network().state_dict().items():
+        assert (v == state[k]).all(), k
+    np.testing.assert_array_equal(m.predict_proba(X), proba)
+    assert m.fit(X, y).warm_started_  # and the next refit starts from it

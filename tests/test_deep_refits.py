@@ -235,13 +235,14 @@ def test_a_crnn_refit_that_dies_mid_training_leaves_the_previous_crnn_untouched(
     DyingCRNN.batches.clear()
     store, truth = make_project(tmp_path / "p.db", dim=16, **SPECTROGRAMS)
     model = DyingCRNN(n_mels=4, channels=(4,), rnn_units=4, max_epochs=5, warm_epochs=5,
-                      batch_size=2, max_seconds=None, random_state=0)
+                      batch_size=2, max_seconds=None, warm_start=True, random_state=0)
     with Session(store, classes=CLASSES, model=model, random_state=0) as s:
         label_both_classes(s, truth)
         for _ in range(4):
             s.submit(truth[s.current.clip_id])
         assert s.wait_for_model(60)
         before = s._fitted.learner  # the model the trainer adopted
+        assert before.estimator_.warm_started_  # refits start from the previous CRNN
         crnn, X = before.estimator_, s._core.X
         proba = crnn.predict_proba(X)
         weights = {k: v.clone() for k, v in crnn.network().state_dict().items()}
@@ -256,10 +257,14 @@ def test_a_crnn_refit_that_dies_mid_training_leaves_the_previous_crnn_untouched(
         for k, v in crnn.network().state_dict().items():
             assert (v == weights[k]).all(), k
         np.testing.assert_array_equal(crnn.predict_proba(X), proba)
-        s.submit(truth[s.current.clip_id])  # planned after the failure: the reason says so
-        assert not s.wait_for_model(60)  # (the same error: warned once)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            s.submit(truth[s.current.clip_id])  # planned after the failure: the reason says so
+            assert not s.wait_for_model(60)
+        assert not [w for w in caught if "refit failed" in str(w.message)]  # the same: warned once
         assert s._fitted.learner is before
         assert "the last refit failed (MemoryError: killed after 3 batches" in s.current.reason
         DyingCRNN.die.clear()
         s.submit(truth[s.current.clip_id])
         assert s.wait_for_model(60) and s._fitted.learner is not before  # the next is adopted
+        assert s._fitted.learner.estimator_.warm_started_

@@ -154,7 +154,8 @@ def test_cli_simulates_the_crnn_on_spectrogram_patches_of_the_manifest(tmp_path,
     ids, X = store.get_features(fs)
     assert X.shape == (24, fs.config["n_mels"] * fs.config["n_frames"])
     (params,) = [r[0] for r in store.db.execute("SELECT params FROM experiments")]
-    # the network's input shape came from the set's config; trained by epochs, no budget
+    # the network's frames came from the set's config (n_mels is 64 in both by default);
+    # trained by epochs, no time budget
     assert f"n_frames={fs.config['n_frames']}" in params and "max_seconds=None" in params
     with open(tmp_path / "o" / "records.csv") as fh:
         rows = list(csv.DictReader(fh))
