@@ -61,3 +61,22 @@ def write_audio(path: Path, seconds: float = 1.0, sr: int = 16000, channels: int
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, y, sr, subtype=subtype, **kw)
     return path
+
+
+def die_in_training(monkeypatch, after: int, exc: BaseException, when=lambda: True) -> list:
+    """Make a neural fit raise ``exc`` at its batch number ``after + 1`` (fits for which
+    ``when()`` holds; ``alwidget.learn.neural`` checks before every batch). Returns the list
+    that counts the batches those fits reached."""
+    from alwidget.learn import neural
+
+    batches, check_stop = [], neural._check_stop
+
+    def check():
+        check_stop()
+        if when():
+            batches.append(1)
+            if len(batches) > after:
+                raise exc
+
+    monkeypatch.setattr(neural, "_check_stop", check)
+    return batches

@@ -346,6 +346,8 @@ def test_the_crnn_pooling_gives_torchs_max_pool_with_and_without_gradients(shape
 def test_a_warm_refit_stopped_midway_leaves_the_previous_fit_as_it_was(monkeypatch):
     """A warm start trains a copy of the previous network: a refit that dies after a few
     batches changes neither the model's weights nor its network nor its probabilities."""
+    from conftest import die_in_training
+
     from alwidget.learn import neural
 
     rng = np.random.default_rng(0)
@@ -355,15 +357,7 @@ def test_a_warm_refit_stopped_midway_leaves_the_previous_fit_as_it_was(monkeypat
     weights = {k: v.copy() for k, v in m.weights_.items()}
     state = {k: v.clone() for k, v in m.network().state_dict().items()}
     proba = m.predict_proba(X)
-    batches, check_stop = [], neural._check_stop
-
-    def die_after_3_batches():
-        check_stop()
-        batches.append(1)
-        if len(batches) > 3:
-            raise neural.FitCancelled("stopped after 3 batches")
-
-    monkeypatch.setattr(neural, "_check_stop", die_after_3_batches)
+    batches = die_in_training(monkeypatch, 3, neural.FitCancelled("stopped after 3 batches"))
     with pytest.raises(neural.FitCancelled):
         m.fit(X[::-1].copy(), y[::-1].copy())
     monkeypatch.undo()

@@ -204,10 +204,7 @@ _in_fit = threading.local()
 
 
 class DyingCRNN(CRNN):
-    """A CRNN whose fits die after a few batches of training while ``die`` is set."""
-
-    die = threading.Event()
-    batches: list = []
+    """A CRNN whose fits say they run (``_in_fit``): the test makes those die."""
 
     def fit(self, X, y):
         _in_fit.on = True
@@ -219,20 +216,11 @@ class DyingCRNN(CRNN):
 
 def test_a_crnn_refit_that_dies_mid_training_leaves_the_previous_crnn_untouched(tmp_path,
                                                                                monkeypatch):
-    from alwidget.learn import neural
+    from conftest import die_in_training
 
-    check_stop = neural._check_stop
-
-    def dying_check():  # called after every batch of a fit
-        check_stop()
-        if getattr(_in_fit, "on", False) and DyingCRNN.die.is_set():
-            DyingCRNN.batches.append(1)
-            if len(DyingCRNN.batches) > 3:
-                raise MemoryError("killed after 3 batches of the refit")
-
-    monkeypatch.setattr(neural, "_check_stop", dying_check)
-    DyingCRNN.die.clear()
-    DyingCRNN.batches.clear()
+    die = threading.Event()
+    batches = die_in_training(monkeypatch, 3, MemoryError("killed after 3 batches of the refit"),
+                              when=lambda: getattr(_in_fit, "on", False) and die.is_set())
     store, truth = make_project(tmp_path / "p.db", dim=16, **SPECTROGRAMS)
     model = DyingCRNN(n_mels=4, channels=(4,), rnn_units=4, max_epochs=5, warm_epochs=5,
                       batch_size=2, max_seconds=None, warm_start=True, random_state=0)
@@ -246,12 +234,12 @@ def test_a_crnn_refit_that_dies_mid_training_leaves_the_previous_crnn_untouched(
         crnn, X = before.estimator_, s._core.X
         proba = crnn.predict_proba(X)
         weights = {k: v.clone() for k, v in crnn.network().state_dict().items()}
-        DyingCRNN.die.set()
+        die.set()
         with pytest.warns(RuntimeWarning, match="a background refit failed.*MemoryError: "
                                                 "killed after 3 batches"):
             s.submit(truth[s.current.clip_id])  # a warm-started refit from `before` dies
             assert not s.wait_for_model(60)
-        assert len(DyingCRNN.batches) > 3  # it died in training, not before
+        assert len(batches) > 3  # it died in training, not before
         assert s._fitted.learner is before  # the previous CRNN stays in use, its weights kept
         assert s.learner is before  # and plans the clip shown
         for k, v in crnn.network().state_dict().items():
@@ -264,7 +252,7 @@ def test_a_crnn_refit_that_dies_mid_training_leaves_the_previous_crnn_untouched(
         assert not [w for w in caught if "refit failed" in str(w.message)]  # the same: warned once
         assert s._fitted.learner is before
         assert "the last refit failed (MemoryError: killed after 3 batches" in s.current.reason
-        DyingCRNN.die.clear()
+        die.clear()
         s.submit(truth[s.current.clip_id])
         assert s.wait_for_model(60) and s._fitted.learner is not before  # the next is adopted
         assert s._fitted.learner.estimator_.warm_started_

@@ -347,7 +347,7 @@ def test_a_notice_posted_from_another_thread_runs_later_on_the_loops_thread():
 
 def test_importing_alwidget_in_a_kernel_starts_no_thread_and_imports_no_widgets():
     """No import in the background: a thread importing plotly's widget while a cell imported
-    scikit-learn (both import narwhals) failed that cell with a _DeadlockError (CI, 2026-12-01),
+    scikit-learn (both import narwhals) failed that cell with a _DeadlockError (2 of 7 notebook test runs),
     and it no longer made the first clip sooner (benchmarks/results/first_run.md)."""
     import subprocess
     import sys
